@@ -1,0 +1,1 @@
+"""Inputs: data contracts, readers, the scenario simulator, features and windows."""

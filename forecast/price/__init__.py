@@ -1,0 +1,1 @@
+"""Grid price: readers for market data, day-ahead price model, supply curve / price response."""
