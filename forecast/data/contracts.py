@@ -1,0 +1,344 @@
+"""Data contracts: the four input tables, validated on read (CSV or parquet).
+
+Long format, hourly, timezone-aware; every timestamp is converted to UTC.
+
+- jobs:  job_id, site_id, planned_start, planned_end | duration_h, n_gpus, gpu_type,
+         flop_budget, precision, curtailable [, known_at]
+         ``known_at`` is when that version of the plan became known; a job may have
+         several rows (revisions). Without it every row is taken as known forever.
+- sites: site_id, zone, gpu_type, n_gpus, pue_design, capacity_mw, base_load_mw
+         (one row per site and GPU type; site-level columns must agree within a site)
+- meter: site_id, ts, power_mw   (hour-beginning; facility power, MW)
+- grid:  zone, ts, price, load_mw, load_forecast_mw [, solar_mw, wind_mw, temperature_c]
+
+Every violation raises :class:`forecast.errors.ContractError` naming the file,
+the column and the first offending rows. Nothing is dropped or repaired silently.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from forecast.data.gpus import GPU_TYPES, PRECISIONS
+from forecast.errors import ContractError
+
+HOUR = pd.Timedelta(hours=1)
+_TZ_SUFFIX = re.compile(r"(?:Z|[+-]\d{2}:?\d{2}|UTC|GMT)\s*$", re.IGNORECASE)
+_OFFSET = r"(Z|[+-]\d{2}:?\d{2})\s*$"
+
+
+@dataclass(frozen=True)
+class Column:
+    kind: str  # "str" | "float" | "int" | "bool" | "time" | "category"
+    required: bool = True
+    nullable: bool = False
+    min: float | None = None  # inclusive lower bound
+    positive: bool = False  # strictly > 0
+    choices: tuple[str, ...] | None = None
+
+
+@dataclass(frozen=True)
+class Schema:
+    name: str
+    columns: dict[str, Column]
+    series_keys: tuple[str, ...] = ()
+    time_col: str | None = None  # hourly series column, checked per series
+    extra_ok: bool = True  # extra columns are kept, not an error
+    groups: tuple[tuple[str, ...], ...] = field(default_factory=tuple)  # at least one of each group required
+
+
+JOBS = Schema(
+    "jobs",
+    {
+        "job_id": Column("str"),
+        "site_id": Column("str"),
+        "known_at": Column("time", required=False),
+        "planned_start": Column("time"),
+        "planned_end": Column("time", required=False),
+        "duration_h": Column("float", required=False, positive=True),
+        "n_gpus": Column("int", positive=True),
+        "gpu_type": Column("category", choices=GPU_TYPES),
+        "flop_budget": Column("float", nullable=True, min=0.0),
+        "precision": Column("category", choices=PRECISIONS),
+        "curtailable": Column("bool"),
+    },
+    groups=(("planned_end", "duration_h"),),
+)
+SITES = Schema(
+    "sites",
+    {
+        "site_id": Column("str"),
+        "zone": Column("str"),
+        "gpu_type": Column("category", choices=GPU_TYPES),
+        "n_gpus": Column("int", positive=True),
+        "pue_design": Column("float", min=1.0),
+        "capacity_mw": Column("float", positive=True),
+        "base_load_mw": Column("float", min=0.0),
+    },
+)
+METER = Schema(
+    "meter",
+    {"site_id": Column("str"), "ts": Column("time"), "power_mw": Column("float", min=0.0)},
+    series_keys=("site_id",),
+    time_col="ts",
+)
+GRID = Schema(
+    "grid",
+    {
+        "zone": Column("str"),
+        "ts": Column("time"),
+        "price": Column("float"),  # prices can be negative
+        "load_mw": Column("float", min=0.0),
+        "load_forecast_mw": Column("float", min=0.0),
+        "solar_mw": Column("float", required=False),
+        "wind_mw": Column("float", required=False),
+        "temperature_c": Column("float", required=False),
+    },
+    series_keys=("zone",),
+    time_col="ts",
+)
+SCHEMAS = {s.name: s for s in (JOBS, SITES, METER, GRID)}
+
+
+def read_table(path: str | os.PathLike) -> pd.DataFrame:
+    """Read a CSV or parquet file as-is (timestamps stay strings in CSV until validated)."""
+    p = Path(path)
+    if not p.exists():
+        raise FileNotFoundError(f"{p}: no such file")
+    suffix = "".join(p.suffixes[-2:]).lower()
+    if p.suffix.lower() == ".parquet":
+        return pd.read_parquet(p)
+    if p.suffix.lower() == ".csv" or suffix.endswith(".csv.gz"):
+        return pd.read_csv(p, dtype=str, keep_default_na=True, na_values=[""])
+    raise ContractError(str(p), None, f"unsupported file type {p.suffix!r}; use .csv or .parquet")
+
+
+def load(path: str | os.PathLike, schema: Schema | str) -> pd.DataFrame:
+    """Read and validate a file against a contract; returns a typed frame (UTC times)."""
+    schema = SCHEMAS[schema] if isinstance(schema, str) else schema
+    return validate(read_table(path), schema, source=str(path))
+
+
+def load_jobs(path) -> pd.DataFrame:
+    return load(path, JOBS)
+
+
+def load_sites(path) -> pd.DataFrame:
+    return load(path, SITES)
+
+
+def load_meter(path) -> pd.DataFrame:
+    return load(path, METER)
+
+
+def load_grid(path) -> pd.DataFrame:
+    return load(path, GRID)
+
+
+def validate(df: pd.DataFrame, schema: Schema | str, source: str = "<frame>") -> pd.DataFrame:
+    """Check and type ``df`` against ``schema``. Returns a new frame; never drops rows."""
+    schema = SCHEMAS[schema] if isinstance(schema, str) else schema
+    df = df.copy()
+    df.columns = [str(c).strip() for c in df.columns]
+    _check_columns(df, schema, source)
+    offsets = None
+    if schema.time_col and not pd.api.types.is_datetime64_any_dtype(df[schema.time_col]):
+        # the written UTC offsets tell a DST transition apart from a plain gap
+        offsets = df[schema.time_col].astype(str).str.extract(_OFFSET, flags=re.IGNORECASE)[0]
+    for name, col in schema.columns.items():
+        if name in df.columns:
+            df[name] = _coerce(df[name], name, col, source)
+    if schema is JOBS or schema.name == "jobs":
+        df = _check_jobs(df, source)
+    if schema.name == "sites":
+        _check_sites(df, source)
+    if schema.time_col:
+        order = df.sort_values([*schema.series_keys, schema.time_col], kind="stable").index
+        df = df.loc[order]
+        _check_hourly(df, schema, source, None if offsets is None else offsets.loc[order])
+        df = df.reset_index(drop=True)
+    return df
+
+
+# ---------------------------------------------------------------------------- columns
+def _check_columns(df: pd.DataFrame, schema: Schema, source: str) -> None:
+    optional_groups = {c for g in schema.groups for c in g}
+    missing = [c for c, spec in schema.columns.items() if spec.required and c not in df.columns and c not in optional_groups]
+    for g in schema.groups:
+        if not any(c in df.columns for c in g):
+            missing.append(" or ".join(g))
+    if missing:
+        hints = []
+        known = set(schema.columns)
+        for m in missing:
+            for cand in difflib.get_close_matches(m.split(" or ")[0], [c for c in df.columns if c not in known], n=1, cutoff=0.6):
+                hints.append(f"'{cand}' looks like a misnamed '{m.split(' or ')[0]}'")
+        hint = f" ({'; '.join(hints)})" if hints else ""
+        raise ContractError(source, ", ".join(missing),
+                            f"missing from the {schema.name} table; found columns {list(df.columns)}{hint}")
+
+
+def _bad(source: str, name: str, problem: str, df_or_series, mask) -> ContractError:
+    mask = np.asarray(mask, dtype=bool)
+    frame = df_or_series.to_frame() if isinstance(df_or_series, pd.Series) else df_or_series
+    return ContractError(source, name, f"{problem} ({int(mask.sum())} rows)", frame[mask])
+
+
+def _coerce(s: pd.Series, name: str, col: Column, source: str) -> pd.Series:
+    null = s.isna()
+    if null.any() and not col.nullable:
+        raise _bad(source, name, "missing values", s, null)
+    if col.kind == "time":
+        out = parse_utc(s, name, source)
+    elif col.kind in ("float", "int"):
+        out = pd.to_numeric(s, errors="coerce")
+        bad = out.isna() & ~null
+        if bad.any():
+            raise _bad(source, name, "not a number", s, bad)
+        out = out.astype("float64")
+        if col.kind == "int":
+            frac = ~null & (out != np.round(out))
+            if frac.any():
+                raise _bad(source, name, "not a whole number", s, frac)
+            out = out.astype("int64")
+        if col.positive:
+            neg = ~null & ~(out > 0)
+            if neg.any():
+                raise _bad(source, name, "must be positive", s, neg)
+        if col.min is not None:
+            neg = ~null & (out < col.min)
+            if neg.any():
+                word = "negative" if col.min == 0 else f"below {col.min}"
+                raise _bad(source, name, f"{word} values", s, neg)
+    elif col.kind == "bool":
+        if s.dtype == bool:
+            out = s
+        else:
+            txt = s.astype(str).str.strip().str.lower()
+            mapping = {"true": True, "1": True, "yes": True, "false": False, "0": False, "no": False,
+                       "1.0": True, "0.0": False}
+            bad = ~txt.isin(mapping)
+            if bad.any():
+                raise _bad(source, name, "not a boolean (true/false)", s, bad)
+            out = txt.map(mapping).astype(bool)
+    elif col.kind == "category":
+        out = s.astype(str).str.strip()
+        if col.choices is not None:
+            bad = ~out.isin(col.choices)
+            if bad.any():
+                raise _bad(source, name, f"unknown value; known: {', '.join(col.choices)}", s, bad)
+    else:  # str
+        out = s.astype(str).str.strip()
+        empty = out == ""
+        if empty.any():
+            raise _bad(source, name, "empty strings", s, empty)
+    return out
+
+
+def parse_utc(s: pd.Series, name: str = "ts", source: str = "<frame>") -> pd.Series:
+    """Parse timestamps that carry a zone (offset, 'Z' or tz-aware dtype) to UTC.
+
+    Timezone-naive input is an error: an hourly series in local wall time cannot
+    be placed around DST changes without knowing its zone.
+    """
+    if pd.api.types.is_datetime64_any_dtype(s):
+        if getattr(s.dt, "tz", None) is None:
+            raise ContractError(source, name, "timezone-naive timestamps; store them tz-aware (UTC)", s.to_frame().head())
+        return s.dt.tz_convert("UTC")
+    txt = s.astype(str).str.strip()
+    naive = ~txt.str.contains(_TZ_SUFFIX)
+    if naive.any():
+        raise _bad(source, name, "timezone-naive timestamps; add a UTC offset, e.g. 2025-07-01T00:00:00Z or +00:00",
+                   s, naive)
+    try:
+        out = pd.to_datetime(txt, utc=True, format="ISO8601")
+    except (ValueError, TypeError):
+        parsed = pd.to_datetime(txt, utc=True, errors="coerce", format="ISO8601")
+        raise _bad(source, name, "unparseable timestamps (expected ISO 8601 with an offset)", s, parsed.isna()) from None
+    return out
+
+
+# ---------------------------------------------------------------------------- table rules
+def _check_jobs(df: pd.DataFrame, source: str) -> pd.DataFrame:
+    if "planned_end" not in df.columns:
+        df["planned_end"] = df["planned_start"] + pd.to_timedelta(df["duration_h"], unit="h")
+    elif "duration_h" in df.columns:
+        miss = df["planned_end"].isna()
+        df.loc[miss, "planned_end"] = df.loc[miss, "planned_start"] + pd.to_timedelta(df.loc[miss, "duration_h"], unit="h")
+    bad = ~(df["planned_end"] > df["planned_start"])
+    if bad.any():
+        raise _bad(source, "planned_end", "job ends before (or when) it starts",
+                   df[["job_id", "planned_start", "planned_end"]], bad)
+    if "known_at" not in df.columns:
+        df["known_at"] = pd.Timestamp.min.tz_localize("UTC")
+    else:
+        late = df["known_at"] > df["planned_end"]
+        # a plan first known after it ended is a record of the past, not a plan
+        if late.any():
+            raise _bad(source, "known_at", "plan known only after its planned end",
+                       df[["job_id", "known_at", "planned_end"]], late)
+    dup = df.duplicated(["job_id", "known_at"], keep=False)
+    if dup.any():
+        raise _bad(source, "job_id", "duplicated (job_id, known_at): two versions of one job known at the same time",
+                   df[["job_id", "known_at"]], dup)
+    return df
+
+
+def _check_sites(df: pd.DataFrame, source: str) -> None:
+    dup = df.duplicated(["site_id", "gpu_type"], keep=False)
+    if dup.any():
+        raise _bad(source, "gpu_type", "duplicated (site_id, gpu_type)", df[["site_id", "gpu_type"]], dup)
+    for col in ("zone", "pue_design", "capacity_mw", "base_load_mw"):
+        n = df.groupby("site_id")[col].transform("nunique")
+        if (n > 1).any():
+            raise _bad(source, col, "differs between rows of one site", df[["site_id", col]], n > 1)
+
+
+def _check_hourly(df: pd.DataFrame, schema: Schema, source: str, offsets: pd.Series | None) -> None:
+    tcol = schema.time_col
+    ts = df[tcol]
+    off_hour = (ts.dt.minute != 0) | (ts.dt.second != 0) | (ts.dt.microsecond != 0)
+    if off_hour.any():
+        raise _bad(source, tcol, "timestamps not on the hour (hourly data expected)", df[[*schema.series_keys, tcol]], off_hour)
+    keys = list(schema.series_keys)
+    same = np.ones(len(df), dtype=bool)
+    for k in keys:
+        v = df[k].to_numpy()
+        same[1:] &= v[1:] == v[:-1]
+    same[0] = False
+    step = ts.diff()
+    dup = same & (step == pd.Timedelta(0)).to_numpy()
+    gap = same & (step > HOUR).to_numpy()
+    for mask, what in ((dup, "duplicated timestamps"), (gap, "gaps in the hourly series (missing hours)")):
+        if mask.any():
+            where = _dst_note(df, mask, tcol, offsets, source)
+            rows = df[[*keys, tcol]].copy()
+            if what.startswith("gaps"):
+                rows["previous"] = ts.shift(1)
+            raise ContractError(source, tcol, f"{what}{where} ({int(mask.sum())} rows)", rows[mask])
+
+
+def _dst_note(df, mask, tcol, offsets, source) -> str:
+    """If the first bad row sits where the UTC offset changes, say it is a DST transition."""
+    if offsets is None:
+        return ""
+    offsets = pd.Series(np.asarray(offsets), index=df.index)
+    i = int(np.flatnonzero(mask)[0])
+    lo, hi = max(0, i - 2), min(len(df), i + 2)
+    window = offsets.iloc[lo:hi].dropna().unique()
+    if len(window) > 1:
+        return f" at a DST transition (UTC offset changes {window[0]} -> {window[-1]}; local clock times were written without the skipped/repeated hour)"
+    return ""
+
+
+def schedule_as_of(jobs: pd.DataFrame, t: pd.Timestamp) -> pd.DataFrame:
+    """The schedule as it was known at ``t``: for each job the latest version with known_at <= t."""
+    known = jobs[jobs["known_at"] <= t]
+    return known.sort_values(["job_id", "known_at"]).groupby("job_id", sort=False).tail(1).reset_index(drop=True)
