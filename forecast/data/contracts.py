@@ -318,21 +318,23 @@ def _check_hourly(df: pd.DataFrame, schema: Schema, source: str, offsets: pd.Ser
     gap = same & (step > HOUR).to_numpy()
     for mask, what in ((dup, "duplicated timestamps"), (gap, "gaps in the hourly series (missing hours)")):
         if mask.any():
-            where = _dst_note(df, mask, tcol, offsets, source)
+            where = _dst_note(mask, offsets, after=2 if what.startswith("dup") else 1)
             rows = df[[*keys, tcol]].copy()
             if what.startswith("gaps"):
                 rows["previous"] = ts.shift(1)
             raise ContractError(source, tcol, f"{what}{where} ({int(mask.sum())} rows)", rows[mask])
 
 
-def _dst_note(df, mask, tcol, offsets, source) -> str:
-    """If the first bad row sits where the UTC offset changes, say it is a DST transition."""
+def _dst_note(mask: np.ndarray, offsets: pd.Series | None, after: int) -> str:
+    """If the first bad row sits where the written UTC offset changes, say it is a DST transition.
+
+    A gap shows the change between the row before and the bad row; a repeated
+    fall-back hour shows it on the row after the duplicate, hence ``after``.
+    """
     if offsets is None:
         return ""
-    offsets = pd.Series(np.asarray(offsets), index=df.index)
     i = int(np.flatnonzero(mask)[0])
-    lo, hi = max(0, i - 2), min(len(df), i + 2)
-    window = offsets.iloc[lo:hi].dropna().unique()
+    window = offsets.iloc[max(0, i - 1): i + after].dropna().unique()
     if len(window) > 1:
         return f" at a DST transition (UTC offset changes {window[0]} -> {window[-1]}; local clock times were written without the skipped/repeated hour)"
     return ""
