@@ -6,7 +6,7 @@ Long format, hourly, timezone-aware; every timestamp is converted to UTC.
          flop_budget, precision, curtailable [, known_at]
          ``known_at`` is when that version of the plan became known; a job may have
          several rows (revisions). Without it every row is taken as known forever.
-- sites: site_id, zone, gpu_type, n_gpus, pue_design, capacity_mw, base_load_mw
+- sites: site_id, zone, gpu_type, n_gpus, pue_design, capacity_mw, base_load_mw [, host_ratio]
          (one row per site and GPU type; site-level columns must agree within a site)
 - meter: site_id, ts, power_mw   (hour-beginning; facility power, MW)
 - grid:  zone, ts, price, load_mw, load_forecast_mw [, solar_mw, wind_mw, temperature_c]
@@ -81,8 +81,11 @@ SITES = Schema(
         "pue_design": Column("float", min=1.0),
         "capacity_mw": Column("float", positive=True),
         "base_load_mw": Column("float", min=0.0),
+        # non-GPU IT power (hosts, network, storage) per W of GPU power; default DEFAULT_HOST_RATIO
+        "host_ratio": Column("float", required=False, min=0.0),
     },
 )
+DEFAULT_HOST_RATIO = 0.30
 METER = Schema(
     "meter",
     {"site_id": Column("str"), "ts": Column("time"), "power_mw": Column("float", min=0.0)},
@@ -295,7 +298,9 @@ def _check_sites(df: pd.DataFrame, source: str) -> None:
     dup = df.duplicated(["site_id", "gpu_type"], keep=False)
     if dup.any():
         raise _bad(source, "gpu_type", "duplicated (site_id, gpu_type)", df[["site_id", "gpu_type"]], dup)
-    for col in ("zone", "pue_design", "capacity_mw", "base_load_mw"):
+    for col in ("zone", "pue_design", "capacity_mw", "base_load_mw", "host_ratio"):
+        if col not in df.columns:
+            continue
         n = df.groupby("site_id")[col].transform("nunique")
         if (n > 1).any():
             raise _bad(source, col, "differs between rows of one site", df[["site_id", col]], n > 1)

@@ -1,0 +1,155 @@
+"""Hourly covariates: the schedule as planned at issue time, calendar, weather and meter history.
+
+For a forecast issued at hour t (hour-beginning index ``i`` of ``ts``), lead
+h = 0 … H−1 targets hour ``ts[i+h]`` (``horizon_h = h + 1``). Its known-future
+covariates come from the schedule *as known at t*: for each job, the latest
+version with ``known_at <= t``. History uses only hours before t.
+
+Schedule channels (per site, normalised so that one model serves sites of any size):
+    gpus_<TYPE>   GPUs scheduled to be busy, by type / GPUs installed at the site
+    flop_rate     planned FLOP/s (budget / planned duration) / site peak BF16 FLOP/s
+    phys_power    physics-expected facility power / capacity_mw:
+                  pue_design · (1 + host_ratio) · Σ n·[P_idle + (P_train − P_idle)] + idle of free GPUs + base
+    starts, ends  GPUs whose job starts / ends in the hour / GPUs installed
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from forecast.data.contracts import DEFAULT_HOST_RATIO
+from forecast.data.gpus import GPU_TYPES, gpu_spec
+
+SCHEDULE_CHANNELS: tuple[str, ...] = (*(f"gpus_{g}" for g in GPU_TYPES), "flop_rate", "phys_power", "starts", "ends")
+PHYS = SCHEDULE_CHANNELS.index("phys_power")
+CALENDAR_CHANNELS: tuple[str, ...] = ("hod_sin", "hod_cos", "dow_sin", "dow_cos", "doy_sin", "doy_cos")
+HOUR_NS = 3_600_000_000_000
+
+
+@dataclass(frozen=True)
+class SiteMeta:
+    """Static facts about one site, from the sites table."""
+
+    site_id: str
+    zone: str
+    capacity_mw: float
+    pue_design: float
+    base_load_mw: float
+    host_ratio: float
+    fleet: dict[str, int]
+
+    @property
+    def n_gpus(self) -> int:
+        return int(sum(self.fleet.values()))
+
+    @property
+    def idle_mw(self) -> float:
+        """Facility power with every GPU idle, at design PUE (MW)."""
+        gpu_w = sum(n * gpu_spec(g).idle_w for g, n in self.fleet.items())
+        return self.pue_design * (1 + self.host_ratio) * gpu_w / 1e6 + self.base_load_mw
+
+    @property
+    def peak_flops(self) -> float:
+        return float(sum(n * gpu_spec(g).peak_flops("bf16") for g, n in self.fleet.items()))
+
+
+def site_metas(sites: pd.DataFrame) -> dict[str, SiteMeta]:
+    out = {}
+    for sid, g in sites.groupby("site_id", sort=True):
+        r = g.iloc[0]
+        hr = float(r["host_ratio"]) if "host_ratio" in g.columns and pd.notna(r["host_ratio"]) else DEFAULT_HOST_RATIO
+        out[str(sid)] = SiteMeta(str(sid), str(r["zone"]), float(r["capacity_mw"]), float(r["pue_design"]),
+                                 float(r["base_load_mw"]), hr, {str(t): int(n) for t, n in zip(g["gpu_type"], g["n_gpus"])})
+    return out
+
+
+def calendar(ts: pd.DatetimeIndex) -> np.ndarray:
+    """(T, 6) float32: hour of day, day of week, day of year as sin/cos pairs (UTC)."""
+    h = ts.hour.to_numpy() / 24.0
+    d = (ts.dayofweek.to_numpy() + h) / 7.0
+    y = (ts.dayofyear.to_numpy() - 1 + h) / 365.25
+    ang = 2 * np.pi * np.stack([h, d, y], axis=1)  # (T, 3)
+    return np.stack([np.sin(ang[:, 0]), np.cos(ang[:, 0]), np.sin(ang[:, 1]), np.cos(ang[:, 1]),
+                     np.sin(ang[:, 2]), np.cos(ang[:, 2])], axis=1).astype(np.float32)
+
+
+def _hours_since(times: pd.Series | pd.DatetimeIndex, origin: pd.Timestamp) -> np.ndarray:
+    """Whole hours from ``origin`` (ceil for starts is not wanted: plans are on the hour; round down)."""
+    v = pd.DatetimeIndex(times).as_unit("ns").asi8
+    return np.floor_divide(v - origin.as_unit("ns").value, HOUR_NS)
+
+
+def schedule_covariates(jobs: pd.DataFrame, meta: SiteMeta, issue_times: pd.DatetimeIndex, horizon: int) -> np.ndarray:
+    """Known-future schedule channels, (N, H, C) float32, for N hourly issue times and leads 0 … H−1.
+
+    Cell [n, h] describes hour issue_times[n] + h as planned at issue_times[n]. Built with a
+    difference array along the issue axis, so the cost is O(versions × H + N × H × C), never
+    a loop over issue times.
+    """
+    if not len(issue_times):
+        return np.zeros((0, horizon, len(SCHEDULE_CHANNELS)), np.float32)
+    origin = issue_times[0]
+    issue = _hours_since(issue_times, origin)  # (N,) sorted ints
+    if np.any(np.diff(issue) <= 0):
+        raise ValueError("issue_times must be strictly increasing hours")
+    N, H, C = len(issue), horizon, len(SCHEDULE_CHANNELS)
+    j = jobs[jobs["site_id"] == meta.site_id]
+    unknown = sorted(set(j["gpu_type"]) - set(meta.fleet))
+    if unknown:
+        raise ValueError(f"jobs for site {meta.site_id} use GPU types {unknown} not installed there (sites table)")
+    diff = np.zeros((N + 1, H, C), np.float64)
+    if len(j):
+        j = j.sort_values(["job_id", "known_at"], kind="stable")
+        k = _hours_since(j["known_at"].clip(lower=origin - pd.Timedelta(days=3650)), origin)
+        nxt = np.roll(k, -1)
+        same_next = np.roll(j["job_id"].to_numpy(), -1) == j["job_id"].to_numpy()
+        same_next[-1] = False
+        k_end = np.where(same_next, nxt, np.iinfo(np.int64).max // 4)  # superseded when the next version is known
+        ps = _hours_since(j["planned_start"], origin)
+        pe = _hours_since(j["planned_end"], origin)
+        n = j["n_gpus"].to_numpy(np.float64)
+        dur_s = np.maximum(pe - ps, 1) * 3600.0
+        V = len(j)
+        w_active = np.zeros((V, C))
+        types = j["gpu_type"].to_numpy()
+        for g in GPU_TYPES:
+            w_active[:, SCHEDULE_CHANNELS.index(f"gpus_{g}")] = np.where(types == g, n / meta.n_gpus, 0.0)
+        fb = j["flop_budget"].to_numpy(np.float64)
+        w_active[:, SCHEDULE_CHANNELS.index("flop_rate")] = np.nan_to_num(fb / dur_s) / meta.peak_flops
+        dyn_w = np.array([gpu_spec(t).train_w - gpu_spec(t).idle_w for t in types]) * n
+        w_active[:, PHYS] = meta.pue_design * (1 + meta.host_ratio) * dyn_w / 1e6 / meta.capacity_mw
+        w_start = np.zeros((V, C))
+        w_start[:, SCHEDULE_CHANNELS.index("starts")] = n / meta.n_gpus
+        w_end = np.zeros((V, C))
+        w_end[:, SCHEDULE_CHANNELS.index("ends")] = n / meta.n_gpus
+        # intervals of target hours [a, b) with weights, valid for issue hours [k, k_end)
+        a = np.concatenate([ps, ps, pe])
+        b = np.concatenate([pe, ps + 1, pe + 1])
+        kk = np.concatenate([k, k, k])
+        ke = np.concatenate([k_end, k_end, k_end])
+        w = np.concatenate([w_active, w_start, w_end])
+        hs = np.arange(H)
+        # issue t sees target t+h in [a, b)  <=>  t in [a-h, b-h); and t in [k, ke)
+        lo_t = np.maximum(kk[:, None], a[:, None] - hs[None, :])  # (3V, H)
+        hi_t = np.minimum(ke[:, None], b[:, None] - hs[None, :])
+        lo = np.searchsorted(issue, lo_t, side="left")
+        hi = np.searchsorted(issue, hi_t, side="left")
+        ok = hi > lo
+        rows, cols = np.nonzero(ok)
+        for c in range(C):
+            wc = w[rows, c]
+            m = wc != 0
+            if m.any():
+                np.add.at(diff[:, :, c], (lo[rows[m], cols[m]], cols[m]), wc[m])
+                np.add.at(diff[:, :, c], (hi[rows[m], cols[m]], cols[m]), -wc[m])
+    out = np.cumsum(diff, axis=0)[:N]
+    out[:, :, PHYS] += meta.idle_mw / meta.capacity_mw
+    return out.astype(np.float32)
+
+
+def physics_power_mw(cov: np.ndarray, meta: SiteMeta) -> np.ndarray:
+    """The physics-only forecast (MW) from schedule channels: expected power at design PUE."""
+    return cov[..., PHYS].astype(np.float64) * meta.capacity_mw
