@@ -1,0 +1,1 @@
+"""Models: plain nn.Modules (one per file), baselines, and one LightningModule that trains any of them."""
