@@ -1,0 +1,215 @@
+"""Python API: plain functions over a typed config; ``forecast pledge`` is a thin wrapper around :func:`run`.
+
+    from forecast.pledge import api
+    app, resolved = api.load_config(["pledge=worked_example", "pledge.shift.phi=0.5"])
+    res = api.forecast_run(app, resolved)        # forecast ledger + report (+ MLflow run)
+    res.accounting.amount("shift_energy")        # Decimal, USD
+    api.settle_run(app, resolved); api.trueup_run(app, resolved)
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from dataclasses import dataclass, field
+from decimal import Decimal
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from forecast.pledge import curtail as _curtail
+from forecast.pledge import report as _report
+from forecast.pledge.accounting import Accounting, LineItem, compute
+from forecast.pledge.config import PledgeApp, PledgeConfig, load_config
+from forecast.pledge.inputs import Inputs, build_inputs, sha
+from forecast.pledge.ledger import Ledger, Version, code_version
+from forecast.pledge.money import cents
+from forecast.pledge.trueup import summary as trueup_summary
+from forecast.pledge.trueup import true_up
+from forecast.price.configured import ConfiguredSupplyCurve
+from forecast.price.response import PriceResponse
+
+ROUNDING_RULES = ("USD to the cent, ROUND_HALF_EVEN; hourly money rounded to integer cents per (site, hour) by "
+                  "numpy.rint(x*100) and summed exactly; energy per hour to integer kWh; quantity × price lines "
+                  "rounded once; totals are exact sums of line items; configured inputs as Decimal(repr(float)); "
+                  "bands are sample quantiles (numpy 'linear') taken at their exact binary value and rounded.")
+
+
+@dataclass
+class PledgeResult:
+    accounting: Accounting | None = None
+    plan: _curtail.CurtailmentPlan | None = None
+    versions: list[Version] = field(default_factory=list)
+    report_path: Path | None = None
+    lines_csv: Path | None = None
+    run_id: str | None = None
+    trueup: pd.DataFrame | None = None
+
+
+def price_response(cfg: PledgeConfig) -> PriceResponse:
+    """The configured supply curve (the fitted one plugs in through the same PriceResponse protocol)."""
+    return ConfiguredSupplyCurve.from_config(cfg.price_curve, where="pledge.price_curve", timezone=cfg.market.timezone)
+
+
+@contextlib.contextmanager
+def _tracked(app: PledgeApp, resolved: dict, name: str):
+    if not app.tracking:
+        yield None
+        return
+    from forecast import tracking
+
+    with tracking.run(resolved, experiment=app.experiment, tracking_uri=app.tracking_uri,
+                      run_name=f"pledge-{app.pledge.name}-{name}", tags={"pledge.action": name}) as r:
+        yield r
+
+
+def _manifest(app: PledgeApp, resolved: dict, run, inp: Inputs | None, extra: dict) -> dict:
+    return {"code": code_version(), "config": resolved, "config_hash": sha(resolved),
+            "mlflow_run_id": getattr(run, "run_id", None), "reason": app.reason,
+            "seeds": {"montecarlo": app.pledge.montecarlo.seed, "price_curve": app.pledge.price_curve.seed,
+                      "chunk": app.pledge.montecarlo.chunk, "samples": app.pledge.montecarlo.samples},
+            "rounding": ROUNDING_RULES, "input_sources": inp.sources if inp else {},
+            "input_hashes": inp.hashes() if inp else {}, **extra}
+
+
+def memo_lines(plan: _curtail.CurtailmentPlan, inp: Inputs, market: str) -> list[LineItem]:
+    """Value of the curtailment plan per month (memo: shown, never added to totals)."""
+    out = []
+    ts = pd.DatetimeIndex(plan.hours["ts"]) if len(plan.hours) else pd.DatetimeIndex([], tz="UTC")
+    for m in inp.months:
+        sel = (ts >= m.start_utc) & (ts < m.end_utc)
+        h = plan.hours[np.asarray(sel)]
+        amt = cents(float(h["net_usd"].sum())) if len(h) else cents(0)
+        out.append(LineItem(f"curtailment_value:{market}", month=m.label, category="memo", item="curtailment_value",
+                            site_id="ALL", hour_start_utc=m.start_utc, hour_end_utc=m.end_utc, hours=m.hours,
+                            quantity=Decimal(str(round(float(h["depth_mw"].sum()), 3))) if len(h) else Decimal(0),
+                            quantity_unit="MWh cut", price=Decimal(len(h)), price_unit="hours chosen", amount=amt,
+                            formula="Σ over chosen hours of φ·O·[S(L) − S(L − x)] + x·p_cp/n_cp·P_cap·365 − x·cost "
+                                    "(price-shift saving + expected next-year capacity saving − cost)",
+                            inputs_hash=sha(plan.hours["depth_mw"].to_numpy())))
+    return out
+
+
+def forecast_run(app: PledgeApp, resolved: dict, curve: PriceResponse | None = None,
+                 inputs: Inputs | None = None) -> PledgeResult:
+    """Pre-compute the bill adjustment: forecast ledger versions (one per month), line-item CSV, HTML report."""
+    cfg = app.pledge
+    inp = inputs or build_inputs(cfg, "forecast")
+    curve = curve or price_response(cfg)
+    res = PledgeResult()
+    with _tracked(app, resolved, "forecast") as run:
+        plan = _curtail.plan(cfg, inp, curve) if cfg.curtailment.enabled else None
+        acc = compute(cfg, inp, curve, cut_mw=plan.cut_mw if (plan is not None and cfg.curtailment.apply) else None)
+        if plan is not None:
+            acc.lines += memo_lines(plan, inp, cfg.market.name)
+        res.accounting, res.plan, res.run_id = acc, plan, getattr(run, "run_id", None)
+        ledger = Ledger(Path(app.out_dir) / "ledger", "forecast")
+        lines = acc.lines_frame()
+        for m in inp.months:
+            bands = {k[1]: [str(x) for x in v] for k, v in acc.bands.items() if k[0] == m.label}
+            extra = {"kind": "forecast", "hours": m.hours, "days": m.days, "total_usd": str(acc.total(m.label)),
+                     "pledge_usd": str(acc.total(m.label, "pledge")), "bands_p10_p50_p90": bands,
+                     "curtailment_applied": bool(plan is not None and cfg.curtailment.apply),
+                     "curtailment": plan.summary() if plan is not None else None}
+            res.versions.append(ledger.append(m.label, lines[lines["month"] == m.label],
+                                              _manifest(app, resolved, run, inp, extra),
+                                              acc.hourly[acc.hourly["month"] == m.label]))
+        tag = f"{cfg.name}_{inp.months[0].label}_{len(inp.months)}m_forecast_{res.versions[0].label}"
+        out = Path(app.out_dir) / "report"
+        res.lines_csv = _report.write_lines_csv(out / f"{tag}_lines.csv", acc)
+        if app.report:
+            prov = {"code": code_version(), "mlflow_run_id": res.run_id, "config_hash": sha(resolved),
+                    "ledger_versions": [str(v.path) for v in res.versions], "inputs": inp.sources,
+                    "rounding": ROUNDING_RULES}
+            res.report_path = _report.render(out / f"{tag}.html", f"Cost pledge: {cfg.name} — {inp.months[0].label}"
+                                             f" + {len(inp.months)} month(s), forecast", acc, inp.ts,
+                                             cfg.market.timezone, plan, prov, str(res.lines_csv))
+        if run is not None:
+            run.log_metrics({"total_usd": float(acc.total()), "pledge_usd": float(acc.total(category="pledge")),
+                             "shift_energy_usd": float(acc.amount("shift_energy")),
+                             **{f"total_{k[1]}_p{q}": float(v[i]) for k, v in acc.bands.items() if k[0] == "horizon"
+                                for i, q in enumerate((10, 50, 90))}})
+            run.log_artifact(res.lines_csv, "pledge")
+            if res.report_path:
+                run.log_artifact(res.report_path, "pledge")
+    return res
+
+
+def settle_run(app: PledgeApp, resolved: dict, curve: PriceResponse | None = None,
+               inputs: Inputs | None = None) -> PledgeResult:
+    """Settled ledger from actuals (meter, actual load) through the same formulas; no sampling."""
+    cfg = app.pledge
+    inp = inputs or build_inputs(cfg, "settled")
+    curve = curve or price_response(cfg)
+    res = PledgeResult()
+    with _tracked(app, resolved, "settle") as run:
+        acc = compute(cfg, inp, curve, samples=False)
+        res.accounting, res.run_id = acc, getattr(run, "run_id", None)
+        ledger = Ledger(Path(app.out_dir) / "ledger", "settled")
+        lines = acc.lines_frame()
+        for m in inp.months:
+            extra = {"kind": "settled", "hours": m.hours, "days": m.days, "total_usd": str(acc.total(m.label))}
+            res.versions.append(ledger.append(m.label, lines[lines["month"] == m.label],
+                                              _manifest(app, resolved, run, inp, extra),
+                                              acc.hourly[acc.hourly["month"] == m.label]))
+        if run is not None:
+            run.log_metrics({"settled_total_usd": float(acc.total())})
+    return res
+
+
+def trueup_run(app: PledgeApp, resolved: dict) -> PledgeResult:
+    """True-up of the latest settled version against the latest forecast version, per month, with interest."""
+    cfg = app.pledge
+    from forecast.pledge.calendar import billing_months
+
+    months = billing_months(cfg.period.start, cfg.period.months, cfg.market.timezone)
+    root = Path(app.out_dir) / "ledger"
+    fl, sl, tl = Ledger(root, "forecast"), Ledger(root, "settled"), Ledger(root, "trueup")
+    res = PledgeResult()
+    frames = []
+    with _tracked(app, resolved, "trueup") as run:
+        for m in months:
+            fv, sv = fl.latest(m.label), sl.latest(m.label)
+            if fv is None or sv is None:
+                which = "forecast" if fv is None else "settled"
+                raise FileNotFoundError(f"no {which} ledger for {m.label} under {root}; run "
+                                        f"`forecast pledge action={'forecast' if fv is None else 'settle'}` first")
+            tu = true_up(fv.lines(), sv.lines(), m.label, cfg.trueup.interest_rate_annual, cfg.trueup.lag_days,
+                         cfg.trueup.date)
+            tu["forecast_version"], tu["settled_version"] = fv.label, sv.label
+            s = trueup_summary(tu)
+            extra = {"kind": "trueup", "forecast_version": fv.label, "settled_version": sv.label,
+                     "convention": "simple interest, Actual/365 Fixed, from the bill date (first day after the month) "
+                                   "to the true-up date; positive = surcharge, negative = refund",
+                     **{k: str(v) for k, v in s.items()}}
+            out = tu.assign(**{c: tu[c].map(str) for c in ("forecast_usd", "settled_usd", "difference_usd",
+                                                           "interest_usd", "trueup_usd")})
+            res.versions.append(tl.append(m.label, out, _manifest(app, resolved, run, None, extra)))
+            frames.append(tu)
+        res.trueup = pd.concat(frames, ignore_index=True)
+        res.run_id = getattr(run, "run_id", None)
+        if run is not None:
+            run.log_metrics({"trueup_usd": float(trueup_summary(res.trueup)["trueup_usd"])})
+    return res
+
+
+def plan_run(app: PledgeApp, resolved: dict, curve: PriceResponse | None = None) -> PledgeResult:
+    cfg = app.pledge
+    inp = build_inputs(cfg, "forecast")
+    p = _curtail.plan(cfg, inp, curve or price_response(cfg))
+    out = Path(app.out_dir) / "report" / f"{cfg.name}_{inp.months[0].label}_curtailment.csv"
+    from forecast.io import atomic_write
+    atomic_write(out, lambda f: p.hours.to_csv(f, index=False))
+    return PledgeResult(plan=p, lines_csv=out)
+
+
+def run(overrides: list[str] | tuple[str, ...] = ()) -> PledgeResult:
+    """Compose ``conf/pledge_app.yaml`` with ``overrides`` and do ``action``."""
+    app, resolved = load_config(overrides)
+    return {"forecast": forecast_run, "settle": settle_run, "trueup": trueup_run, "plan": plan_run}[app.action](
+        app, resolved)
+
+
+__all__ = ["PledgeResult", "forecast_run", "settle_run", "trueup_run", "plan_run", "run", "load_config",
+           "price_response", "json"]

@@ -1,0 +1,62 @@
+"""``forecast pledge [action] [hydra overrides]``: the console wrapper around :func:`forecast.pledge.api.run`.
+
+    forecast pledge pledge=worked_example                  forecast ledger, CSV and HTML report
+    forecast pledge settle pledge=worked_example           settled ledger from actuals
+    forecast pledge trueup pledge=worked_example           true-up with interest
+    forecast pledge plan pledge=worked_example pledge.curtailment.budget_frac=0.01
+"""
+
+from __future__ import annotations
+
+import sys
+
+from forecast.pledge.money import fmt_usd
+
+ACTIONS = ("forecast", "settle", "trueup", "plan")
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and argv[0] in ("-h", "--help"):
+        print(__doc__)
+        return 0
+    if argv and argv[0] in ACTIONS:
+        argv = [f"action={argv[0]}", *argv[1:]]
+    from forecast.pledge.api import run
+    from forecast.pledge.config import PledgeConfigError
+
+    try:
+        res = run(argv)
+    except (PledgeConfigError, FileNotFoundError, ValueError) as e:
+        print(f"forecast pledge: {e}", file=sys.stderr)
+        return 2
+    acc = res.accounting
+    if acc is not None:
+        print(f"{'month':<8} {'line':<44} {'amount':>18} {'P10':>18} {'P90':>18}")
+        for ln in acc.lines:
+            lo = fmt_usd(ln.p10) if ln.p10 is not None else ""
+            hi = fmt_usd(ln.p90) if ln.p90 is not None else ""
+            tag = " (memo)" if ln.category == "memo" else ""
+            print(f"{ln.month:<8} {ln.line_id + tag:<44} {fmt_usd(ln.amount):>18} {lo:>18} {hi:>18}")
+        for m in acc.months:
+            band = acc.bands.get((m.label, "total"))
+            b = f"   P10–P90 {fmt_usd(band[0])} – {fmt_usd(band[2])}" if band else ""
+            print(f"{m.label:<8} {'TOTAL (' + str(m.hours) + ' h)':<44} {fmt_usd(acc.total(m.label)):>18}{b}")
+    if res.trueup is not None:
+        cols = ["month", "line_id", "forecast_usd", "settled_usd", "difference_usd", "interest_usd", "trueup_usd"]
+        print(res.trueup[cols].to_string(index=False))
+    if res.plan is not None:
+        print("curtailment:", res.plan.summary())
+    for v in res.versions:
+        print(f"ledger {v.kind} {v.month} {v.label}: {v.path}")
+    if res.lines_csv:
+        print(f"lines: {res.lines_csv}")
+    if res.report_path:
+        print(f"report: {res.report_path}")
+    if res.run_id:
+        print(f"mlflow run: {res.run_id}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,438 @@
+"""Typed Hydra config for the pledge accounting (schemas in Hydra's ConfigStore).
+
+Values live in ``conf/pledge/*.yaml`` (one file per scenario) and the primary
+config ``conf/pledge_app.yaml``; ``forecast pledge pledge=worked_example
+pledge.shift.phi=0.5`` composes them. Every ``__post_init__`` check names the
+override that fixes it. Money inputs are floats here and become exact decimals
+as written (see :mod:`forecast.pledge.money`).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Optional
+
+from hydra.core.config_store import ConfigStore
+from omegaconf import MISSING, DictConfig, OmegaConf
+
+import forecast
+
+P = "pledge"  # config path prefix in error messages
+
+
+class PledgeConfigError(ValueError):
+    """A config value that cannot be used; the message names the override to fix it."""
+
+    def __init__(self, key: str, value: Any, problem: str, fix: str | None = None):
+        self.key = key
+        msg = f"{key}={value!r}: {problem}; fix with the override {key}={fix if fix is not None else '<value>'}"
+        super().__init__(msg)
+
+
+def _check(ok: bool, key: str, value: Any, problem: str, fix: str | None = None) -> None:
+    if not ok:
+        raise PledgeConfigError(key, value, problem, fix)
+
+
+def _choice(key: str, value: str, choices: tuple[str, ...]) -> None:
+    _check(value in choices, key, value, f"must be one of {', '.join(choices)}", choices[0])
+
+
+def _finite(x) -> bool:
+    return x is not None and math.isfinite(float(x))
+
+
+@dataclass
+class MarketCfg:
+    name: str = "PJM-RTO"
+    timezone: str = "America/New_York"  # billing months are local-time months
+
+    def __post_init__(self):
+        try:
+            import zoneinfo
+            zoneinfo.ZoneInfo(self.timezone)
+        except Exception:
+            raise PledgeConfigError(f"{P}.market.timezone", self.timezone, "unknown IANA time zone",
+                                    "America/New_York") from None
+
+
+@dataclass
+class PeriodCfg:
+    start: str = "2026-07"  # first local billing month, YYYY-MM
+    months: int = 1
+
+    def __post_init__(self):
+        from forecast.pledge.calendar import parse_month
+        parse_month(self.start, f"{P}.period.start")
+        _check(1 <= self.months <= 240, f"{P}.period.months", self.months, "must be in 1..240", "12")
+
+
+@dataclass
+class SiteCfg:
+    site_id: str = MISSING
+    capacity_mw: float = MISSING  # sampled draw is clipped to [0, capacity]
+    plc_mw: float = 0.0  # capacity obligation for the delivery year (set by last summer's 5CP)
+    curtailable_frac: float = 0.5  # most of the draw that may be cut in an hour
+    nspl_mw: Optional[float] = None  # network service peak load for transmission (default: plc_mw)
+    contract_demand_mw: float = 0.0  # for the minimum bill of the demand charge
+    # stylised flat draw forecast, used when draw.source = stylised
+    p10_mw: Optional[float] = None
+    p50_mw: Optional[float] = None
+    p90_mw: Optional[float] = None
+    actual_mw: Optional[float] = None  # stylised metered draw, used when actuals.source = stylised
+
+
+@dataclass
+class DrawCfg:
+    source: str = "stylised"  # stylised | file
+    path: Optional[str] = None  # forecast output: series_id (= site_id), [issued_at,] ts, p10, p50, p90 …
+    as_of: Optional[str] = None  # use the latest issue at or before this time (ISO 8601 with offset)
+    levels: list[float] = field(default_factory=lambda: [0.1, 0.5, 0.9])
+
+    def __post_init__(self):
+        _choice(f"{P}.draw.source", self.source, ("stylised", "file"))
+        if self.source == "file":
+            _check(bool(self.path), f"{P}.draw.path", self.path, "draw.source=file needs a forecast file",
+                   "path/to/draw_forecast.parquet")
+        from forecast.types import Quantiles
+        try:
+            Quantiles(tuple(self.levels))
+        except ValueError as e:
+            raise PledgeConfigError(f"{P}.draw.levels", list(self.levels), str(e), "[0.1,0.5,0.9]") from None
+
+
+@dataclass
+class SystemLoadCfg:
+    source: str = "stylised"  # stylised (two-level) | file (grid contract: zone, ts, price, load_mw, load_forecast_mw)
+    path: Optional[str] = None
+    zone: Optional[str] = None  # row filter for a grid file with several zones
+    includes_campus: bool = True  # True: the load forecast already contains the campus draw
+    # stylised two-level load: the `peak_hours` weekday-afternoon hours of each month sit at peak_gw
+    base_gw: float = 100.0
+    peak_gw: float = 150.0
+    peak_hours: int = 37
+    # forecast error of the others' load, for the joint samples: AR(1) in time, relative sd
+    sigma_frac: float = 0.0
+    rho: float = 0.95
+
+    def __post_init__(self):
+        k = f"{P}.system_load"
+        _choice(f"{k}.source", self.source, ("stylised", "file"))
+        if self.source == "file":
+            _check(bool(self.path), f"{k}.path", self.path, "system_load.source=file needs a grid file",
+                   "path/to/grid.csv")
+        _check(self.base_gw > 0, f"{k}.base_gw", self.base_gw, "must be > 0", "100")
+        _check(self.peak_gw >= self.base_gw, f"{k}.peak_gw", self.peak_gw, "must be >= base_gw", str(self.base_gw))
+        _check(self.peak_hours >= 0, f"{k}.peak_hours", self.peak_hours, "must be >= 0", "37")
+        _check(0 <= self.sigma_frac < 0.5, f"{k}.sigma_frac", self.sigma_frac, "must be in [0, 0.5)", "0.02")
+        _check(0 <= self.rho < 1, f"{k}.rho", self.rho, "must be in [0, 1)", "0.95")
+
+
+@dataclass
+class PriceCurveCfg:
+    """forecast.price.configured.SupplyCurveParams as config (see that module for the formula)."""
+
+    kind: str = "configured"  # configured (a fitted curve plugs in through forecast.price.response.PriceResponse)
+    base_usd_per_mwh: float = 30.0
+    ref_load_gw: float = 100.0
+    linear_usd_per_mwh_per_gw: float = 0.0
+    exp_coef_usd_per_mwh: float = 12.0
+    exp_rate_per_gw: float = 0.05
+    cap_usd_per_mwh: float = 2000.0
+    hour_adders_usd_per_mwh: list[float] = field(default_factory=list)
+    n_draws: int = 200
+    sigma_linear: float = 0.0
+    sigma_exp_coef: float = 0.2
+    sigma_exp_rate: float = 0.1
+    seed: int = 0
+
+    def __post_init__(self):
+        _choice(f"{P}.price_curve.kind", self.kind, ("configured",))
+        from forecast.price.configured import SupplyCurveParams
+        kw = {f: getattr(self, f) for f in SupplyCurveParams.__dataclass_fields__ if hasattr(self, f)}
+        kw["hour_adders_usd_per_mwh"] = tuple(self.hour_adders_usd_per_mwh)
+        SupplyCurveParams(**kw, where=f"{P}.price_curve")  # raises naming the override
+
+
+@dataclass
+class DeliveryYearCfg:
+    """Capacity market for one delivery year (June–May), $/MW-day."""
+
+    delivery_year: str = MISSING  # "2026/27"
+    price_usd_per_mw_day: float = MISSING  # cleared (billed) price
+    cap_usd_per_mw_day: Optional[float] = None  # auction cap; None = no cap
+    uncapped_usd_per_mw_day: Optional[float] = None  # demand-curve price at the obligation Q (default: the price)
+    slope_usd_per_mw_day_per_mw: float = 0.0  # fall in the demand-curve price per MW less obligation
+    obligation_mw: float = 150000.0  # Q: RTO capacity obligation
+    fpr: float = 0.94  # forecast pool requirement (UCAP per MW of PLC)
+
+
+@dataclass
+class TariffCfg:
+    energy_pricing: str = "fixed"  # fixed (energy_rate) | spot (the price curve with the campus)
+    energy_rate_usd_per_mwh: float = 55.0
+    demand_charge_usd_per_kw_month: float = 0.0  # T&D demand charge; 0 = none
+    minimum_demand_frac: float = 0.85  # minimum bill: billed demand >= frac × contract demand
+    transmission_usd_per_mw_day: float = 0.0  # network integration service on NSPL; 0 = none
+    capacity: list[DeliveryYearCfg] = field(default_factory=list)
+
+    def __post_init__(self):
+        k = f"{P}.tariff"
+        _choice(f"{k}.energy_pricing", self.energy_pricing, ("fixed", "spot"))
+        _check(_finite(self.energy_rate_usd_per_mwh) and self.energy_rate_usd_per_mwh >= 0,
+               f"{k}.energy_rate_usd_per_mwh", self.energy_rate_usd_per_mwh, "must be finite and >= 0", "55")
+        _check(self.demand_charge_usd_per_kw_month >= 0, f"{k}.demand_charge_usd_per_kw_month",
+               self.demand_charge_usd_per_kw_month, "must be >= 0", "0")
+        _check(self.transmission_usd_per_mw_day >= 0, f"{k}.transmission_usd_per_mw_day",
+               self.transmission_usd_per_mw_day, "must be >= 0", "0")
+        _check(0 <= self.minimum_demand_frac <= 1, f"{k}.minimum_demand_frac", self.minimum_demand_frac,
+               "must be in [0, 1]", "0.85")
+        seen = set()
+        for i, dy in enumerate(self.capacity):
+            kk = f"{k}.capacity.{i}"
+            _check(_dy_ok(dy.delivery_year), f"{kk}.delivery_year", dy.delivery_year,
+                   "write the delivery year as YYYY/YY, e.g. 2026/27", "2026/27")
+            _check(dy.delivery_year not in seen, f"{kk}.delivery_year", dy.delivery_year, "listed twice")
+            seen.add(dy.delivery_year)
+            _check(dy.price_usd_per_mw_day >= 0, f"{kk}.price_usd_per_mw_day", dy.price_usd_per_mw_day, "must be >= 0")
+            _check(dy.cap_usd_per_mw_day is None or dy.cap_usd_per_mw_day >= dy.price_usd_per_mw_day,
+                   f"{kk}.cap_usd_per_mw_day", dy.cap_usd_per_mw_day, "must be >= the cleared price or null",
+                   "null")
+            _check(dy.slope_usd_per_mw_day_per_mw >= 0, f"{kk}.slope_usd_per_mw_day_per_mw",
+                   dy.slope_usd_per_mw_day_per_mw, "must be >= 0 (price rises with obligation)", "0")
+            _check(dy.obligation_mw > 0, f"{kk}.obligation_mw", dy.obligation_mw, "must be > 0", "150000")
+            _check(0 < dy.fpr <= 2, f"{kk}.fpr", dy.fpr, "must be in (0, 2]", "0.94")
+
+
+def _dy_ok(s: str) -> bool:
+    try:
+        a, b = str(s).split("/")
+        return len(a) == 4 and len(b) == 2 and (int(a) + 1) % 100 == int(b)
+    except ValueError:
+        return False
+
+
+@dataclass
+class UpgradeCfg:
+    upgrade_id: str = MISSING
+    site_id: str = MISSING
+    capex_usd: float = MISSING
+    rate: float = 0.08
+    years: int = 15
+    # amortised: K·CRF(r, n)/12 a month for 12n months from in_service | ciac: K billed once in the
+    # in-service month | ciac_paid: a lump-sum contribution already paid (nothing more to bill)
+    recovery: str = "amortised"
+    in_service: str = "2026-01"  # first billed local month, YYYY-MM
+    capex_low_usd: Optional[float] = None  # sensitivity range for the report
+    capex_high_usd: Optional[float] = None
+
+
+@dataclass
+class ShiftCfg:
+    phi: float = 1.0  # share of other load exposed to spot prices, for the ledger
+    phi_sensitivity: list[float] = field(default_factory=lambda: [0.25, 0.5, 0.75, 1.0])
+    slope_sensitivity: list[float] = field(default_factory=lambda: [0.5, 2.0])
+    new_generation_mw: float = 0.0  # G: generation the operator brought online (MW, every hour)
+
+    def __post_init__(self):
+        k = f"{P}.shift"
+        _check(0 <= self.phi <= 1, f"{k}.phi", self.phi, "must be in [0, 1]", "1.0")
+        for i, v in enumerate(self.phi_sensitivity):
+            _check(0 <= v <= 1, f"{k}.phi_sensitivity.{i}", v, "must be in [0, 1]", "0.5")
+        for i, v in enumerate(self.slope_sensitivity):
+            _check(v > 0, f"{k}.slope_sensitivity.{i}", v, "must be > 0", "2.0")
+        _check(self.new_generation_mw >= 0, f"{k}.new_generation_mw", self.new_generation_mw, "must be >= 0", "0")
+
+
+@dataclass
+class MonteCarloCfg:
+    samples: int = 1000
+    seed: int = 20260701
+    rho_time: float = 0.9  # AR(1) correlation of the draw's normal scores hour to hour
+    rho_sites: float = 0.5  # correlation of normal scores between sites (one common factor)
+    chunk: int = 50  # samples per vectorised batch (memory: chunk × sites × hours × 8 bytes × ~6)
+
+    def __post_init__(self):
+        k = f"{P}.montecarlo"
+        _check(self.samples >= 10, f"{k}.samples", self.samples, "need >= 10 joint samples for P10/P90", "1000")
+        _check(0 <= self.rho_time < 1, f"{k}.rho_time", self.rho_time, "must be in [0, 1)", "0.9")
+        _check(0 <= self.rho_sites <= 1, f"{k}.rho_sites", self.rho_sites, "must be in [0, 1]", "0.5")
+        _check(self.chunk >= 1, f"{k}.chunk", self.chunk, "must be >= 1", "50")
+
+
+@dataclass
+class CurtailmentCfg:
+    enabled: bool = True  # plan curtailment and report it
+    apply: bool = False  # also book the ledger with the plan applied
+    budget_frac: float = 0.005  # share of the 8,760 hours of a year (0.25–1%)
+    budget_hours: Optional[int] = None  # overrides budget_frac (hours over the horizon)
+    depth_steps: int = 4  # candidate depths: curtailable_frac × (1..steps)/steps of the draw
+    cost_usd_per_mwh: float = 0.0  # value of the compute lost per MWh cut
+    cp_hours: int = 5  # coincident peaks that set next year's PLC
+    cp_months: list[int] = field(default_factory=lambda: [6, 7, 8, 9])
+    samples: int = 200  # system-load samples for the chance that an hour is a coincident peak
+
+    def __post_init__(self):
+        k = f"{P}.curtailment"
+        _check(0.0025 <= self.budget_frac <= 0.01, f"{k}.budget_frac", self.budget_frac,
+               "must be in [0.0025, 0.01] (0.25–1% of the year's hours)", "0.005")
+        _check(self.budget_hours is None or self.budget_hours >= 0, f"{k}.budget_hours", self.budget_hours,
+               "must be >= 0 or null", "null")
+        _check(self.depth_steps >= 1, f"{k}.depth_steps", self.depth_steps, "must be >= 1", "4")
+        _check(self.cost_usd_per_mwh >= 0, f"{k}.cost_usd_per_mwh", self.cost_usd_per_mwh, "must be >= 0", "0")
+        _check(self.cp_hours >= 1, f"{k}.cp_hours", self.cp_hours, "must be >= 1", "5")
+        for i, m in enumerate(self.cp_months):
+            _check(1 <= m <= 12, f"{k}.cp_months.{i}", m, "must be a month 1..12", "7")
+        _check(self.samples >= 1, f"{k}.samples", self.samples, "must be >= 1", "200")
+
+
+@dataclass
+class ActualsCfg:
+    """Inputs of the settled ledger."""
+
+    source: str = "stylised"  # stylised (sites[].actual_mw, the stylised system load) | file
+    meter_path: Optional[str] = None  # meter contract: site_id, ts, power_mw
+    grid_path: Optional[str] = None  # grid contract: actual load_mw (and price for spot energy)
+    zone: Optional[str] = None
+
+    def __post_init__(self):
+        k = f"{P}.actuals"
+        _choice(f"{k}.source", self.source, ("stylised", "file"))
+        if self.source == "file":
+            _check(bool(self.meter_path), f"{k}.meter_path", self.meter_path, "actuals.source=file needs a meter file",
+                   "path/to/meter.csv")
+
+
+@dataclass
+class TrueUpCfg:
+    interest_rate_annual: float = 0.05  # simple interest, Actual/365 Fixed
+    lag_days: int = 60  # true-up date = first day after the month + lag_days (local calendar)
+    date: Optional[str] = None  # explicit true-up date YYYY-MM-DD (overrides lag_days)
+
+    def __post_init__(self):
+        k = f"{P}.trueup"
+        _check(0 <= self.interest_rate_annual < 1, f"{k}.interest_rate_annual", self.interest_rate_annual,
+               "must be in [0, 1)", "0.05")
+        _check(self.lag_days >= 0, f"{k}.lag_days", self.lag_days, "must be >= 0", "60")
+
+
+@dataclass
+class PledgeConfig:
+    name: str = MISSING
+    market: MarketCfg = field(default_factory=MarketCfg)
+    period: PeriodCfg = field(default_factory=PeriodCfg)
+    sites: list[SiteCfg] = field(default_factory=list)
+    draw: DrawCfg = field(default_factory=DrawCfg)
+    system_load: SystemLoadCfg = field(default_factory=SystemLoadCfg)
+    price_curve: PriceCurveCfg = field(default_factory=PriceCurveCfg)
+    tariff: TariffCfg = field(default_factory=TariffCfg)
+    upgrades: list[UpgradeCfg] = field(default_factory=list)
+    shift: ShiftCfg = field(default_factory=ShiftCfg)
+    montecarlo: MonteCarloCfg = field(default_factory=MonteCarloCfg)
+    curtailment: CurtailmentCfg = field(default_factory=CurtailmentCfg)
+    actuals: ActualsCfg = field(default_factory=ActualsCfg)
+    trueup: TrueUpCfg = field(default_factory=TrueUpCfg)
+
+    def __post_init__(self):
+        _check(len(self.sites) >= 1, f"{P}.sites", list(self.sites), "list at least one site",
+               "[{site_id:campus-1,capacity_mw:1000}]")
+        ids = set()
+        for i, s in enumerate(self.sites):
+            k = f"{P}.sites.{i}"
+            _check(bool(str(s.site_id).strip()), f"{k}.site_id", s.site_id, "must not be empty", "campus-1")
+            _check(s.site_id not in ids, f"{k}.site_id", s.site_id, "site listed twice")
+            ids.add(s.site_id)
+            _check(s.capacity_mw > 0, f"{k}.capacity_mw", s.capacity_mw, "must be > 0", "1000")
+            _check(s.plc_mw >= 0, f"{k}.plc_mw", s.plc_mw, "must be >= 0", "0")
+            _check(s.nspl_mw is None or s.nspl_mw >= 0, f"{k}.nspl_mw", s.nspl_mw, "must be >= 0 or null", "null")
+            _check(s.contract_demand_mw >= 0, f"{k}.contract_demand_mw", s.contract_demand_mw, "must be >= 0", "0")
+            _check(0 <= s.curtailable_frac <= 1, f"{k}.curtailable_frac", s.curtailable_frac, "must be in [0, 1]", "0.5")
+            if self.draw.source == "stylised":
+                qs = (s.p10_mw, s.p50_mw, s.p90_mw)
+                for name, v in zip(("p10_mw", "p50_mw", "p90_mw"), qs):
+                    _check(v is not None and v >= 0, f"{k}.{name}", v,
+                           "draw.source=stylised needs p10_mw <= p50_mw <= p90_mw per site (>= 0)", "850")
+                _check(qs[0] <= qs[1] <= qs[2], f"{k}.p50_mw", qs, "quantiles cross: need p10_mw <= p50_mw <= p90_mw")
+                _check(list(self.draw.levels) == [0.1, 0.5, 0.9], f"{P}.draw.levels", list(self.draw.levels),
+                       "the stylised draw has p10/p50/p90 only", "[0.1,0.5,0.9]")
+            if self.actuals.source == "stylised":
+                _check(s.actual_mw is None or s.actual_mw >= 0, f"{k}.actual_mw", s.actual_mw, "must be >= 0")
+        for i, u in enumerate(self.upgrades):
+            k = f"{P}.upgrades.{i}"
+            _check(u.site_id in ids, f"{k}.site_id", u.site_id, f"not a listed site ({', '.join(sorted(ids))})")
+            _check(_finite(u.capex_usd) and u.capex_usd >= 0, f"{k}.capex_usd", u.capex_usd, "must be >= 0",
+                   "600000000")
+            _check(0 <= u.rate < 1, f"{k}.rate", u.rate, "annual rate must be in [0, 1)", "0.08")
+            _check(1 <= u.years <= 60, f"{k}.years", u.years, "must be in 1..60", "15")
+            _choice(f"{k}.recovery", u.recovery, ("amortised", "ciac", "ciac_paid"))
+            from forecast.pledge.calendar import parse_month
+            parse_month(u.in_service, f"{k}.in_service")
+            for name in ("capex_low_usd", "capex_high_usd"):
+                v = getattr(u, name)
+                _check(v is None or v >= 0, f"{k}.{name}", v, "must be >= 0 or null", "null")
+        from forecast.pledge.calendar import billing_months
+        months = billing_months(self.period.start, self.period.months, self.market.timezone)
+        dys = {d.delivery_year for d in self.tariff.capacity}
+        if any(s.plc_mw > 0 for s in self.sites):
+            for m in months:
+                _check(m.delivery_year in dys, f"{P}.tariff.capacity", sorted(dys),
+                       f"no capacity price for delivery year {m.delivery_year} (month {m.label})",
+                       f"[{{delivery_year:'{m.delivery_year}',price_usd_per_mw_day:329.17}}]")
+
+    def site_ids(self) -> list[str]:
+        return [s.site_id for s in self.sites]
+
+
+@dataclass
+class PledgeApp:
+    """Primary config of ``forecast pledge``."""
+
+    pledge: PledgeConfig = MISSING
+    action: str = "forecast"  # forecast | settle | trueup | plan
+    out_dir: str = "runs/pledge"  # ledgers under out_dir/ledger, reports under out_dir/report
+    reason: str = ""  # why a new version is written (restatements), recorded in the manifest
+    report: bool = True
+    tracking: bool = True  # record the run in MLflow through forecast.tracking
+    tracking_uri: Optional[str] = None  # default: forecast.tracking's (sqlite:///mlflow.db in the working dir)
+    experiment: str = "pledge"
+
+    def __post_init__(self):
+        _choice("action", self.action, ("forecast", "settle", "trueup", "plan"))
+
+
+def register_configs() -> None:
+    cs = ConfigStore.instance()
+    cs.store(name="pledge_app_schema", node=PledgeApp)
+    cs.store(group="pledge", name="pledge_schema", node=PledgeConfig)
+
+
+def conf_dir() -> Path:
+    """The repository's conf/ directory (beside the package)."""
+    return Path(forecast.__file__).resolve().parents[1] / "conf"
+
+
+def compose(overrides: list[str] | tuple[str, ...] = (), config_name: str = "pledge_app") -> DictConfig:
+    """Compose ``conf/pledge_app.yaml`` with command-line style overrides (Hydra's compose API)."""
+    from hydra import compose as hydra_compose
+    from hydra import initialize_config_dir
+
+    register_configs()
+    with initialize_config_dir(config_dir=str(conf_dir()), version_base="1.3", job_name="pledge"):
+        return hydra_compose(config_name=config_name, overrides=list(overrides))
+
+
+def to_app(cfg: DictConfig) -> PledgeApp:
+    """Validate a composed config into typed objects (runs every ``__post_init__``)."""
+    obj = OmegaConf.to_object(cfg)
+    if not isinstance(obj, PledgeApp):
+        raise TypeError(f"expected a PledgeApp config, got {type(obj).__name__}")
+    return obj
+
+
+def load_config(overrides: list[str] | tuple[str, ...] = ()) -> tuple[PledgeApp, dict]:
+    """Compose + validate. Returns the typed config and the resolved plain dict (for the manifest)."""
+    cfg = compose(overrides)
+    resolved = OmegaConf.to_container(cfg, resolve=True)
+    return to_app(cfg), resolved

@@ -1,0 +1,207 @@
+"""A single self-contained HTML report (PNG plots embedded as base64) plus the line-item CSV.
+
+Plots: fan chart of the campus draw (P10–P90 of the joint samples), price with
+and without the campus, the bill waterfall of the horizon with the P10–P90 band
+of the total, and the curtailment hours. Tables: line items, bands,
+sensitivities, curtailment plan, provenance.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+from decimal import Decimal
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.dates as mdates  # noqa: E402
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+
+from forecast.io import atomic_write  # noqa: E402
+from forecast.pledge.accounting import Accounting  # noqa: E402
+from forecast.pledge.curtail import CurtailmentPlan  # noqa: E402
+from forecast.pledge.money import fmt_usd, total  # noqa: E402
+
+ITEM_LABEL = {"energy": "Energy", "demand": "Demand charge", "capacity": "Capacity (PLC)",
+              "transmission": "Transmission", "upgrade": "Pledge 1: upgrades",
+              "shift_energy": "Pledge 2: energy price shift", "shift_capacity": "Pledge 2: capacity shift"}
+ITEMS = list(ITEM_LABEL)
+
+
+def _png(fig) -> str:
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=110, bbox_inches="tight")
+    plt.close(fig)
+    return base64.b64encode(buf.getvalue()).decode("ascii")
+
+
+def _local(ts: pd.DatetimeIndex, tz: str):
+    return ts.tz_convert(tz).tz_localize(None)
+
+
+def _daily(ts, arr):
+    """Daily means when a horizon is too long to show hourly (> 62 days)."""
+    if len(ts) <= 24 * 62:
+        return ts, arr
+    s = pd.DataFrame(np.atleast_2d(arr).T, index=ts).resample("D").mean()
+    return s.index, s.to_numpy().T
+
+
+def fan_chart(acc: Accounting, ts: pd.DatetimeIndex, tz: str) -> str:
+    fig, ax = plt.subplots(figsize=(10, 3.6))
+    x = _local(ts, tz)
+    f = acc.fan["draw_mw"]
+    x2, f2 = _daily(x, f)
+    ax.fill_between(x2, f2[0], f2[2], color="tab:blue", alpha=0.25, label="P10–P90 of joint samples")
+    ax.plot(x2, f2[1], color="tab:blue", lw=1.2, label="P50")
+    d50 = acc.hourly.groupby("ts_utc", sort=False)["draw_mw"].sum().to_numpy()
+    _, c2 = _daily(x, d50)
+    ax.plot(x2, np.atleast_2d(c2)[0], color="black", lw=0.8, ls="--", label="central (p50 inputs)")
+    ax.set_ylabel("campus draw, MW")
+    ax.set_title("Campus draw: fan chart of the joint samples (local time)")
+    ax.legend(loc="lower left", fontsize=8, ncol=3)
+    ax.xaxis.set_major_formatter(mdates.DateFormatter("%b %d"))
+    ax.grid(alpha=0.3)
+    return _png(fig)
+
+
+def price_chart(acc: Accounting, ts: pd.DatetimeIndex, tz: str) -> str:
+    h = acc.hourly.drop_duplicates("ts_utc")
+    x = _local(ts, tz)
+    fig, (ax, ax2) = plt.subplots(2, 1, figsize=(10, 5.2), sharex=True, gridspec_kw={"height_ratios": [2, 1]})
+    x2, pw = _daily(x, h["price_with_usd_per_mwh"].to_numpy())
+    _, po = _daily(x, h["price_without_usd_per_mwh"].to_numpy())
+    ax.plot(x2, np.atleast_2d(pw)[0], color="tab:red", lw=1.4, label="with the campus S(L)")
+    ax.plot(x2, np.atleast_2d(po)[0], color="tab:green", lw=1.0, ls="--", label="without the campus S(L − D + G)")
+    if "price_with" in acc.fan:
+        _, band = _daily(x, acc.fan["price_with"])
+        ax.fill_between(x2, band[0], band[2], color="tab:red", alpha=0.12, label="with the campus, P10–P90")
+    ax.set_ylabel("price, $/MWh")
+    ax.set_title("Energy price with and without the campus (central curve)")
+    ax.legend(loc="upper left", fontsize=8)
+    ax.grid(alpha=0.3)
+    _, dp = _daily(x, h["delta_price_usd_per_mwh"].to_numpy())
+    ax2.plot(x2, np.atleast_2d(dp)[0], color="tab:purple", lw=1.0)
+    ax2.set_ylabel("ΔP, $/MWh")
+    ax2.grid(alpha=0.3)
+    ax2.xaxis.set_major_formatter(mdates.DateFormatter("%b %d"))
+    return _png(fig)
+
+
+def waterfall(acc: Accounting) -> str:
+    vals = [(ITEM_LABEL[i], float(acc.amount(i))) for i in ITEMS if any(ln.item == i for ln in acc.lines)]
+    fig, ax = plt.subplots(figsize=(10, 4.2))
+    run = 0.0
+    for k, (name, v) in enumerate(vals):
+        color = "tab:gray" if not name.startswith("Pledge") else "tab:orange"
+        ax.bar(k, v / 1e6, bottom=run / 1e6, color=color, edgecolor="black", lw=0.5)
+        ax.text(k, (run + v / 2) / 1e6, f"{v / 1e6:,.2f}M", ha="center", va="center", fontsize=8)
+        run += v
+    k = len(vals)
+    ax.bar(k, run / 1e6, color="tab:blue", edgecolor="black", lw=0.5)
+    band = acc.bands.get(("horizon", "total"))
+    if band:
+        lo, _, hi = (float(b) / 1e6 for b in band)
+        ax.errorbar(k, run / 1e6, yerr=[[run / 1e6 - lo], [hi - run / 1e6]], color="black", capsize=6,
+                    label="P10–P90 of sampled totals")
+        ax.legend(loc="upper left", fontsize=8)
+    ax.text(k, run / 2e6, f"{run / 1e6:,.2f}M", ha="center", va="center", fontsize=8, color="white")
+    ax.set_xticks(range(k + 1), [n for n, _ in vals] + ["Total"], rotation=20, ha="right", fontsize=8)
+    ax.set_ylabel("USD, millions")
+    ax.set_title("Bill and pledge waterfall over the horizon (grey: bill, orange: pledge)")
+    ax.grid(axis="y", alpha=0.3)
+    return _png(fig)
+
+
+def curtailment_chart(plan: CurtailmentPlan, acc: Accounting, ts: pd.DatetimeIndex, tz: str) -> str:
+    h = acc.hourly.drop_duplicates("ts_utc")
+    load = (h["others_load_mw"] + h["campus_draw_mw"]).to_numpy() / 1000.0
+    x = _local(ts, tz)
+    fig, ax = plt.subplots(figsize=(10, 3.6))
+    x2, l2 = _daily(x, load)
+    ax.plot(x2, np.atleast_2d(l2)[0], color="tab:gray", lw=0.8, label="system load (forecast)")
+    if len(plan.hours):
+        hx = _local(pd.DatetimeIndex(plan.hours["ts"]), tz)
+        ax.scatter(hx, plan.hours["system_load_mw"] / 1000.0, color="tab:red", s=12, zorder=3,
+                   label=f"curtailed hours ({len(plan.hours)} of a {plan.budget_hours} h budget)")
+        ax2 = ax.twinx()
+        ax2.bar(hx, plan.hours["depth_mw"], width=1 / 24, color="tab:red", alpha=0.4)
+        ax2.set_ylabel("cut, MW", color="tab:red")
+        ax2.set_ylim(0, max(plan.hours["depth_mw"].max() * 4, 1))
+    ax.set_ylabel("system load, GW")
+    ax.set_title("Curtailment plan: chosen hours and depth")
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.12), ncol=2, fontsize=8, frameon=False)
+    ax.xaxis.set_major_formatter(mdates.DateFormatter("%b %d"))
+    ax.grid(alpha=0.3)
+    return _png(fig)
+
+
+def _table(df: pd.DataFrame) -> str:
+    return df.to_html(index=False, border=0, classes="t", escape=True)
+
+
+def render(path: str | Path, title: str, acc: Accounting, ts: pd.DatetimeIndex, tz: str,
+           plan: CurtailmentPlan | None, provenance: dict, lines_csv: str | None = None) -> Path:
+    """Write the report to ``path`` (atomic) and return it."""
+    imgs = [("Campus draw", fan_chart(acc, ts, tz)), ("Price with and without the campus", price_chart(acc, ts, tz)),
+            ("Bill waterfall", waterfall(acc))]
+    if plan is not None:
+        imgs.append(("Curtailment hours", curtailment_chart(plan, acc, ts, tz)))
+    rows = []
+    for m in acc.months:
+        lo, mid, hi = acc.bands.get((m.label, "total"), (None, None, None))
+        plo, pmid, phi = acc.bands.get((m.label, "pledge"), (None, None, None))
+        rows.append({"month": m.label, "hours": m.hours, "days": m.days, "bill + pledge (central)": fmt_usd(acc.total(m.label)),
+                     "pledge (central)": fmt_usd(acc.total(m.label, "pledge")),
+                     "total P10": fmt_usd(lo) if lo is not None else "", "total P50": fmt_usd(mid) if mid is not None else "",
+                     "total P90": fmt_usd(hi) if hi is not None else "",
+                     "pledge P10–P90": f"{fmt_usd(plo)} – {fmt_usd(phi)}" if plo is not None else ""})
+    items = acc.lines_frame()[["month", "line_id", "category", "quantity", "quantity_unit", "price", "price_unit",
+                               "amount_usd", "p10_usd", "p50_usd", "p90_usd", "formula"]]
+    sens = acc.sensitivity.assign(amount_usd=[fmt_usd(Decimal(x)) for x in acc.sensitivity["amount_usd"]])
+    parts = [f"<h1>{html.escape(title)}</h1>",
+             "<p>Central amounts use the p50 draw, the load forecast and the central price curve; P10/P50/P90 are "
+             f"quantiles of {acc.n_samples} joint samples of draw, load and curve parameters propagated through the same "
+             "formulas (bands of totals are quantiles of sampled totals, not sums of quantiles). Money is exact "
+             "decimal, rounded half-even to the cent; totals are sums of line items.</p>",
+             "<h2>Totals by month</h2>", _table(pd.DataFrame(rows)),
+             f"<p><b>Horizon total (central):</b> {fmt_usd(acc.total())} — of which pledge {fmt_usd(acc.total(category='pledge'))}</p>"]
+    for name, b64 in imgs:
+        parts.append(f"<h2>{html.escape(name)}</h2><img alt='{html.escape(name)}' src='data:image/png;base64,{b64}'>")
+    parts += ["<h2>Sensitivities (horizon, central)</h2>", _table(sens)]
+    if plan is not None:
+        s = plan.summary()
+        parts += ["<h2>Curtailment plan</h2>",
+                  f"<p>Budget {s['budget_hours']} h, used {s['hours_used']} h, {s['curtailed_mwh']:,} MWh cut. "
+                  f"Saves {fmt_usd(Decimal(s['shift_saving_usd']))} of energy price shift and an expected "
+                  f"{fmt_usd(Decimal(s['capacity_saving_usd']))} a year of capacity charges "
+                  f"(PLC −{s['plc_reduction_mw']:,} MW expected).</p>",
+                  _table(plan.hours.assign(ts=plan.hours["ts"].astype(str)).round(3).head(200))]
+    parts += ["<h2>Line items</h2>", _table(items),
+              "<h2>Provenance</h2>", "<pre>" + html.escape(_prov(provenance)) + "</pre>"]
+    if lines_csv:
+        parts.append(f"<p>Line items as CSV: <code>{html.escape(str(lines_csv))}</code></p>")
+    doc = ("<!doctype html><html><head><meta charset='utf-8'><title>" + html.escape(title) + "</title><style>"
+           "body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;color:#222}"
+           "table.t{border-collapse:collapse;font-size:12px;margin:1em 0}table.t td,table.t th{border-bottom:1px solid #ddd;"
+           "padding:3px 8px;text-align:right}img{max-width:100%}pre{background:#f6f6f6;padding:1em;font-size:11px;"
+           "white-space:pre-wrap}</style></head><body>" + "\n".join(parts) + "</body></html>")
+    return atomic_write(path, lambda p: Path(p).write_text(doc, encoding="utf-8"))
+
+
+def _prov(p: dict) -> str:
+    import json
+    return json.dumps(p, indent=2, default=str)
+
+
+def write_lines_csv(path: str | Path, acc: Accounting) -> Path:
+    df = acc.lines_frame()
+    return atomic_write(path, lambda p: df.to_csv(p, index=False))
+
+
+__all__ = ["render", "write_lines_csv", "total"]
