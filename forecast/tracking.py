@@ -119,21 +119,22 @@ class Run:
 
         Returns the registered model version (str) or None when not registered.
         """
-        from mlflow.models import infer_signature
+        import numpy as np
+        import torch
+        from mlflow.models.signature import ModelSignature
+        from mlflow.types.schema import Schema, TensorSpec
 
         mlf = self._mlflow
-        import torch
-
+        named = input_example if isinstance(input_example, dict) else {"input": input_example}
+        example = tuple(torch.as_tensor(v)[:2].float().cpu() for v in named.values())
         with torch.no_grad():
-            if isinstance(input_example, dict):
-                out = model(**{k: torch.as_tensor(v) for k, v in input_example.items()})
-                example_np = {k: torch.as_tensor(v).numpy() for k, v in input_example.items()}
-            else:
-                out = model(torch.as_tensor(input_example))
-                example_np = torch.as_tensor(input_example).numpy()
-        signature = infer_signature(example_np, out.detach().float().numpy())
-        info = mlf.pytorch.log_model(model, name=name, signature=signature, extra_files=extra_files,
-                                     registered_model_name=registered_name)
+            out = model(*example)
+        spec = lambda name, t: TensorSpec(np.dtype(np.float32), (-1, *t.shape[1:]), name)  # noqa: E731
+        signature = ModelSignature(inputs=Schema([spec(k, t) for k, t in zip(named, example)]),
+                                   outputs=Schema([spec("quantiles", out)]))
+        # pt2 (torch.export) format: a traced graph with a dynamic batch dimension, no pickled code
+        info = mlf.pytorch.log_model(model, name=name, signature=signature, input_example=example,
+                                     extra_files=extra_files, registered_model_name=registered_name)
         if registered_name is None:
             return None
         version = str(info.registered_model_version)

@@ -1,0 +1,199 @@
+"""Typed configuration: dataclasses registered in Hydra's ConfigStore; values live in conf/*.yaml.
+
+Validation runs in ``__post_init__`` when a composed config is turned into
+objects (:func:`to_object`); errors name the override that fixes them.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Optional
+
+from hydra.core.config_store import ConfigStore
+from omegaconf import MISSING, DictConfig, OmegaConf
+
+from forecast.data.simulate import ScenarioConfig
+
+
+def _fail(override: str, problem: str) -> None:
+    raise ValueError(f"config: {problem} (set it with the override `{override}=...`)")
+
+
+def _choice(override: str, value: str, allowed: tuple[str, ...]) -> None:
+    if value not in allowed:
+        _fail(override, f"{value!r} is not one of {', '.join(allowed)}")
+
+
+@dataclass
+class DataConfig:
+    source: str = "simulate"  # simulate | files
+    dir: str = "data/scenario"  # where the contract files are read (and written, for source=simulate)
+    scenario: ScenarioConfig = field(default_factory=ScenarioConfig)
+    history_h: int = 336
+    horizon_h: int = 168
+    test_weeks: int = 8
+    val_weeks: int = 4
+    train_every_h: int = 1  # stride between training issue times
+    val_every_h: int = 6
+    eval_hour: int = 0  # test forecasts are issued daily at this UTC hour
+    use_temperature: bool = True
+
+    def __post_init__(self):
+        _choice("data.source", self.source, ("simulate", "files"))
+        if not 24 <= self.history_h <= 24 * 60:
+            _fail("data.history_h", f"history_h must be in [24, 1440], got {self.history_h}")
+        if not 1 <= self.horizon_h <= 24 * 14:
+            _fail("data.horizon_h", f"horizon_h must be in [1, 336], got {self.horizon_h}")
+        if self.test_weeks < 1 or self.val_weeks < 1:
+            _fail("data.test_weeks", "test_weeks and val_weeks must be >= 1")
+        if not 0 <= self.eval_hour < 24:
+            _fail("data.eval_hour", f"eval_hour must be 0..23, got {self.eval_hour}")
+        if self.train_every_h < 1 or self.val_every_h < 1:
+            _fail("data.train_every_h", "strides must be >= 1")
+
+
+@dataclass
+class OptimizerConfig:
+    name: str = "adamw"  # adamw | adam
+    lr: float = 2e-3
+    weight_decay: float = 1e-4
+    scheduler: str = "onecycle"  # onecycle | cosine | none
+
+    def __post_init__(self):
+        _choice("model.optimizer.name", self.name, ("adamw", "adam"))
+        _choice("model.optimizer.scheduler", self.scheduler, ("onecycle", "cosine", "none"))
+        if not 0 < self.lr < 1:
+            _fail("model.optimizer.lr", f"lr must be in (0, 1), got {self.lr}")
+
+
+@dataclass
+class ModelConfig:
+    name: str = "tide"
+    quantiles: list[float] = field(default_factory=lambda: [0.1, 0.5, 0.9])
+    hidden: int = 256
+    n_encoder: int = 2
+    n_decoder: int = 1
+    proj_dim: int = 4
+    decoder_dim: int = 16
+    temporal_hidden: int = 64
+    dropout: float = 0.1
+    optimizer: OptimizerConfig = field(default_factory=OptimizerConfig)
+
+    def __post_init__(self):
+        from forecast.types import Quantiles
+
+        _choice("model.name", self.name, ("tide",))
+        try:
+            Quantiles(tuple(self.quantiles))
+        except ValueError as e:
+            _fail("model.quantiles", str(e))
+        if self.hidden < 8:
+            _fail("model.hidden", f"hidden must be >= 8, got {self.hidden}")
+
+
+@dataclass
+class TrainerConfig:
+    accelerator: str = "auto"  # auto | cuda | cpu
+    devices: Any = "auto"  # "auto", an int, or a list of device ids
+    num_nodes: int = 1
+    strategy: str = "auto"  # auto | ddp | ddp_spawn …
+    precision: str = "auto"  # auto -> bf16-mixed on CUDA, 32-true on CPU
+    max_epochs: int = 6
+    batch_size: int = 512
+    max_train_windows: int = 0  # 0 = all; else a random subset per epoch (seeded)
+    seed: int = 0
+    deterministic: bool = False
+    compile: bool = False
+    gradient_clip_val: float = 1.0
+    num_threads: int = 0  # CPU intra-op threads; 0 = torch default
+    progress: bool = True
+
+    def __post_init__(self):
+        if self.batch_size < 1:
+            _fail("trainer.batch_size", f"batch_size must be >= 1, got {self.batch_size}")
+        if self.max_epochs < 1:
+            _fail("trainer.max_epochs", f"max_epochs must be >= 1, got {self.max_epochs}")
+
+
+@dataclass
+class TrackingConfig:
+    uri: Optional[str] = None  # None -> $FORECAST_TRACKING_URI, $MLFLOW_TRACKING_URI or sqlite:///mlflow.db
+    experiment: str = "forecast-power"
+    model_name: str = "power-forecaster"
+    alias: str = "champion"
+    register: bool = True
+
+
+@dataclass
+class PredictConfig:
+    reference_time: Optional[str] = None  # ISO time with zone; None in `demo` = the hour after the last meter reading
+    model: str = "registry"  # "registry" (tracking.model_name@tracking.alias) or a checkpoint path
+    out: str = "outputs/forecasts"
+    csv: bool = False
+    batch_size: int = 4096
+
+    def __post_init__(self):
+        if self.reference_time is not None:
+            import pandas as pd
+
+            try:
+                t = pd.Timestamp(self.reference_time)
+            except ValueError:
+                _fail("predict.reference_time", f"cannot parse {self.reference_time!r}")
+            if t.tzinfo is None:
+                _fail("predict.reference_time", f"{self.reference_time!r} has no timezone; write e.g. 2025-12-01T00:00Z")
+
+
+@dataclass
+class Config:
+    data: DataConfig = field(default_factory=DataConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    trainer: TrainerConfig = field(default_factory=TrainerConfig)
+    tracking: TrackingConfig = field(default_factory=TrackingConfig)
+    predict: PredictConfig = field(default_factory=PredictConfig)
+    out_dir: str = "outputs"
+
+
+def register() -> None:
+    cs = ConfigStore.instance()
+    cs.store(name="forecast_schema", node=Config)
+    cs.store(group="data", name="schema", node=DataConfig)
+    cs.store(group="model", name="schema", node=ModelConfig)
+    cs.store(group="trainer", name="schema", node=TrainerConfig)
+
+
+register()
+
+
+def conf_dir() -> Path:
+    env = os.environ.get("FORECAST_CONF_DIR")
+    if env:
+        return Path(env)
+    return Path(__file__).resolve().parents[1] / "conf"
+
+
+def compose(overrides: list[str] | None = None, config_name: str = "config") -> DictConfig:
+    """Compose conf/<config_name>.yaml with command-line style overrides."""
+    from hydra import compose as hcompose
+    from hydra import initialize_config_dir
+    from hydra.core.global_hydra import GlobalHydra
+
+    if GlobalHydra.instance().is_initialized():
+        GlobalHydra.instance().clear()
+    with initialize_config_dir(config_dir=str(conf_dir()), version_base="1.3"):
+        return hcompose(config_name=config_name, overrides=list(overrides or []))
+
+
+def to_object(cfg: DictConfig) -> Config:
+    """Typed, validated objects from a composed config."""
+    obj = OmegaConf.to_object(cfg)
+    if not isinstance(obj, Config):
+        raise TypeError("composed config does not follow the Config schema; check conf/config.yaml's defaults")
+    return obj
+
+
+def to_dict(cfg: DictConfig | Config) -> dict:
+    c = cfg if isinstance(cfg, DictConfig) else OmegaConf.structured(cfg)
+    return OmegaConf.to_container(c, resolve=True)

@@ -1,0 +1,120 @@
+"""One thin LightningModule that trains any forecaster ``model(x_hist, x_fut) -> (B, H, Q)``,
+and a data module that feeds device-resident windows by index."""
+
+from __future__ import annotations
+
+import math
+
+import lightning as L
+import numpy as np
+import torch
+from torch import nn
+
+from forecast.config import OptimizerConfig
+from forecast.data.windows import WindowStore
+from forecast.models.quantile import pinball_loss
+
+
+class LitForecaster(L.LightningModule):
+    def __init__(self, model: nn.Module, levels: tuple[float, ...], optimizer: OptimizerConfig,
+                 steps_per_epoch: int = 1, max_epochs: int = 1):
+        super().__init__()
+        self.model = model
+        self.register_buffer("levels", torch.tensor(levels, dtype=torch.float32), persistent=False)
+        self.opt_cfg = optimizer
+        self.steps_per_epoch, self.max_epochs = steps_per_epoch, max_epochs
+        self.median_index = list(levels).index(0.5)
+
+    def forward(self, x_hist: torch.Tensor, x_fut: torch.Tensor) -> torch.Tensor:
+        return self.model(x_hist, x_fut)
+
+    def _step(self, batch: dict[str, torch.Tensor], stage: str) -> torch.Tensor:
+        pred = self.model(batch["x_hist"], batch["x_fut"]).float()  # (B, H, Q)
+        loss = pinball_loss(pred, batch["y"], self.levels)
+        B = batch["y"].shape[0]
+        self.log(f"{stage}_pinball", loss, prog_bar=True, on_step=False, on_epoch=True, batch_size=B, sync_dist=stage != "train")
+        if stage != "train":
+            mae = (pred[..., self.median_index] - batch["y"]).abs().mean()
+            self.log(f"{stage}_mae", mae, on_step=False, on_epoch=True, batch_size=B, sync_dist=True)
+        return loss
+
+    def training_step(self, batch, batch_idx):
+        return self._step(batch, "train")
+
+    def validation_step(self, batch, batch_idx):
+        return self._step(batch, "val")
+
+    def configure_optimizers(self):
+        c = self.opt_cfg
+        cls = torch.optim.AdamW if c.name == "adamw" else torch.optim.Adam
+        opt = cls(self.parameters(), lr=c.lr, weight_decay=c.weight_decay)
+        total = max(1, self.steps_per_epoch * self.max_epochs)
+        if c.scheduler == "onecycle":
+            sch = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=c.lr, total_steps=total, pct_start=0.15)
+        elif c.scheduler == "cosine":
+            sch = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=total)
+        else:
+            return opt
+        return {"optimizer": opt, "lr_scheduler": {"scheduler": sch, "interval": "step"}}
+
+
+class IndexBatches(torch.utils.data.IterableDataset):
+    """Yields index tensors (B,) of issue times; reshuffled each epoch (seeded); sharded across DDP ranks
+    so that every rank sees the same number of equal-size batches."""
+
+    def __init__(self, index: np.ndarray, batch_size: int, shuffle: bool, seed: int = 0, max_windows: int = 0):
+        self.index = np.asarray(index, dtype=np.int64)
+        self.batch_size, self.shuffle, self.seed, self.max_windows = batch_size, shuffle, seed, max_windows
+        self.epoch = 0
+
+    def _rank_world(self) -> tuple[int, int]:
+        if torch.distributed.is_available() and torch.distributed.is_initialized():
+            return torch.distributed.get_rank(), torch.distributed.get_world_size()
+        return 0, 1
+
+    def n_batches(self) -> int:
+        _, world = self._rank_world()
+        n = len(self.index) if not self.max_windows else min(self.max_windows, len(self.index))
+        per_rank = n // world
+        return max(1, per_rank // self.batch_size) if self.shuffle else max(1, math.ceil(per_rank / self.batch_size))
+
+    def __len__(self) -> int:
+        return self.n_batches()
+
+    def __iter__(self):
+        rank, world = self._rank_world()
+        idx = self.index
+        if self.shuffle:
+            rng = np.random.default_rng((self.seed, self.epoch))
+            idx = idx[rng.permutation(len(idx))]
+            self.epoch += 1
+        if self.max_windows:
+            idx = idx[: self.max_windows]
+        per_rank = len(idx) // world
+        idx = idx[rank * per_rank:(rank + 1) * per_rank]
+        nb = self.n_batches()
+        for b in range(nb):
+            chunk = idx[b * self.batch_size:(b + 1) * self.batch_size]
+            if len(chunk):
+                yield torch.from_numpy(chunk)
+
+
+class WindowData(L.LightningDataModule):
+    """Index batches on the host; windows gathered on the training device after transfer."""
+
+    def __init__(self, store: WindowStore, train_index: np.ndarray, val_index: np.ndarray, batch_size: int,
+                 seed: int = 0, max_train_windows: int = 0):
+        super().__init__()
+        self.store = store
+        self.train_set = IndexBatches(train_index, batch_size, shuffle=True, seed=seed, max_windows=max_train_windows)
+        self.val_set = IndexBatches(val_index, batch_size * 2, shuffle=False)
+
+    def train_dataloader(self):
+        return torch.utils.data.DataLoader(self.train_set, batch_size=None, num_workers=0)
+
+    def val_dataloader(self):
+        return torch.utils.data.DataLoader(self.val_set, batch_size=None, num_workers=0)
+
+    def on_after_batch_transfer(self, batch, dataloader_idx):
+        self.store.to(batch.device)
+        return self.store.gather(batch)

@@ -1,0 +1,25 @@
+"""Quantile heads and the pinball loss."""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+
+def monotone_quantiles(raw: torch.Tensor, median_index: int) -> torch.Tensor:
+    """(…, Q) raw outputs -> (…, Q) non-crossing quantiles.
+
+    The median is raw[..., m]; the others are built outwards from it with
+    softplus gaps, so q_1 < … < q_Q holds by construction.
+    """
+    m = median_index
+    med = raw[..., m : m + 1]
+    up = torch.cumsum(F.softplus(raw[..., m + 1 :]), dim=-1)
+    down = torch.flip(torch.cumsum(F.softplus(torch.flip(raw[..., :m], dims=[-1])), dim=-1), dims=[-1])
+    return torch.cat([med - down, med, med + up], dim=-1)
+
+
+def pinball_loss(pred: torch.Tensor, y: torch.Tensor, levels: torch.Tensor) -> torch.Tensor:
+    """Mean pinball loss. pred (…, Q), y (…), levels (Q,)."""
+    diff = y.unsqueeze(-1) - pred  # (…, Q)
+    return torch.maximum(levels * diff, (levels - 1) * diff).mean()
