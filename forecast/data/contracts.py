@@ -148,7 +148,7 @@ def load_grid(path) -> pd.DataFrame:
 def validate(df: pd.DataFrame, schema: Schema | str, source: str = "<frame>") -> pd.DataFrame:
     """Check and type ``df`` against ``schema``. Returns a new frame; never drops rows."""
     schema = SCHEMAS[schema] if isinstance(schema, str) else schema
-    df = df.copy()
+    df = df.reset_index(drop=True)  # row labels = 0-based data rows, as errors report them
     df.columns = [str(c).strip() for c in df.columns]
     _check_columns(df, schema, source)
     offsets = None

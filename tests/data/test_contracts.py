@@ -1,0 +1,173 @@
+"""Every contract violation gets one clear error naming the file, the column and the first bad rows."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from forecast.data import contracts as c
+from forecast.errors import ContractError
+
+
+def meter(ts, power=None, site="a"):
+    return pd.DataFrame({"site_id": site, "ts": ts, "power_mw": power or [10.0] * len(ts)})
+
+
+def jobs_frame(**over):
+    base = dict(job_id=["j1", "j2"], site_id=["a", "a"], planned_start=["2025-01-01T00:00Z", "2025-01-02T00:00Z"],
+                planned_end=["2025-01-01T10:00Z", "2025-01-03T00:00Z"], n_gpus=[64, 128], gpu_type=["H100", "B200"],
+                flop_budget=[1e21, None], precision=["bf16", "fp8"], curtailable=["true", "false"])
+    base.update(over)
+    return pd.DataFrame(base)
+
+
+def write(tmp_path, df, name="meter.csv"):
+    p = tmp_path / name
+    df.to_csv(p, index=False) if name.endswith(".csv") else df.to_parquet(p, index=False)
+    return p
+
+
+def test_valid_meter_csv_parses_offsets_to_utc(tmp_path):
+    p = write(tmp_path, meter(["2025-03-09T00:00-05:00", "2025-03-09T01:00-05:00", "2025-03-09T03:00-04:00"]))
+    df = c.load_meter(p)
+    assert list(df["ts"]) == list(pd.date_range("2025-03-09T05:00Z", periods=3, freq="h"))
+    assert str(df["ts"].dt.tz) == "UTC"
+    assert df["power_mw"].tolist() == [10.0, 10.0, 10.0]
+
+
+def test_missing_column_is_named_with_a_hint(tmp_path):
+    p = write(tmp_path, meter(["2025-01-01T00:00Z"]).rename(columns={"power_mw": "power_MW"}))
+    with pytest.raises(ContractError) as e:
+        c.load_meter(p)
+    msg = str(e.value)
+    assert str(p) in msg and "'power_mw'" in msg and "'power_MW' looks like a misnamed 'power_mw'" in msg
+
+
+def test_timezone_naive_times_rejected_with_rows(tmp_path):
+    p = write(tmp_path, meter(["2025-01-01T00:00Z", "2025-01-01 01:00", "2025-01-01 02:00"]))
+    with pytest.raises(ContractError, match=r"column 'ts': timezone-naive.*\(2 rows\).*row 1 \(ts='2025-01-01 01:00'\)"):
+        c.load_meter(p)
+
+
+def test_timezone_naive_parquet_rejected(tmp_path):
+    df = meter(pd.date_range("2025-01-01", periods=3, freq="h"))
+    p = write(tmp_path, df, "meter.parquet")
+    with pytest.raises(ContractError, match="timezone-naive"):
+        c.load_meter(p)
+
+
+def test_duplicated_timestamps(tmp_path):
+    p = write(tmp_path, meter(["2025-01-01T00:00Z", "2025-01-01T01:00Z", "2025-01-01T01:00Z"]))
+    with pytest.raises(ContractError, match=r"meter.csv: column 'ts': duplicated timestamps \(1 rows\); first offending rows: row 2"):
+        c.load_meter(p)
+
+
+def test_gap_is_non_hourly(tmp_path):
+    p = write(tmp_path, meter(["2025-01-01T00:00Z", "2025-01-01T01:00Z", "2025-01-01T04:00Z"]))
+    with pytest.raises(ContractError, match=r"gaps in the hourly series.*row 2"):
+        c.load_meter(p)
+
+
+def test_off_the_hour_timestamps(tmp_path):
+    p = write(tmp_path, meter(["2025-01-01T00:00Z", "2025-01-01T00:30Z"]))
+    with pytest.raises(ContractError, match="not on the hour"):
+        c.load_meter(p)
+
+
+def test_dst_gap_is_called_a_dst_transition(tmp_path):
+    # local wall-clock hours written with their offsets, but the spring-forward hour skipped twice over
+    ts = ["2025-03-09T00:00-05:00", "2025-03-09T01:00-05:00", "2025-03-09T04:00-04:00"]
+    p = write(tmp_path, meter(ts))
+    with pytest.raises(ContractError, match=r"gaps .* at a DST transition \(UTC offset changes -05:00 -> -04:00"):
+        c.load_meter(p)
+
+
+def test_dst_fall_back_written_twice_is_duplicate_at_dst(tmp_path):
+    ts = ["2025-11-02T00:00-04:00", "2025-11-02T01:00-04:00", "2025-11-02T01:00-04:00", "2025-11-02T02:00-05:00"]
+    with pytest.raises(ContractError, match="duplicated timestamps at a DST transition"):
+        c.load_meter(write(tmp_path, meter(ts)))
+
+
+def test_negative_power(tmp_path):
+    p = write(tmp_path, meter(["2025-01-01T00:00Z", "2025-01-01T01:00Z"], power=[5.0, -1.0]))
+    with pytest.raises(ContractError, match=r"column 'power_mw': negative values \(1 rows\).*row 1 \(power_mw='-1.0'\)"):
+        c.load_meter(p)
+
+
+def test_missing_power_is_never_zero(tmp_path):
+    df = meter(["2025-01-01T00:00Z", "2025-01-01T01:00Z"])
+    df.loc[1, "power_mw"] = None
+    with pytest.raises(ContractError, match="column 'power_mw': missing values"):
+        c.load_meter(write(tmp_path, df))
+
+
+def test_series_are_checked_separately_and_sorted():
+    df = pd.concat([meter(["2025-01-01T01:00Z", "2025-01-01T00:00Z"], site="b"),
+                    meter(["2025-01-01T05:00Z", "2025-01-01T06:00Z"], site="a")])
+    out = c.validate(df, "meter", "m")
+    assert out["site_id"].tolist() == ["a", "a", "b", "b"]
+    assert out["ts"].is_monotonic_increasing is False  # sorted within series, not globally
+    assert out.loc[out.site_id == "b", "ts"].is_monotonic_increasing
+
+
+def test_unknown_gpu_type(tmp_path):
+    p = write(tmp_path, jobs_frame(gpu_type=["H100", "MI300X"]), "jobs.csv")
+    with pytest.raises(ContractError, match=r"jobs.csv: column 'gpu_type': unknown value; known: A100, H100.*row 1 \(gpu_type='MI300X'\)"):
+        c.load_jobs(p)
+
+
+def test_job_ending_before_it_starts(tmp_path):
+    p = write(tmp_path, jobs_frame(planned_end=["2024-12-31T00:00Z", "2025-01-03T00:00Z"]), "jobs.csv")
+    with pytest.raises(ContractError, match=r"column 'planned_end': job ends before \(or when\) it starts.*job_id='j1'"):
+        c.load_jobs(p)
+
+
+def test_jobs_duration_instead_of_end_and_defaults(tmp_path):
+    df = jobs_frame().drop(columns=["planned_end"]).assign(duration_h=[10, 24])
+    out = c.load_jobs(write(tmp_path, df, "jobs.csv"))
+    assert (out["planned_end"] - out["planned_start"]).dt.total_seconds().tolist() == [36000.0, 86400.0]
+    assert out["curtailable"].tolist() == [True, False]
+    assert out["flop_budget"].isna().tolist() == [False, True]
+    assert (out["known_at"] == pd.Timestamp.min.tz_localize("UTC")).all()
+
+
+def test_jobs_need_an_end_or_a_duration(tmp_path):
+    with pytest.raises(ContractError, match="planned_end or duration_h"):
+        c.load_jobs(write(tmp_path, jobs_frame().drop(columns=["planned_end"]), "jobs.csv"))
+
+
+def test_non_positive_gpu_count(tmp_path):
+    with pytest.raises(ContractError, match=r"column 'n_gpus': must be positive"):
+        c.load_jobs(write(tmp_path, jobs_frame(n_gpus=[0, 8]), "jobs.csv"))
+
+
+def test_schedule_as_of_takes_latest_known_version():
+    df = c.validate(jobs_frame(job_id=["j1", "j1"], known_at=["2024-12-01T00:00Z", "2024-12-20T00:00Z"]), "jobs", "j")
+    early = c.schedule_as_of(df, pd.Timestamp("2024-12-10T00:00Z"))
+    late = c.schedule_as_of(df, pd.Timestamp("2024-12-25T00:00Z"))
+    assert len(early) == 1 and early["gpu_type"].item() == "H100"
+    assert len(late) == 1 and late["gpu_type"].item() == "B200"
+    assert c.schedule_as_of(df, pd.Timestamp("2024-11-01T00:00Z")).empty
+
+
+def test_sites_must_agree_within_a_site():
+    df = pd.DataFrame({"site_id": ["a", "a"], "zone": ["Z", "Y"], "gpu_type": ["H100", "B200"], "n_gpus": [8, 8],
+                       "pue_design": [1.2, 1.2], "capacity_mw": [1.0, 1.0], "base_load_mw": [0.1, 0.1]})
+    with pytest.raises(ContractError, match="column 'zone': differs between rows of one site"):
+        c.validate(df, "sites", "sites.csv")
+
+
+def test_grid_allows_negative_prices_but_not_negative_load():
+    ts = ["2025-01-01T00:00Z", "2025-01-01T01:00Z"]
+    g = pd.DataFrame({"zone": "Z", "ts": ts, "price": [-5.0, 30.0], "load_mw": [100.0, 100.0], "load_forecast_mw": [99.0, 101.0]})
+    assert c.validate(g, "grid", "g")["price"].tolist() == [-5.0, 30.0]
+    g["load_mw"] = [100.0, -1.0]
+    with pytest.raises(ContractError, match="column 'load_mw': negative"):
+        c.validate(g, "grid", "grid.parquet")
+
+
+def test_unsupported_file_type(tmp_path):
+    p = tmp_path / "meter.xlsx"
+    p.write_text("x")
+    with pytest.raises(ContractError, match="unsupported file type"):
+        c.load_meter(p)
