@@ -325,13 +325,22 @@ def monte_carlo(cfg: PledgeConfig, inp: Inputs, curve: PriceResponse, lines: lis
         p_with = curve.price(o + d, inp.ts, idx)  # (n, T)
         p_without = curve.price(o + inp.gen_mw, inp.ts, idx)
         sh = (p_with - p_without) * o * phi  # (n, T) USD
-        shift[c0:c0 + n] = np.add.reduceat(sh[:, None, :] * _share(d_s, inp.capacity_mw), off, axis=-1)
+        # allocate by hourly draw share: Σ_h d_sh · (sh_h / d_h); capacity share where d_h = 0
+        pos = d > 0
+        w = np.divide(sh, d, out=np.zeros_like(sh), where=pos)  # (n, T)
+        shift[c0:c0 + n] = np.add.reduceat(d_s * w[:, None, :], off, axis=-1)
+        if not pos.all():
+            idle = np.add.reduceat(np.where(pos, 0.0, sh), off, axis=-1)  # (n, M)
+            shift[c0:c0 + n] += idle[:, None, :] * (inp.capacity_mw / inp.capacity_mw.sum())[None, :, None]
         if t.energy_pricing == "fixed":
             energy[c0:c0 + n] = np.add.reduceat(d_s, off, axis=-1) * rate
         else:
             energy[c0:c0 + n] = np.add.reduceat(d_s * p_with[:, None, :], off, axis=-1)
-        demand[c0:c0 + n] = np.maximum(np.maximum.reduceat(d_s, off, axis=-1), contract) * 1000.0 * \
-            t.demand_charge_usd_per_kw_month
+        if t.demand_charge_usd_per_kw_month > 0:
+            demand[c0:c0 + n] = np.maximum(np.maximum.reduceat(d_s, off, axis=-1), contract) * 1000.0 * \
+                t.demand_charge_usd_per_kw_month
+        else:
+            demand[c0:c0 + n] = 0.0
         if keep_paths:
             fan_d[c0:c0 + n], fan_pw[c0:c0 + n], fan_po[c0:c0 + n] = d, p_with, p_without
     values: dict[str, np.ndarray] = {}

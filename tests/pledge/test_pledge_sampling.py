@@ -36,3 +36,17 @@ def test_zero_score_gives_the_median_and_tails_are_linear():
     z = np.array([[[0.0]], [[1.2815515655446004]], [[-1.2815515655446004]], [[2 * 1.2815515655446004]]])
     v = quantile_map(z, q, lv)[:, 0, 0]
     np.testing.assert_allclose(v, [2.0, 4.0, 1.0, 6.0])
+
+
+def test_general_levels_interpolate_in_normal_score_space():
+    lv = np.array([0.05, 0.25, 0.5, 0.75, 0.95])
+    q = np.array([[[0.0, 5.0, 10.0, 20.0, 40.0]]])  # (1, 1, 5)
+    from scipy.stats import norm
+
+    zk = norm.ppf(lv)
+    v = quantile_map(zk[:, None, None, None] * np.ones((5, 1, 1, 1)), q, lv)  # at the knots
+    np.testing.assert_allclose(v.ravel(), q.ravel(), atol=1e-12)
+    mid = quantile_map(np.array([[[(zk[2] + zk[3]) / 2]]]), q, lv)
+    assert mid.item() == pytest.approx(15.0)
+    d = draw_samples(np.random.default_rng(2), 20000, np.repeat(q, 3, axis=1), lv, np.array([100.0]), 0.5, 1.0)
+    np.testing.assert_allclose(np.quantile(d[:, 0, 0], lv[1:4]), [5, 10, 20], rtol=0.05)
