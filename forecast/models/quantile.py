@@ -5,6 +5,8 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
+MIN_GAP = 1e-4  # smallest spacing between adjacent quantiles (model units): strict order, even in bf16 sums
+
 
 def monotone_quantiles(raw: torch.Tensor, median_index: int) -> torch.Tensor:
     """(…, Q) raw outputs -> (…, Q) non-crossing quantiles.
@@ -14,8 +16,8 @@ def monotone_quantiles(raw: torch.Tensor, median_index: int) -> torch.Tensor:
     """
     m = median_index
     med = raw[..., m : m + 1]
-    up = torch.cumsum(F.softplus(raw[..., m + 1 :]), dim=-1)
-    down = torch.flip(torch.cumsum(F.softplus(torch.flip(raw[..., :m], dims=[-1])), dim=-1), dims=[-1])
+    up = torch.cumsum(F.softplus(raw[..., m + 1 :]) + MIN_GAP, dim=-1)
+    down = torch.flip(torch.cumsum(F.softplus(torch.flip(raw[..., :m], dims=[-1])) + MIN_GAP, dim=-1), dims=[-1])
     return torch.cat([med - down, med, med + up], dim=-1)
 
 
