@@ -44,12 +44,16 @@ def _local(ts: pd.DatetimeIndex, tz: str):
     return ts.tz_convert(tz).tz_localize(None)
 
 
-def _daily(ts, arr):
-    """Daily means when a horizon is too long to show hourly (> 62 days)."""
+def _daily(ts, arr, how: str = "mean"):
+    """Daily ``how`` (mean or max) when a horizon is too long to show hourly (> 62 days)."""
     if len(ts) <= 24 * 62:
         return ts, arr
-    s = pd.DataFrame(np.atleast_2d(arr).T, index=ts).resample("D").mean()
+    s = getattr(pd.DataFrame(np.atleast_2d(arr).T, index=ts).resample("D"), how)()
     return s.index, s.to_numpy().T
+
+
+def _note(ts, how: str = "daily mean") -> str:
+    return "" if len(ts) <= 24 * 62 else f" ({how})"
 
 
 def fan_chart(acc: Accounting, ts: pd.DatetimeIndex, tz: str) -> str:
@@ -63,7 +67,7 @@ def fan_chart(acc: Accounting, ts: pd.DatetimeIndex, tz: str) -> str:
     _, c2 = _daily(x, d50)
     ax.plot(x2, np.atleast_2d(c2)[0], color="black", lw=0.8, ls="--", label="central (p50 inputs)")
     ax.set_ylabel("campus draw, MW")
-    ax.set_title("Campus draw: fan chart of the joint samples (local time)")
+    ax.set_title("Campus draw: fan chart of the joint samples (local time)" + _note(ts))
     ax.legend(loc="lower left", fontsize=8, ncol=3)
     ax.xaxis.set_major_formatter(mdates.DateFormatter("%b %d"))
     ax.grid(alpha=0.3)
@@ -82,7 +86,7 @@ def price_chart(acc: Accounting, ts: pd.DatetimeIndex, tz: str) -> str:
         _, band = _daily(x, acc.fan["price_with"])
         ax.fill_between(x2, band[0], band[2], color="tab:red", alpha=0.12, label="with the campus, P10–P90")
     ax.set_ylabel("price, $/MWh")
-    ax.set_title("Energy price with and without the campus (central curve)")
+    ax.set_title("Energy price with and without the campus (central curve)" + _note(ts))
     ax.legend(loc="upper left", fontsize=8)
     ax.grid(alpha=0.3)
     _, dp = _daily(x, h["delta_price_usd_per_mwh"].to_numpy())
@@ -123,14 +127,14 @@ def curtailment_chart(plan: CurtailmentPlan, acc: Accounting, ts: pd.DatetimeInd
     load = (h["others_load_mw"] + h["campus_draw_mw"]).to_numpy() / 1000.0
     x = _local(ts, tz)
     fig, ax = plt.subplots(figsize=(10, 3.6))
-    x2, l2 = _daily(x, load)
-    ax.plot(x2, np.atleast_2d(l2)[0], color="tab:gray", lw=0.8, label="system load (forecast)")
+    x2, l2 = _daily(x, load, "max")
+    ax.plot(x2, np.atleast_2d(l2)[0], color="tab:gray", lw=0.8, label="system load (forecast)" + _note(ts, "daily max"))
     if len(plan.hours):
         hx = _local(pd.DatetimeIndex(plan.hours["ts"]), tz)
         ax.scatter(hx, plan.hours["system_load_mw"] / 1000.0, color="tab:red", s=12, zorder=3,
                    label=f"curtailed hours ({len(plan.hours)} of a {plan.budget_hours} h budget)")
         ax2 = ax.twinx()
-        ax2.bar(hx, plan.hours["depth_mw"], width=1 / 24, color="tab:red", alpha=0.4)
+        ax2.vlines(hx, 0, plan.hours["depth_mw"], color="tab:red", alpha=0.5, lw=2)
         ax2.set_ylabel("cut, MW", color="tab:red")
         ax2.set_ylim(0, max(plan.hours["depth_mw"].max() * 4, 1))
     ax.set_ylabel("system load, GW")

@@ -1,0 +1,58 @@
+"""The real Hydra files compose into validated typed configs; the worked example's inputs are pinned."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+import forecast
+from forecast.pledge.config import PledgeApp, conf_dir, load_config
+
+PLEDGE_FILES = sorted(p.stem for p in (conf_dir() / "pledge").glob("*.yaml"))
+
+
+def test_conf_dir_sits_beside_the_package():
+    assert conf_dir() == Path(forecast.__file__).resolve().parents[1] / "conf"
+    assert (conf_dir() / "pledge_app.yaml").exists()
+    assert {"worked_example", "pjm_portfolio"} <= set(PLEDGE_FILES)
+
+
+@pytest.mark.parametrize("name", PLEDGE_FILES)
+def test_every_pledge_config_composes_and_validates(name):
+    app, resolved = load_config([f"pledge={name}"])
+    assert isinstance(app, PledgeApp) and app.pledge.name == name
+    assert resolved["pledge"]["name"] == name
+
+
+def test_default_group_and_pinned_worked_example_inputs():
+    app, _ = load_config([])
+    p = app.pledge
+    assert p.name == "worked_example" and app.action == "forecast"
+    assert (p.period.start, p.period.months, p.market.timezone) == ("2026-07", 1, "America/New_York")
+    s = p.sites[0]
+    assert (s.capacity_mw, s.plc_mw, s.p50_mw) == (1000.0, 950.0, 850.0)
+    u = p.upgrades[0]
+    assert (u.capex_usd, u.rate, u.years, u.recovery) == (600e6, 0.08, 15, "amortised")
+    dy = p.tariff.capacity[0]
+    assert (dy.delivery_year, dy.price_usd_per_mw_day, dy.cap_usd_per_mw_day) == ("2026/27", 329.17, 329.17)
+    assert (p.tariff.energy_pricing, p.tariff.energy_rate_usd_per_mwh) == ("fixed", 55.0)
+    assert (p.system_load.base_gw, p.system_load.peak_gw, p.system_load.peak_hours) == (100.0, 149.85, 37)
+    assert p.shift.phi == 1.0 and p.montecarlo.samples == 1000
+
+
+def test_overrides_from_the_command_line_apply():
+    app, _ = load_config(["pledge=worked_example", "pledge.shift.phi=0.5", "pledge.sites.0.plc_mw=475"])
+    assert app.pledge.shift.phi == 0.5 and app.pledge.sites[0].plc_mw == 475.0
+
+
+@pytest.mark.parametrize("override,key", [
+    ("pledge.sites.0.p10_mw=900", "pledge.sites.0.p50_mw"),
+    ("pledge.market.timezone=Mars/Olympus", "pledge.market.timezone"),
+    ("pledge.montecarlo.samples=3", "pledge.montecarlo.samples"),
+    ("pledge.draw.source=file", "pledge.draw.path"),
+    ("action=explode", "action"),
+])
+def test_errors_name_the_override(override, key):
+    with pytest.raises(ValueError, match=rf"{key.replace('.', chr(92) + '.')}=.*fix with the override"):
+        load_config(["pledge=worked_example", override])
