@@ -9,7 +9,9 @@ the hour beginning at the issue time). Features for a row use only:
   available day / week);
 - the horizon h and the calendar of the target hour (hour of day, day of week
   from ``calendar_start``, or the index phase mod 24 / 168 without it);
-- known-future covariates at the target hour, known[i + h − 1].
+- known-future covariates at the target hour, known[i + h − 1] for a (T, K)
+  array, or known[i, h − 1] for a (T, H, K) array of covariates as planned at
+  each origin (a schedule that is revised over time).
 
 Targets are modelled relative to the mean of the last 24 h (``relative=True``)
 so that trees, which cannot extrapolate, follow level shifts. Quantile crossing
@@ -94,7 +96,8 @@ class GBMForecaster:
             cols += [(t % 24).astype(float), (t % 168).astype(float)]
         X = np.column_stack(cols)  # (H, F_y)
         if known is not None:
-            X = np.hstack([X, known[i: i + H]])  # (H, F_y + K)
+            kf = known[i, :H] if known.ndim == 3 else known[i: i + H]  # (H, K) as known at origin i
+            X = np.hstack([X, kf])  # (H, F_y + K)
         return X, float(ref)
 
     def _check(self, y, known, origins, need_target: bool):
@@ -105,8 +108,10 @@ class GBMForecaster:
             known = np.asarray(known, dtype=np.float64)
             if known.ndim == 1:
                 known = known[:, None]
-            if known.ndim != 2:
-                raise ValueError(f"known must be (T, K), got shape {known.shape}")
+            if known.ndim not in (2, 3):
+                raise ValueError(f"known must be (T, K) or (T, H, K) (as planned at each origin), got shape {known.shape}")
+            if known.ndim == 3 and known.shape[1] < self.horizon:
+                raise ValueError(f"known (T, H, K) covers {known.shape[1]} leads, horizon is {self.horizon}")
         origins = np.asarray(origins, dtype=np.int64).ravel()
         if origins.size == 0:
             raise ValueError("no origins given")
@@ -116,18 +121,19 @@ class GBMForecaster:
         if need_target and (origins + self.horizon > y.size).any():
             bad = origins[origins + self.horizon > y.size]
             raise ValueError(f"training origins need targets up to i + horizon ≤ {y.size}; first bad {bad[:5].tolist()}")
-        if known is not None and (origins + self.horizon > known.shape[0]).any():
-            bad = origins[origins + self.horizon > known.shape[0]]
+        reach = origins + (1 if known is not None and known.ndim == 3 else self.horizon)
+        if known is not None and (reach > known.shape[0]).any():
+            bad = origins[reach > known.shape[0]]
             raise ValueError(f"known-future covariates must cover i … i + horizon − 1; first bad origins {bad[:5].tolist()}")
-        if known is not None and not need_target and self.n_known_ != known.shape[1]:
-            raise ValueError(f"fitted with {self.n_known_} known columns, got {known.shape[1]}")
+        if known is not None and not need_target and self.n_known_ != known.shape[-1]:
+            raise ValueError(f"fitted with {self.n_known_} known columns, got {known.shape[-1]}")
         return y, known, origins
 
     # ------------------------------------------------------------------ API
     def fit(self, y_hist: np.ndarray, known: np.ndarray | None, origins: np.ndarray) -> "GBMForecaster":
         """Train on origins (each needs targets y[i : i + horizon]). Returns self."""
         y, known, origins = self._check(y_hist, known, origins, need_target=True)
-        self.n_known_ = 0 if known is None else known.shape[1]
+        self.n_known_ = 0 if known is None else known.shape[-1]
         rng = np.random.default_rng(self.seed)
         per = self.horizon
         if origins.size * per > self.max_train_rows:  # keep training time bounded
