@@ -42,6 +42,8 @@ class DataConfig:
 
     def __post_init__(self):
         _choice("data.source", self.source, ("simulate", "files"))
+        if not self.dir or self.dir == "???":
+            _fail("data.dir", "no data folder given")
         if not 24 <= self.history_h <= 24 * 60:
             _fail("data.history_h", f"history_h must be in [24, 1440], got {self.history_h}")
         if not 1 <= self.horizon_h <= 24 * 14:
@@ -79,6 +81,7 @@ class ModelConfig:
     decoder_dim: int = 16
     temporal_hidden: int = 64
     dropout: float = 0.1
+    anchor: bool = True  # learn the gap to the physics-expected power of the planned schedule
     optimizer: OptimizerConfig = field(default_factory=OptimizerConfig)
 
     def __post_init__(self):
@@ -147,12 +150,63 @@ class PredictConfig:
 
 
 @dataclass
+class BacktestConfig:
+    """Rolling-origin backtest (forecast/backtest.py); see conf/backtest/default.yaml."""
+
+    start: Optional[str] = None  # first origin (ISO time with zone); None = data.test_weeks before the meter ends
+    end: Optional[str] = None  # origins before this time; None = every origin with a full horizon of readings
+    every_days: int = 1  # origins every n days at ``at_hour`` UTC
+    at_hour: int = 0
+    retrain: str = "expanding"  # never | every_k (sliding window_days) | expanding (all data before)
+    k: int = 7  # refit every k origin times
+    window_days: int = 90
+    val_days: int = 0  # 0 = data.val_weeks · 7
+    train_every_h: int = 0  # 0 = data.train_every_h
+    calibrate: bool = True
+    warm_start: bool = False
+    max_epochs: int = 0  # 0 = trainer.max_epochs
+    baselines: list[str] = field(default_factory=lambda: ["seasonal_naive_24h", "seasonal_naive_168h", "physics"])
+    lightgbm: bool = True
+    lightgbm_every_h: int = 12  # stride between LightGBM training origins
+    lightgbm_max_rows: int = 60000
+    peers: list[str] = field(default_factory=list)  # e.g. [nhits] (needs `pip install .[peers]`)
+    report: bool = True
+
+    def __post_init__(self):
+        import pandas as pd
+
+        _choice("backtest.retrain", self.retrain, ("never", "every_k", "expanding"))
+        for name in ("start", "end"):
+            v = getattr(self, name)
+            if v is not None:
+                try:
+                    t = pd.Timestamp(v)
+                except ValueError:
+                    _fail(f"backtest.{name}", f"cannot parse {v!r}")
+                if t.tzinfo is None:
+                    _fail(f"backtest.{name}", f"{v!r} has no timezone; write e.g. 2025-12-01T00:00Z")
+        if self.every_days < 1 or self.k < 1 or self.window_days < 1 or self.lightgbm_every_h < 1:
+            _fail("backtest.k", "every_days, k, window_days and lightgbm_every_h must be >= 1")
+        if not 0 <= self.at_hour < 24:
+            _fail("backtest.at_hour", f"at_hour must be 0..23, got {self.at_hour}")
+        from forecast.models.baselines import BASELINES
+
+        bad = [b for b in self.baselines if b not in BASELINES]
+        if bad:
+            _fail("backtest.baselines", f"unknown baselines {bad}; known: {', '.join(BASELINES)}")
+        bad = [p for p in self.peers if p not in ("nhits", "tft")]
+        if bad:
+            _fail("backtest.peers", f"unknown peers {bad}; known: nhits, tft")
+
+
+@dataclass
 class Config:
     data: DataConfig = field(default_factory=DataConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
     trainer: TrainerConfig = field(default_factory=TrainerConfig)
     tracking: TrackingConfig = field(default_factory=TrackingConfig)
     predict: PredictConfig = field(default_factory=PredictConfig)
+    backtest: BacktestConfig = field(default_factory=BacktestConfig)
     out_dir: str = "outputs"
 
 
@@ -162,6 +216,7 @@ def register() -> None:
     cs.store(group="data", name="schema", node=DataConfig)
     cs.store(group="model", name="schema", node=ModelConfig)
     cs.store(group="trainer", name="schema", node=TrainerConfig)
+    cs.store(group="backtest", name="schema", node=BacktestConfig)
 
 
 register()

@@ -23,7 +23,8 @@ def build(cfg: ModelConfig, history: int, horizon: int) -> nn.Module:
         return TiDE(history=history, horizon=horizon, n_hist=len(HIST_CHANNELS), n_fut=len(FUT_CHANNELS),
                     n_quantiles=len(cfg.quantiles), median_index=list(cfg.quantiles).index(0.5), hidden=cfg.hidden,
                     n_encoder=cfg.n_encoder, n_decoder=cfg.n_decoder, proj_dim=cfg.proj_dim,
-                    decoder_dim=cfg.decoder_dim, temporal_hidden=cfg.temporal_hidden, dropout=cfg.dropout)
+                    decoder_dim=cfg.decoder_dim, temporal_hidden=cfg.temporal_hidden, dropout=cfg.dropout,
+                    anchor=(HIST_CHANNELS.index("phys_power"), FUT_CHANNELS.index("phys_power")) if cfg.anchor else None)
     raise ValueError(f"unknown model {cfg.name!r}")
 
 
