@@ -12,6 +12,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "simulate": ("forecast.data.simulate:main", "write the built-in scenario's input files"),
     "train": ("forecast.train:main", "train the power model (Hydra overrides as arguments)"),
     "predict": ("forecast.predict:main", "batch forecast for an explicit reference time"),
+    "backtest": ("forecast.backtest:main", "rolling-origin backtest against baselines, MLflow and an HTML report (Hydra overrides)"),
+    "series-bench": ("forecast.series_bench:main", "benchmark the forecaster on any meter series in a CSV"),
     "pledge": ("forecast.pledge.cli:main", "cost-pledge ledger, bands, true-up and curtailment plan (Hydra overrides)"),
 }
 

@@ -1,0 +1,264 @@
+"""``forecast series-bench``: test the forecaster on any meter series in a CSV.
+
+    forecast series-bench --data PATH.csv --timestamp COL --target COL
+        [--known-future COL,...] [--horizon 24] --out DIR
+
+Protocol (fixed, so results compare across users):
+- the CSV is read with :func:`forecast.data.series.load_hourly_series` (any regular
+  step ≤ 1 h, resampled to hour-beginning hourly means; gaps stay NaN);
+- test period = the last 20% of hours; origins daily at ``--at-hour`` UTC within it
+  whose next ``horizon`` hours all have readings;
+- the learned model (TiDE on history, calendar and the known-future columns) is
+  refit every ``--refit-days`` origins on an expanding window of data before the
+  refit origin (``--retrain`` to change); its last ``--val-days`` days before the
+  origin are held out for early stopping and P10/P90 calibration;
+- target and covariate normalisation use hours before the test period only;
+  missing history hours are forward-filled from earlier hours (never from later);
+- baselines on the same origins: seasonal naive 24 h and 168 h (quantiles from
+  their training residuals) and LightGBM quantile regression on the same features,
+  refit on the same schedule.
+
+Writes DIR/metrics.json (``mae``, ``rmse``, ``smape``, ``pinball``,
+``coverage_p10_p90``, ``n_origins`` … for the model and a ``baselines`` object),
+DIR/forecasts.csv (origin, ts, horizon_h, actual, p10, p50, p90, model) and
+DIR/report.html with its PNGs. Metrics are in the target's units.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+
+from forecast.config import OptimizerConfig, TrainerConfig
+from forecast.data.features import calendar
+from forecast.data.series import load_hourly_series
+from forecast.data.windows import SeriesArrays, WindowStore
+from forecast.device import resolve
+from forecast.errors import ContractError
+from forecast.io import atomic_write
+from forecast.rolling import Policy, mase_scales, rolling, score, tidy
+
+log = logging.getLogger("forecast")
+LEVELS = (0.1, 0.5, 0.9)
+TEST_SHARE = 0.2
+
+
+@dataclass
+class BenchConfig:
+    data: str
+    timestamp: str
+    target: str
+    known_future: list[str] = field(default_factory=list)
+    horizon: int = 24
+    out: str = "outputs/series-bench"
+    history: int = 168
+    at_hour: int = 0
+    retrain: str = "expanding"
+    refit_days: int = 7
+    window_days: int = 90
+    val_days: int = 14
+    calibrate: bool = True
+    epochs: int = 15
+    ensemble: int = 1  # models per refit (different seeds), quantiles averaged
+    model_history: int = 0  # hours of history the learned model reads (0 = history); baselines keep ``history``
+    hidden: int = 128
+    dropout: float = 0.1
+    lr: float = 2e-3
+    batch_size: int = 256
+    lightgbm: bool = True
+    lightgbm_params: dict = field(default_factory=dict)  # overrides of forecast.models.gbm.DEFAULT_PARAMS
+    report: bool = True
+    seed: int = 0
+
+
+class TailHistory(torch.nn.Module):
+    """Feeds only the last ``hours`` of the history window to ``model`` (the store keeps a week for the baselines)."""
+
+    def __init__(self, model: torch.nn.Module, hours: int):
+        super().__init__()
+        self.model, self.hours = model, hours
+
+    def forward(self, x_hist: torch.Tensor, x_fut: torch.Tensor) -> torch.Tensor:
+        return self.model(x_hist[:, -self.hours:], x_fut)  # (B, hours, F) -> (B, H, Q)
+
+
+@dataclass
+class Prepared:
+    store: WindowStore
+    frame: pd.DataFrame  # hourly input (target + known-future), UTC index
+    origins: np.ndarray  # (N,) local = global issue indices (one series)
+    test_start: pd.Timestamp
+    scale: float
+    known_raw: np.ndarray | None  # (T, K) raw known-future values (for LightGBM)
+
+
+def prepare(df: pd.DataFrame, target: str, known_future: list[str], horizon: int, history: int,
+            at_hour: int = 0, source: str = "series") -> Prepared:
+    """Arrays for one hourly series: normalisation from the pre-test hours only; daily test origins."""
+    T = len(df)
+    t_test = int(np.floor((1 - TEST_SHARE) * T))
+    test_start = df.index[t_test]
+    y_raw = df[target].to_numpy(np.float64)
+    pre = y_raw[:t_test]
+    if np.isfinite(pre).sum() < history + horizon + 24:
+        raise ContractError(source, target, f"only {int(np.isfinite(pre).sum())} readings before the test period "
+                            f"({test_start}); need at least history {history} h + horizon {horizon} h + 24 h")
+    scale = float(np.nanstd(pre)) or float(np.nanmean(np.abs(pre))) or 1.0
+    y = y_raw / scale
+    y_fill = pd.Series(y).ffill().fillna(0.0).to_numpy()  # past-only fill for the history channel
+    K = len(known_future)
+    known_raw = df[known_future].to_numpy(np.float64) if K else None
+    if K:
+        mu = np.nanmean(known_raw[:t_test], axis=0)
+        sd = np.nanstd(known_raw[:t_test], axis=0)
+        kn = (known_raw - mu) / np.where(sd > 0, sd, 1.0)
+        kn = pd.DataFrame(kn).ffill().fillna(0.0).to_numpy()  # (T, K)
+    else:
+        kn = np.zeros((T, 0))
+    kpad = np.concatenate([kn, np.repeat(kn[-1:], horizon, axis=0)])  # (T + H, K)
+    fut = np.stack([kpad[h: h + T] for h in range(horizon)], axis=1)  # (T, H, K): known[i + h] at issue time i
+    cal = calendar(pd.date_range(df.index[0], periods=T + horizon, freq="h"))  # (T + H, 6)
+    hist = np.concatenate([y_fill[:, None], kn, cal[:T]], axis=1)  # (T, 1 + K + 6)
+    sa = SeriesArrays(target, pd.DatetimeIndex(df.index), y.astype(np.float32), hist.astype(np.float32),
+                      fut.astype(np.float32), cal, scale)
+    store = WindowStore([sa], history, horizon)
+    origins = store.origins(0, start=test_start, at_hour=at_hour)
+    if len(origins) == 0:
+        raise ContractError(source, target, f"no daily origins at {at_hour:02d}:00 UTC in the test period from "
+                            f"{test_start} with {horizon} h of readings after them")
+    return Prepared(store, df, origins, test_start, scale, known_raw)
+
+
+def _gbm_extra(p: Prepared, y_raw: np.ndarray, horizon: int, policy: Policy, seed: int, params: dict | None = None):
+    """LightGBM refit at each refit time on data before it (same window policy), model units out."""
+    from forecast.models.gbm import GBMForecaster
+
+    ts0 = p.frame.index[0]
+
+    def extra(t0: pd.Timestamp, g: np.ndarray) -> dict[str, np.ndarray]:
+        i0 = int((t0 - ts0) / pd.Timedelta(hours=1))
+        m = GBMForecaster(quantiles=LEVELS, horizon=horizon, calendar_start=ts0, seed=seed, params=dict(params or {}))
+        lo = m.min_history
+        if policy.retrain == "every_k":
+            lo = max(lo, i0 - 24 * policy.window_days)
+        train = np.arange(lo, i0 - horizon + 1)  # targets end before t0
+        m.fit(y_raw[:i0], None if p.known_raw is None else p.known_raw[:i0 + horizon], train)
+        return {"lightgbm": m.predict(y_raw, p.known_raw, g) / p.scale}
+
+    return extra
+
+
+def run_bench(cfg: BenchConfig) -> dict:
+    """Run the benchmark and write DIR/metrics.json, DIR/forecasts.csv (and the report). Returns metrics."""
+    t_start = time.perf_counter()
+    df, rep = load_hourly_series(cfg.data, cfg.timestamp, cfg.target, cfg.known_future)
+    p = prepare(df, cfg.target, list(cfg.known_future), cfg.horizon, cfg.history, cfg.at_hour, cfg.data)
+    policy = Policy(retrain=cfg.retrain, k=cfg.refit_days, window_days=cfg.window_days, val_days=cfg.val_days,
+                    calibrate=cfg.calibrate, max_epochs=cfg.epochs, ensemble=cfg.ensemble)
+    K = len(cfg.known_future)
+
+    L = cfg.model_history or cfg.history
+    if not 24 <= L <= cfg.history:
+        raise ValueError(f"--model-history must be in [24, --history={cfg.history}], got {L}")
+
+    def make_model():
+        from forecast.models.tide import TiDE
+
+        m = TiDE(history=L, horizon=cfg.horizon, n_hist=1 + K + 6, n_fut=K + 6, n_quantiles=3,
+                 median_index=1, hidden=cfg.hidden, dropout=cfg.dropout, temporal_hidden=32)
+        return m if L == cfg.history else TailHistory(m, L)
+
+    tc = TrainerConfig(accelerator="cpu", devices=1, precision="32-true", max_epochs=cfg.epochs,
+                       batch_size=cfg.batch_size, seed=cfg.seed, progress=False)
+    opt = OptimizerConfig(lr=cfg.lr)
+    y_raw = df[cfg.target].to_numpy(np.float64)
+    extra = _gbm_extra(p, y_raw, cfg.horizon, policy, cfg.seed, cfg.lightgbm_params) if cfg.lightgbm else None
+    res = rolling(p.store, p.origins, policy, make_model, LEVELS, opt, tc, resolve("cpu", "32-true"),
+                  baselines=("seasonal_naive_24h", "seasonal_naive_168h"), extra=extra, seed=cfg.seed)
+    sc = score(res, LEVELS, mase_scales(p.store, p.test_start), [cfg.target])
+    agg = sc["aggregate"]
+    out = dict(agg["model"])
+    out["baselines"] = {k: v for k, v in agg.items() if k != "model"}
+    out["per_horizon"] = sc["per_horizon"]
+    out["protocol"] = {
+        "data": str(cfg.data), "target": cfg.target, "known_future": list(cfg.known_future),
+        "horizon_h": cfg.horizon, "history_h": cfg.history, "hours": len(df), "input_step": str(rep.step),
+        "missing_target_hours": rep.n_missing_hours.get(cfg.target, 0), "test_start": str(p.test_start),
+        "origins_at_hour_utc": cfg.at_hour, "retrain": cfg.retrain, "refit_every_origins": cfg.refit_days,
+        "val_days": cfg.val_days, "calibrated": cfg.calibrate, "epochs": cfg.epochs, "hidden": cfg.hidden,
+        "ensemble": cfg.ensemble, "model_history_h": L, "lr": cfg.lr, "batch_size": cfg.batch_size,
+        "refits": res.refit_table().to_dict(orient="records"),
+    }
+    out["seconds"] = round(time.perf_counter() - t_start, 1)
+    folder = Path(cfg.out)
+    folder.mkdir(parents=True, exist_ok=True)
+    atomic_write(folder / "metrics.json", lambda tmp: Path(tmp).write_text(json.dumps(out, indent=1)))
+    fc = tidy(res, [cfg.target], LEVELS).rename(columns={"issued_at": "origin"}).drop(columns=["series_id"])
+    fc = fc[["origin", "ts", "horizon_h", "actual", "p10", "p50", "p90", "model", "refit_id"]]
+    atomic_write(folder / "forecasts.csv", lambda tmp: fc.to_csv(tmp, index=False))
+    if cfg.report:
+        from forecast.report import write_report
+
+        write_report(folder, f"series-bench: {Path(cfg.data).name} / {cfg.target}", res, sc, [cfg.target], LEVELS,
+                     units=cfg.target, refits=res.refit_table(), notes=_notes(cfg, p))
+    return out
+
+
+def _notes(cfg: BenchConfig, p: Prepared) -> list[str]:
+    return [f"Test period from {p.test_start} (last 20% of {len(p.frame)} hours); {len(p.origins)} daily origins "
+            f"at {cfg.at_hour:02d}:00 UTC, horizon 1–{cfg.horizon} h.",
+            f"Retrain policy: {cfg.retrain}, refit every {cfg.refit_days} origins; {cfg.val_days} days before each "
+            "refit held out for early stopping" + (" and P10/P90 calibration." if cfg.calibrate else "."),
+            "Known-future columns: " + (", ".join(cfg.known_future) if cfg.known_future else "none (history only).")]
+
+
+def parse(argv: list[str]) -> BenchConfig:
+    ap = argparse.ArgumentParser(prog="forecast series-bench", description=__doc__.split("\n\n")[0])
+    ap.add_argument("--data", required=True, help="CSV file")
+    ap.add_argument("--timestamp", required=True, help="timestamp column (ISO 8601; offsets converted to UTC)")
+    ap.add_argument("--target", required=True, help="target column")
+    ap.add_argument("--known-future", default="", help="comma-separated columns known ahead (e.g. a plan)")
+    ap.add_argument("--horizon", type=int, default=24, help="hours ahead (default 24)")
+    ap.add_argument("--out", required=True, help="output folder")
+    d = BenchConfig("", "", "")
+    for name in ("history", "model_history", "ensemble", "at_hour", "refit_days", "window_days", "val_days", "epochs", "hidden", "batch_size", "seed"):
+        ap.add_argument("--" + name.replace("_", "-"), type=int, default=getattr(d, name))
+    ap.add_argument("--retrain", choices=("never", "every_k", "expanding"), default=d.retrain)
+    ap.add_argument("--lr", type=float, default=d.lr)
+    ap.add_argument("--dropout", type=float, default=d.dropout)
+    ap.add_argument("--no-calibrate", action="store_true")
+    ap.add_argument("--no-lightgbm", action="store_true")
+    ap.add_argument("--no-report", action="store_true")
+    a = ap.parse_args(argv)
+    if not 1 <= a.horizon <= 336:
+        ap.error(f"--horizon must be in 1..336, got {a.horizon}")
+    kf = [c.strip() for c in a.known_future.split(",") if c.strip()]
+    return BenchConfig(a.data, a.timestamp, a.target, kf, a.horizon, a.out, a.history, a.at_hour, a.retrain,
+                       a.refit_days, a.window_days, a.val_days, not a.no_calibrate, a.epochs, a.hidden, a.dropout,
+                       a.lr, a.batch_size, lightgbm=not a.no_lightgbm, report=not a.no_report, seed=a.seed,
+                       ensemble=a.ensemble, model_history=a.model_history)
+
+
+def main(argv: list[str]) -> int:
+    """forecast series-bench --data PATH.csv --timestamp COL --target COL [...] --out DIR"""
+    from forecast.train import _setup_logging
+
+    _setup_logging()
+    torch.set_num_threads(max(1, min(torch.get_num_threads(), 2)))
+    cfg = parse(argv)
+    m = run_bench(cfg)
+    rows = {"model": m, **m["baselines"]}
+    print(f"{'':<22}{'mae':>10}{'rmse':>10}{'smape':>9}{'pinball':>10}{'cov10-90':>10}")
+    for name, v in rows.items():
+        print(f"{name:<22}{v['mae']:>10.4g}{v['rmse']:>10.4g}{v['smape']:>9.2f}{v['pinball']:>10.4g}"
+              f"{v['coverage_p10_p90']:>10.3f}")
+    print(f"{m['n_origins']} origins, {m['seconds']:.0f} s; wrote {cfg.out}/metrics.json, forecasts.csv")
+    return 0
