@@ -42,6 +42,8 @@ class DataConfig:
 
     def __post_init__(self):
         _choice("data.source", self.source, ("simulate", "files"))
+        if not self.dir or self.dir == "???":
+            _fail("data.dir", "no data folder given")
         if not 24 <= self.history_h <= 24 * 60:
             _fail("data.history_h", f"history_h must be in [24, 1440], got {self.history_h}")
         if not 1 <= self.horizon_h <= 24 * 14:
@@ -79,6 +81,7 @@ class ModelConfig:
     decoder_dim: int = 16
     temporal_hidden: int = 64
     dropout: float = 0.1
+    anchor: bool = True  # learn the gap to the physics-expected power of the planned schedule
     optimizer: OptimizerConfig = field(default_factory=OptimizerConfig)
 
     def __post_init__(self):
