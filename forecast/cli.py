@@ -12,6 +12,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "simulate": ("forecast.data.simulate:main", "write the built-in scenario's input files"),
     "train": ("forecast.train:main", "train the power model (Hydra overrides as arguments)"),
     "predict": ("forecast.predict:main", "batch forecast for an explicit reference time"),
+    "epf-bench": ("forecast.price.epf:main", "day-ahead price benchmark (epftoolbox protocol) on a market CSV"),
+    "price-curve": ("forecast.price.supply_curve:main", "fit the supply curve S_h(net load) on PJM Data Miner exports"),
     "backtest": ("forecast.backtest:main", "rolling-origin backtest against baselines, MLflow and an HTML report (Hydra overrides)"),
     "series-bench": ("forecast.series_bench:main", "benchmark the forecaster on any meter series in a CSV"),
     "pledge": ("forecast.pledge.cli:main", "cost-pledge ledger, bands, true-up and curtailment plan (Hydra overrides)"),

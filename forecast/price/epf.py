@@ -1,0 +1,237 @@
+"""``forecast epf-bench``: the epftoolbox day-ahead benchmark protocol on any market in its layout.
+
+    forecast epf-bench --data PATH.csv --out DIR [--peer PEER.csv]
+
+Test period: the last 728 days of PATH.csv. Each test day d is forecast from
+data before d only (prices up to d−1, exogenous day-ahead forecasts up to d);
+the models are refitted on a rolling schedule, never with later data.
+Quantiles: the point forecast plus per-hour empirical quantiles of the
+model's own out-of-sample errors on the days before d (a trailing window that
+starts ``--warmup`` days before the test period).
+
+Writes DIR/forecasts.csv (timestamp, price, forecast, p10, p50, p90) and
+DIR/metrics.json (mae, rmae, smape, n_hours, test_start, test_end, …, peers).
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import logging
+import os
+import sys
+import tempfile
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from forecast import metrics as M
+from forecast.errors import ContractError
+from forecast.price.readers import EPFData, read_epf
+
+TEST_DAYS = 728
+NAIVE_LAG_DAYS = 7
+
+
+def naive_weekly(price: np.ndarray, days: np.ndarray) -> np.ndarray:
+    """The naive forecast: same hour one week earlier. price (D, 24) -> (len(days), 24)."""
+    return price[days - NAIVE_LAG_DAYS]
+
+
+def point_metrics(y: np.ndarray, f: np.ndarray, naive: np.ndarray) -> dict[str, float]:
+    """mae ($/MWh), rmae (MAE / naive MAE), smape (%) over all hours."""
+    mae = M.mae(y, f)
+    return {"mae": mae, "rmae": mae / M.mae(y, naive), "smape": M.smape(y, f)}
+
+
+def residual_quantiles(errors: np.ndarray, levels: tuple[float, ...]) -> np.ndarray:
+    """Per-hour empirical quantiles (Q, 24) of past errors (N, 24) = actual − forecast."""
+    return np.quantile(errors, levels, axis=0)
+
+
+def read_peer(path: str | os.PathLike, index: pd.DatetimeIndex) -> pd.DataFrame:
+    """The epftoolbox forecasts file: first column timestamps, one column per model; rows must equal ``index``."""
+    src = str(path)
+    raw = pd.read_csv(path)
+    tcol = raw.columns[0]
+    ts = pd.to_datetime(raw[tcol], errors="coerce", format="ISO8601")
+    if ts.isna().any():
+        raise ContractError(src, str(tcol) or "<first column>", "unparseable timestamps", raw[[tcol]][ts.isna()])
+    frame = raw.drop(columns=[tcol]).set_index(pd.DatetimeIndex(ts))
+    missing = index.difference(frame.index)
+    if len(missing):
+        raise ContractError(src, str(tcol) or "<first column>",
+                            f"{len(missing)} test hours absent from the peer file (first {missing[0]}); it must cover "
+                            f"{index[0]} … {index[-1]}")
+    frame = frame.loc[index]
+    for c in frame.columns:
+        vals = pd.to_numeric(frame[c], errors="coerce")
+        if vals.isna().any():
+            raise ContractError(src, str(c), "missing or non-numeric forecasts in the test period",
+                                frame[[c]][vals.isna()].reset_index(drop=True))
+        frame[c] = vals.astype("float64")
+    return frame
+
+
+def _atomic_write(path: Path, text: str) -> None:
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    try:
+        with os.fdopen(fd, "w") as fh:
+            fh.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def run_bench(data: EPFData, cfg=None, test_days: int = TEST_DAYS, warmup: int = 56, log_every: int = 0,
+              model_factory=None) -> dict:
+    """Rolling forecasts of the last ``test_days`` days. Returns arrays and metrics (no files)."""
+    from forecast.price.model import DayAheadModel, PriceModelConfig
+
+    cfg = cfg or PriceModelConfig()
+    D = data.n_days
+    t0 = D - test_days
+    if t0 - warmup < NAIVE_LAG_DAYS + 1:
+        raise ContractError(data.source, None, f"{D} days: too short for a {test_days}-day test period with "
+                            f"{warmup} warm-up days and a week of lags")
+    dow = data.dates.day_of_week.to_numpy()
+    factory = model_factory or DayAheadModel
+    model = factory(data.price, data.exog, dow, cfg)
+    days = np.arange(t0 - warmup, D)
+    point = np.zeros((len(days), 24))
+    quant = np.zeros((len(days), len(cfg.levels), 24))
+    start = time.perf_counter()
+    for i, d in enumerate(days):
+        point[i] = model.forecast_day(int(d))
+        past = data.price[days[:i]] - point[:i]  # errors of days before d: (i, 24)
+        past = past[-182:]
+        if len(past) >= 7:
+            quant[i] = point[i] + residual_quantiles(past, cfg.levels)
+        else:  # too few past errors for a band: degenerate quantiles (warm-up days only, never scored)
+            quant[i] = point[i]
+        if log_every and (i + 1) % log_every == 0:
+            k = max(0, i + 1 - warmup)
+            msg = f"day {i + 1}/{len(days)}  {time.perf_counter() - start:.0f}s"
+            if k:
+                msg += f"  test MAE so far {M.mae(data.price[days[warmup:i + 1]], point[warmup:i + 1]):.3f}"
+            print(msg, file=sys.stderr, flush=True)
+    elapsed = time.perf_counter() - start
+    sel = slice(warmup, None)
+    test = days[sel]
+    y = data.price[test]
+    f, q = point[sel], quant[sel]
+    naive = naive_weekly(data.price, test)
+    out = point_metrics(y, f, naive)
+    mi = cfg.levels.index(0.5)
+    q_last = np.moveaxis(q, 1, -1)  # (N, 24, Q)
+    q_last[..., mi] = f
+    out.update({"pinball": M.pinball(y, q_last, cfg.levels),
+                "coverage_p10_p90": M.coverage(y, q_last[..., 0], q_last[..., -1]),
+                "naive_mae": M.mae(y, naive), "n_hours": int(y.size), "runtime_s": elapsed})
+    ts = data.timestamps().values.reshape(D, 24)[test]
+    out["test_start"] = str(pd.Timestamp(ts[0, 0]))
+    out["test_end"] = str(pd.Timestamp(ts[-1, -1]))
+    return {"metrics": out, "days": test, "y": y, "point": f, "quantiles": q_last, "timestamps": ts}
+
+
+def forecasts_frame(res: dict, levels: tuple[float, ...]) -> pd.DataFrame:
+    from forecast.types import quantile_column
+
+    df = pd.DataFrame({"timestamp": pd.DatetimeIndex(res["timestamps"].ravel()), "price": res["y"].ravel(),
+                       "forecast": res["point"].ravel()})
+    for k, lv in enumerate(levels):
+        df[quantile_column(lv)] = res["quantiles"][..., k].ravel()
+    return df
+
+
+def peer_metrics(peer: pd.DataFrame, y: np.ndarray, naive: np.ndarray, source: str) -> dict[str, dict[str, float]]:
+    """Metrics of each peer column on the same hours. A column equal to the actuals is the file's
+    'real price' and is checked against ours instead of scored."""
+    out = {}
+    yf = y.ravel()
+    for c in peer.columns:
+        v = peer[c].to_numpy()
+        if np.allclose(v, yf, atol=1e-4):
+            continue
+        if "real" in str(c).lower() and "price" in str(c).lower():
+            bad = ~np.isclose(v, yf, atol=1e-4)
+            raise ContractError(source, str(c), "the peer file's real prices differ from --data on the test hours",
+                                np.flatnonzero(bad).tolist())
+        out[str(c)] = point_metrics(yf, v, naive.ravel())
+    return out
+
+
+def table(metrics: dict) -> str:
+    rows = [("this model", metrics)] + list(metrics.get("peers", {}).items())
+    lines = [f"{'model':<18} {'MAE':>8} {'rMAE':>7} {'sMAPE%':>8}"]
+    for name, m in rows:
+        lines.append(f"{name:<18} {m['mae']:8.3f} {m['rmae']:7.3f} {m['smape']:8.2f}")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    from forecast.price.model import PriceModelConfig
+
+    ap = argparse.ArgumentParser(prog="forecast epf-bench", description=__doc__.split("\n\n")[0])
+    ap.add_argument("--data", required=True, help="CSV in the epftoolbox layout: timestamp, price, exogenous forecasts")
+    ap.add_argument("--out", required=True, help="output folder (created)")
+    ap.add_argument("--peer", help="epftoolbox forecasts file of the same test period, scored side by side")
+    ap.add_argument("--test-days", type=int, default=TEST_DAYS)
+    ap.add_argument("--lear-every", type=int, default=PriceModelConfig.lear_every, help="refit the LASSOs every k days")
+    ap.add_argument("--net-every", type=int, default=PriceModelConfig.net_every, help="refit the network every k days")
+    ap.add_argument("--net-seeds", type=int, default=PriceModelConfig.net_seeds)
+    ap.add_argument("--net-epochs", type=int, default=PriceModelConfig.net_epochs)
+    ap.add_argument("--windows", default=",".join(str(w) for w in PriceModelConfig.windows),
+                    help="LEAR calibration windows in days, comma-separated (capped by the data available)")
+    ap.add_argument("--warmup", type=int, default=56, help="days forecast before the test period to seed the error quantiles")
+    ap.add_argument("--no-net", action="store_true", help="LEAR ensemble only")
+    ap.add_argument("--accelerator", default="auto", choices=["auto", "cpu", "cuda"])
+    ap.add_argument("--no-track", action="store_true", help="do not record the run in MLflow")
+    ap.add_argument("--tracking-uri", default=None)
+    ap.add_argument("--quiet", action="store_true")
+    a = ap.parse_args(argv)
+
+    for name in ("lightning", "lightning.pytorch", "lightning.fabric"):
+        logging.getLogger(name).setLevel(logging.ERROR)
+    warnings.filterwarnings("ignore", module="lightning")
+    data = read_epf(a.data)
+    windows = tuple(int(w) for w in a.windows.split(",") if w.strip())
+    cfg = PriceModelConfig(windows=windows, lear_every=a.lear_every, net_every=a.net_every, net_seeds=a.net_seeds,
+                           net_epochs=a.net_epochs, net=not a.no_net, accelerator=a.accelerator)
+    res = run_bench(data, cfg, test_days=a.test_days, warmup=a.warmup, log_every=0 if a.quiet else 28)
+    m = res["metrics"]
+    if a.peer:
+        peer = read_peer(a.peer, pd.DatetimeIndex(res["timestamps"].ravel()))
+        m["peers"] = peer_metrics(peer, res["y"], naive_weekly(data.price, res["days"]), a.peer)
+    out = Path(a.out)
+    out.mkdir(parents=True, exist_ok=True)
+    frame = forecasts_frame(res, cfg.levels)
+    _atomic_write(out / "forecasts.csv", frame.to_csv(index=False, float_format="%.4f"))
+    _atomic_write(out / "metrics.json", json.dumps(m, indent=2))
+    print(f"{Path(a.data).name}: test {m['test_start']} … {m['test_end']}, {m['n_hours']} hours, "
+          f"{m['runtime_s']:.0f} s")
+    print(table(m))
+    if not a.no_track:
+        from forecast import tracking
+
+        conf = {"data": str(a.data), "test_days": a.test_days, "warmup": a.warmup, "model": dataclasses.asdict(cfg)}
+        with tracking.run(conf, experiment="epf-bench", tracking_uri=a.tracking_uri,
+                          run_name=f"epf-bench {Path(a.data).stem}") as run:
+            flat = {k: v for k, v in m.items() if isinstance(v, (int, float))}
+            for name, pm in m.get("peers", {}).items():
+                flat.update({f"peer.{name}.{k}": v for k, v in pm.items()})
+            run.log_metrics({k.replace(" ", "_"): v for k, v in flat.items()})
+            run.log_artifact(out / "metrics.json")
+            run.log_artifact(out / "forecasts.csv")
+            print(f"MLflow run {run.run_id}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

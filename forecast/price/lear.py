@@ -1,0 +1,150 @@
+"""LEAR-style day-ahead price model: a LASSO per hour on lagged prices and load forecasts.
+
+Features of day d (one row per day, shared by the 24 hourly targets):
+prices of d−1, d−2, d−3, d−7 (4×24), each exogenous forecast of d, d−1, d−7
+(3×24 each) and 7 day-of-week dummies. Prices and exogenous inputs are
+normalised per hour by the calibration window's median and MAD, then passed
+through asinh (variance stabilising). Targets get the same transform; the
+forecast is its inverse.
+
+Monotone in load by construction: the coefficients on day d's exogenous
+forecasts are constrained to be >= 0, the transform of each input is
+increasing and the inverse transform of the output is increasing, so raising
+any hour's load forecast of day d never lowers any hour's price forecast.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+
+import numpy as np
+
+PRICE_LAGS = (1, 2, 3, 7)
+EXOG_LAGS = (0, 1, 7)
+MAX_LAG = 7
+MAD_FLOOR = 1e-6
+
+
+def feature_layout(n_exog: int) -> dict[str, slice]:
+    """Column blocks of the day-level design matrix (24 columns each, then 7 dummies)."""
+    out, k = {}, 0
+    for lag in PRICE_LAGS:
+        out[f"price_d-{lag}"] = slice(k, k + 24)
+        k += 24
+    for e in range(n_exog):
+        for lag in EXOG_LAGS:
+            out[f"exog{e}_d-{lag}"] = slice(k, k + 24)
+            k += 24
+    out["dow"] = slice(k, k + 7)
+    return out
+
+
+def n_features(n_exog: int) -> int:
+    return 24 * (len(PRICE_LAGS) + n_exog * len(EXOG_LAGS)) + 7
+
+
+def monotone_mask(n_exog: int) -> np.ndarray:
+    """True for the columns that carry day d's exogenous (load) forecasts: coefficients >= 0."""
+    m = np.zeros(n_features(n_exog), dtype=bool)
+    lay = feature_layout(n_exog)
+    for e in range(n_exog):
+        m[lay[f"exog{e}_d-0"]] = True
+    return m
+
+
+def _robust(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Median and MAD over axis 0 (MAD floored so the transform stays invertible)."""
+    med = np.median(x, axis=0)
+    mad = np.median(np.abs(x - med), axis=0)
+    return med, np.maximum(mad, MAD_FLOOR)
+
+
+@dataclass
+class Scaler:
+    """Per-hour asinh((x − median) / MAD) for prices (24,) and each exogenous input (24, K)."""
+
+    p_med: np.ndarray
+    p_mad: np.ndarray
+    e_med: np.ndarray
+    e_mad: np.ndarray
+
+    @classmethod
+    def fit(cls, price: np.ndarray, exog: np.ndarray) -> Scaler:
+        """price (D, 24), exog (D, 24, K) from the calibration window only."""
+        pm, pd_ = _robust(price)
+        em, ed = _robust(exog)
+        return cls(pm, pd_, em, ed)
+
+    def price(self, p: np.ndarray) -> np.ndarray:
+        return np.arcsinh((p - self.p_med) / self.p_mad)
+
+    def exog(self, e: np.ndarray) -> np.ndarray:
+        return np.arcsinh((e - self.e_med) / self.e_mad)
+
+    def inverse_price(self, z: np.ndarray) -> np.ndarray:
+        return np.sinh(z) * self.p_mad + self.p_med
+
+
+def design(price: np.ndarray, exog: np.ndarray, dow: np.ndarray, days: np.ndarray, scaler: Scaler) -> np.ndarray:
+    """Design matrix (len(days), F) for target days ``days`` (indices >= 7).
+
+    Row i uses price rows days[i]−{1,2,3,7}, exog rows days[i]−{0,1,7}: nothing
+    of day d's prices enters the row of day d.
+    """
+    days = np.asarray(days)
+    if days.size and days.min() < MAX_LAG:
+        raise ValueError(f"target days need {MAX_LAG} days of history; got day index {days.min()}")
+    blocks = [scaler.price(price[days - lag]) for lag in PRICE_LAGS]  # (N, 24) each
+    ze = {lag: scaler.exog(exog[days - lag]) for lag in EXOG_LAGS}  # (N, 24, K) each
+    for e in range(exog.shape[2]):
+        blocks += [ze[lag][:, :, e] for lag in EXOG_LAGS]
+    blocks.append(np.eye(7)[dow[days]])
+    return np.concatenate(blocks, axis=1)  # (N, F)
+
+
+def make_lasso(alpha: float, tol: float = 1e-4):
+    """A warm-startable LASSO (scikit-learn) for the sign-split problem of :func:`fit_window`."""
+    from sklearn.linear_model import Lasso
+
+    return Lasso(alpha=alpha, fit_intercept=False, positive=True, precompute=True, tol=tol, max_iter=5000,
+                 warm_start=True, selection="cyclic")
+
+
+@dataclass
+class LinearFit:
+    """A fitted LEAR model for one calibration window: coefficients on the transformed scale."""
+
+    scaler: Scaler
+    coef: np.ndarray  # (F, 24)
+    x_mean: np.ndarray  # (F,)
+    y_mean: np.ndarray  # (24,)
+
+    def predict_z(self, X: np.ndarray) -> np.ndarray:
+        return (X - self.x_mean) @ self.coef + self.y_mean  # (N, 24)
+
+
+def fit_window(price: np.ndarray, exog: np.ndarray, dow: np.ndarray, train_days: np.ndarray, lasso,
+               nonneg: np.ndarray) -> LinearFit:
+    """Fit the 24 hourly LASSOs on target days ``train_days`` (features reach back 7 days).
+
+    Sign constraints through a split: a free column x enters as x and −x, both
+    with coefficients >= 0; a ``nonneg`` column enters only as x. ``lasso`` is
+    a :func:`make_lasso` estimator, reused across calls as a warm start.
+    """
+    lo = int(train_days.min()) - MAX_LAG
+    hi = int(train_days.max()) + 1
+    scaler = Scaler.fit(price[lo:hi], exog[lo:hi])
+    X = design(price, exog, dow, train_days, scaler)  # (N, F)
+    Y = scaler.price(price[train_days])  # (N, 24)
+    xm, ym = X.mean(0), Y.mean(0)
+    Xc = X - xm
+    Z = np.concatenate([Xc, -Xc[:, ~nonneg]], axis=1)  # (N, F + free)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # a rare ConvergenceWarning at max_iter: the warm start carries on next day
+        lasso.fit(Z, Y - ym)
+    W = lasso.coef_.T  # (F + free, 24)
+    F = X.shape[1]
+    B = W[:F].copy()
+    B[~nonneg] -= W[F:]
+    return LinearFit(scaler, B, xm, ym)

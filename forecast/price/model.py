@@ -1,0 +1,173 @@
+"""The day-ahead price model: LEAR ensemble over calibration windows + monotone network, averaged.
+
+``DayAheadModel.forecast_day(d)`` forecasts the 24 prices of day index ``d``
+using only rows < d of the price array and rows <= d of the exogenous
+(day-ahead forecast) array. It refits the LASSOs every ``lear_every`` days and
+the network every ``net_every`` days; a refit sees only days before ``d``.
+Every member is non-decreasing in day d's load forecasts, and so is their mean.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import lightning as L
+import numpy as np
+import torch
+
+from forecast.config import OptimizerConfig
+from forecast.models.lit import LitForecaster
+from forecast.models.price_net import PriceNet
+from forecast.price import lear
+
+
+@dataclass
+class PriceModelConfig:
+    """Defaults chosen on 2015-12-29 … 2016-12-26 of PJM (the year before the test period)."""
+
+    windows: tuple[int, ...] = (56, 84, 182, 364, 728, 1092, 1456)
+    alpha_long: float = 0.01  # LASSO penalty for windows >= 364 days (transformed scale)
+    alpha_short: float = 0.03  # … for shorter windows (fewer days than features)
+    lear_every: int = 1  # refit the LASSOs every k days
+    net: bool = True
+    net_every: int = 28
+    net_window: int = 1456
+    net_epochs: int = 40
+    net_seeds: int = 2
+    net_weight: float = 0.25  # weight of the network in the final average (LEAR gets the rest)
+    levels: tuple[float, ...] = (0.1, 0.5, 0.9)
+    batch_size: int = 64
+    lr: float = 2e-3
+    accelerator: str = "auto"
+    seed: int = 0
+
+    def __post_init__(self):
+        self.windows = tuple(int(w) for w in self.windows)
+        self.levels = tuple(float(q) for q in self.levels)
+        if not self.windows and not self.net:
+            raise ValueError("price model: give at least one LEAR window (windows=...) or enable the network (net=true)")
+        if any(w < 7 for w in self.windows):
+            raise ValueError(f"price model: windows must be >= 7 days, got {self.windows}")
+        if 0.5 not in self.levels:
+            raise ValueError(f"price model: levels must include 0.5, got {self.levels}")
+        if not 0.0 <= self.net_weight <= 1.0:
+            raise ValueError(f"price model: net_weight must be in [0, 1], got {self.net_weight}")
+
+    def alpha(self, window: int) -> float:
+        return self.alpha_long if window >= 364 else self.alpha_short
+
+
+def day_tensors(price: np.ndarray, exog: np.ndarray, dow: np.ndarray, days: np.ndarray, scaler: lear.Scaler):
+    """Network inputs for target days: x_hist (N, 7, 24·(1+K)), x_fut (N, 24, K+7)."""
+    lags = np.arange(7, 0, -1)  # d−7 … d−1
+    idx = days[:, None] - lags[None, :]  # (N, 7)
+    zp = scaler.price(price[idx])  # (N, 7, 24)
+    ze = scaler.exog(exog[idx])  # (N, 7, 24, K)
+    N, K = len(days), exog.shape[2]
+    x_hist = np.concatenate([zp, ze.reshape(N, 7, 24 * K)], axis=-1)  # (N, 7, 24·(1+K))
+    fut_load = scaler.exog(exog[days])  # (N, 24, K)
+    onehot = np.repeat(np.eye(7)[dow[days]][:, None, :], 24, axis=1)  # (N, 24, 7)
+    x_fut = np.concatenate([fut_load, onehot], axis=-1)  # (N, 24, K+7)
+    return torch.tensor(x_hist, dtype=torch.float32), torch.tensor(x_fut, dtype=torch.float32)
+
+
+class _Batches(torch.utils.data.Dataset):
+    def __init__(self, x_hist, x_fut, y):
+        self.x_hist, self.x_fut, self.y = x_hist, x_fut, y
+
+    def __len__(self):
+        return len(self.y)
+
+    def __getitem__(self, i):
+        return {"x_hist": self.x_hist[i], "x_fut": self.x_fut[i], "y": self.y[i]}
+
+
+def train_net(price, exog, dow, train_days: np.ndarray, cfg: PriceModelConfig, seed: int):
+    """Train one PriceNet with the project's LightningModule on days ``train_days``; returns (net, scaler)."""
+    lo = int(train_days.min()) - lear.MAX_LAG
+    scaler = lear.Scaler.fit(price[lo:int(train_days.max()) + 1], exog[lo:int(train_days.max()) + 1])
+    xh, xf = day_tensors(price, exog, dow, train_days, scaler)
+    y = torch.tensor(scaler.price(price[train_days]), dtype=torch.float32)  # (N, 24)
+    L.seed_everything(seed, workers=False, verbose=False)
+    net = PriceNet(n_exog=exog.shape[2], levels=cfg.levels)
+    steps = max(1, len(y) // cfg.batch_size)
+    lit = LitForecaster(net, cfg.levels, OptimizerConfig(lr=cfg.lr, weight_decay=1e-3, scheduler="onecycle"),
+                        steps_per_epoch=steps, max_epochs=cfg.net_epochs)
+    loader = torch.utils.data.DataLoader(_Batches(xh, xf, y), batch_size=cfg.batch_size, shuffle=True,
+                                         drop_last=True, generator=torch.Generator().manual_seed(seed))
+    accel = cfg.accelerator if cfg.accelerator != "auto" else ("cuda" if torch.cuda.is_available() else "cpu")
+    trainer = L.Trainer(accelerator=accel, devices=1, max_epochs=cfg.net_epochs, logger=False,
+                        enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False,
+                        num_sanity_val_steps=0, limit_val_batches=0, gradient_clip_val=1.0)
+    trainer.fit(lit, train_dataloaders=loader)
+    return net.cpu().eval(), scaler
+
+
+@dataclass
+class DayAheadModel:
+    """Rolling day-ahead forecaster over an epftoolbox-layout market (see forecast.price.readers.EPFData)."""
+
+    price: np.ndarray  # (D, 24)
+    exog: np.ndarray  # (D, 24, K)
+    dow: np.ndarray  # (D,)
+    cfg: PriceModelConfig = field(default_factory=PriceModelConfig)
+
+    def __post_init__(self):
+        self.nonneg = lear.monotone_mask(self.exog.shape[2])
+        self._lasso = {w: lear.make_lasso(self.cfg.alpha(w)) for w in self.cfg.windows}
+        self._lear: dict[int, lear.LinearFit] = {}
+        self._lear_day = -10**9
+        self._nets: list = []
+        self._net_day = -10**9
+
+    def _train_days(self, d: int, window: int) -> np.ndarray:
+        return np.arange(max(lear.MAX_LAG, d - window), d)
+
+    def refit(self, d: int) -> None:
+        """Refit what is due for forecasting day ``d`` (uses days < d only)."""
+        c = self.cfg
+        if d - self._lear_day >= c.lear_every:
+            self._lear = {w: lear.fit_window(self.price, self.exog, self.dow, self._train_days(d, w), self._lasso[w],
+                                             self.nonneg) for w in c.windows}
+            self._lear_day = d
+        if c.net and d - self._net_day >= c.net_every:
+            tr = self._train_days(d, c.net_window)
+            self._nets = [train_net(self.price, self.exog, self.dow, tr, c, c.seed + s) for s in range(c.net_seeds)]
+            self._net_day = d
+
+    def members(self, d: int, exog_d: np.ndarray | None = None) -> dict[str, np.ndarray]:
+        """Per-member forecasts of day d in $/MWh: LEAR windows (24,), networks (24, Q).
+
+        ``exog_d`` (24, K) replaces day d's exogenous forecasts (for what-if and monotonicity checks).
+        """
+        exog = self.exog
+        if exog_d is not None:
+            exog = exog.copy()
+            exog[d] = exog_d
+        days = np.array([d])
+        out = {}
+        for w, fit in self._lear.items():
+            X = lear.design(self.price, exog, self.dow, days, fit.scaler)
+            out[f"lear_{w}"] = fit.scaler.inverse_price(fit.predict_z(X))[0]
+        for i, (net, sc) in enumerate(self._nets):
+            xh, xf = day_tensors(self.price, exog, self.dow, days, sc)
+            with torch.no_grad():
+                z = net(xh, xf)[0].numpy().astype(np.float64)  # (24, Q)
+            out[f"net_{i}"] = sc.inverse_price(z.T).T  # (24, Q)
+        return out
+
+    def combine(self, members: dict[str, np.ndarray]) -> np.ndarray:
+        """Point forecast (24,): mean of LEAR members and of network medians, weighted."""
+        lin = [v for k, v in members.items() if k.startswith("lear_")]
+        nets = [v[:, self.cfg.levels.index(0.5)] for k, v in members.items() if k.startswith("net_")]
+        if not nets:
+            return np.mean(lin, axis=0)
+        if not lin:
+            return np.mean(nets, axis=0)
+        p_lin = np.mean(lin, axis=0)
+        w = self.cfg.net_weight
+        return (1 - w) * p_lin + w * np.mean(nets, axis=0)
+
+    def forecast_day(self, d: int, exog_d: np.ndarray | None = None) -> np.ndarray:
+        self.refit(d)
+        return self.combine(self.members(d, exog_d))

@@ -1,0 +1,209 @@
+"""Day-ahead price model and the epf-bench protocol: metrics by hand, no look-ahead, monotone in load."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from forecast.errors import ContractError
+from forecast.models.price_net import PriceNet
+from forecast.price import epf
+from forecast.price.model import DayAheadModel, PriceModelConfig
+from forecast.price.readers import read_epf
+
+DATA = Path(__file__).resolve().parents[2] / ".." / "shared" / "data"
+
+
+def synthetic_market(n_days: int = 90, seed: int = 0):
+    """Prices that rise with load (plus weekly and daily shape and noise); two load forecasts."""
+    rng = np.random.default_rng(seed)
+    h = np.arange(24)
+    day = np.arange(n_days)
+    shape = 1 + 0.25 * np.sin((h - 7) / 24 * 2 * np.pi)  # (24,)
+    level = 1 + 0.1 * np.sin(day / 7 * 2 * np.pi)  # (D,)
+    load = 80_000 * level[:, None] * shape[None, :] * (1 + 0.03 * rng.standard_normal((n_days, 24)))
+    zonal = load * 0.12 * (1 + 0.02 * rng.standard_normal((n_days, 24)))
+    price = 5 + 4e-4 * load + 2 * rng.standard_normal((n_days, 24))
+    exog = np.stack([load, zonal], axis=-1)  # (D, 24, 2)
+    dow = (day + 1) % 7
+    return price, exog, dow
+
+
+def write_epf_csv(path: Path, price, exog) -> Path:
+    ts = pd.date_range("2020-01-01", periods=price.size, freq="h")
+    pd.DataFrame({"": ts.strftime("%Y-%m-%d %H:%M:%S"), "price": price.ravel(), "load a": exog[..., 0].ravel(),
+                  "load b": exog[..., 1].ravel()}).to_csv(path, index=False)
+    return path
+
+
+SMALL = dict(windows=(28, 56), net_window=56, net_epochs=2, net_seeds=1, net_every=7, batch_size=16, accelerator="cpu")
+
+
+# ---------------------------------------------------------------------------- metrics by hand
+def test_point_metrics_by_hand():
+    y = np.array([[10.0, 20.0, 30.0, 40.0]])
+    f = np.array([[12.0, 18.0, 30.0, 44.0]])
+    naive = np.array([[8.0, 25.0, 20.0, 40.0]])
+    m = epf.point_metrics(y, f, naive)
+    assert m["mae"] == pytest.approx((2 + 2 + 0 + 4) / 4)
+    assert m["rmae"] == pytest.approx(2.0 / ((2 + 5 + 10 + 0) / 4))
+    assert m["smape"] == pytest.approx(100 * (4 / 22 + 4 / 38 + 0 + 8 / 84) / 4)
+
+
+def test_naive_is_same_hour_one_week_earlier():
+    price = np.arange(20 * 24, dtype=float).reshape(20, 24)
+    out = epf.naive_weekly(price, np.array([7, 12]))
+    assert np.array_equal(out, price[[0, 5]])
+
+
+def test_residual_quantiles_per_hour():
+    err = np.tile(np.arange(11, dtype=float)[:, None], (1, 24))  # 0..10 in every hour
+    err[:, 3] *= 2
+    q = epf.residual_quantiles(err, (0.1, 0.5, 0.9))
+    assert q.shape == (3, 24)
+    assert q[:, 0] == pytest.approx([1.0, 5.0, 9.0]) and q[:, 3] == pytest.approx([2.0, 10.0, 18.0])
+
+
+# ---------------------------------------------------------------------------- protocol
+@pytest.mark.parametrize("net", [False, True])
+def test_no_lookahead(net):
+    """Day d's forecast is the same whatever the prices of d and later, and the exogenous data after d."""
+    price, exog, dow = synthetic_market()
+    d = 70
+    cfg = PriceModelConfig(**{**SMALL, "net": net})
+    clean = DayAheadModel(price, exog, dow, cfg).forecast_day(d)
+    p2, e2 = price.copy(), exog.copy()
+    p2[d:] = 1e6
+    e2[d + 1:] = -1e6
+    poisoned = DayAheadModel(p2, e2, dow, cfg).forecast_day(d)
+    np.testing.assert_allclose(poisoned, clean, rtol=0, atol=1e-9)
+    # the poison would show if it were read: changing day d-1's prices does move the forecast
+    p3 = price.copy()
+    p3[d - 1] += 50
+    assert not np.allclose(DayAheadModel(p3, exog, dow, cfg).forecast_day(d), clean)
+
+
+def test_refit_schedule_uses_only_past_days():
+    price, exog, dow = synthetic_market()
+    m = DayAheadModel(price, exog, dow, PriceModelConfig(**{**SMALL, "net": False, "lear_every": 3}))
+    m.forecast_day(60)
+    first = m._lear[28].coef.copy()
+    m.forecast_day(61)
+    assert np.array_equal(m._lear[28].coef, first)  # not yet due
+    m.forecast_day(63)
+    assert not np.array_equal(m._lear[28].coef, first) and m._lear_day == 63
+
+
+# ---------------------------------------------------------------------------- monotone in load
+def test_price_net_monotone_in_every_load_input():
+    torch.manual_seed(0)
+    net = PriceNet(n_exog=2, levels=(0.1, 0.5, 0.9), hidden=32, mono_hidden=16).eval()
+    for p in net.parameters():  # random, large weights: monotonicity must not depend on training
+        torch.nn.init.normal_(p, std=1.0)
+    xh = torch.randn(64, 7, 72)
+    xf = torch.cat([torch.randn(64, 24, 2), torch.nn.functional.one_hot(torch.randint(0, 7, (64,)), 7)
+                    .float()[:, None, :].expand(64, 24, 7)], dim=-1)
+    with torch.no_grad():
+        base = net(xh, xf)
+        assert base.shape == (64, 24, 3)
+        assert (base[..., 0] <= base[..., 1]).all() and (base[..., 1] <= base[..., 2]).all()
+        for h in range(24):
+            for k in range(2):
+                up = xf.clone()
+                up[:, h, k] += 0.5
+                assert (net(xh, up) >= base - 1e-5).all()
+
+
+def test_model_monotone_in_each_hours_load():
+    price, exog, dow = synthetic_market()
+    m = DayAheadModel(price, exog, dow, PriceModelConfig(**SMALL))
+    d = 75
+    base = m.forecast_day(d)
+    for h in range(24):
+        up = exog[d].copy()
+        up[h] *= 1.05
+        assert (m.combine(m.members(d, up)) >= base - 1e-9).all()
+    # and the effect is real: a load rise in every hour raises prices on this load-driven market
+    assert (m.combine(m.members(d, exog[d] * 1.05)) > base).mean() > 0.5
+
+
+@pytest.mark.skipif(not (DATA / "epf" / "PJM.csv").exists(), reason="real epftoolbox data not present")
+def test_monotone_on_real_pjm():
+    d_ = read_epf(DATA / "epf" / "PJM.csv")
+    dow = d_.dates.day_of_week.to_numpy()
+    cfg = PriceModelConfig(windows=(364, 1456), net_epochs=2, net_seeds=1, accelerator="cpu")
+    m = DayAheadModel(d_.price, d_.exog, dow, cfg)
+    for d in (d_.n_days - 728, d_.n_days - 200):  # a winter and a summer day of the test period
+        base = m.forecast_day(d)
+        for h in range(24):
+            for factor in (1.02, 1.10):
+                up = d_.exog[d].copy()
+                up[h] *= factor
+                new = m.combine(m.members(d, up))
+                assert new[h] >= base[h] - 1e-9, (d, h, factor)
+                assert (new >= base - 1e-9).all()
+
+
+# ---------------------------------------------------------------------------- the command
+def test_epf_bench_command(tmp_path, capsys):
+    price, exog, dow = synthetic_market(n_days=80)
+    csv = write_epf_csv(tmp_path / "market.csv", price, exog)
+    # a peer file: the naive forecast and a perfect one
+    ts = pd.date_range("2020-01-01", periods=price.size, freq="h")
+    test_rows = slice((80 - 7) * 24, None)
+    peer = pd.DataFrame({"": ts[test_rows].strftime("%Y-%m-%d %H:%M:%S"), "Real price": price.ravel()[test_rows],
+                         "Naive": price[73 - 7:80 - 7].ravel()})
+    peer.to_csv(tmp_path / "peer.csv", index=False)
+    out = tmp_path / "out"
+    rc = epf.main(["--data", str(csv), "--out", str(out), "--peer", str(tmp_path / "peer.csv"), "--test-days", "7",
+                   "--windows", "28", "--warmup", "14", "--no-net", "--no-track", "--quiet"])
+    assert rc == 0
+    m = json.loads((out / "metrics.json").read_text())
+    assert m["n_hours"] == 7 * 24
+    assert m["test_start"] == "2020-03-14 00:00:00" and m["test_end"] == "2020-03-20 23:00:00"
+    fc = pd.read_csv(out / "forecasts.csv")
+    assert list(fc.columns) == ["timestamp", "price", "forecast", "p10", "p50", "p90"]
+    assert len(fc) == 168 and (fc["p10"] <= fc["p50"]).all() and (fc["p50"] <= fc["p90"]).all()
+    assert m["mae"] == pytest.approx(np.abs(fc["price"] - fc["forecast"]).mean(), abs=1e-3)
+    assert m["peers"]["Naive"]["rmae"] == pytest.approx(1.0)
+    assert "Real price" not in m["peers"]
+    assert m["rmae"] == pytest.approx(m["mae"] / m["peers"]["Naive"]["mae"], rel=1e-3)
+    printed = capsys.readouterr().out
+    assert "this model" in printed and "Naive" in printed
+
+
+def test_peer_file_must_cover_test_hours(tmp_path):
+    idx = pd.date_range("2020-01-01", periods=48, freq="h")
+    pd.DataFrame({"": idx[:40].strftime("%Y-%m-%d %H:%M:%S"), "M": 1.0}).to_csv(tmp_path / "p.csv", index=False)
+    with pytest.raises(ContractError, match="8 test hours absent from the peer file"):
+        epf.read_peer(tmp_path / "p.csv", idx)
+
+
+def test_too_short_for_the_protocol(tmp_path):
+    price, exog, _ = synthetic_market(n_days=30)
+    csv = write_epf_csv(tmp_path / "short.csv", price, exog)
+    with pytest.raises(ContractError, match="too short"):
+        epf.main(["--data", str(csv), "--out", str(tmp_path / "o"), "--no-track", "--quiet"])
+
+
+def test_epf_bench_is_tracked(tmp_path):
+    from forecast import tracking
+
+    price, exog, _ = synthetic_market(n_days=40)
+    csv = write_epf_csv(tmp_path / "m.csv", price, exog)
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    epf.main(["--data", str(csv), "--out", str(tmp_path / "o"), "--test-days", "3", "--windows", "14",
+              "--warmup", "8", "--no-net", "--quiet", "--tracking-uri", uri])
+    import mlflow
+
+    mlflow.set_tracking_uri(uri)
+    runs = mlflow.search_runs(experiment_names=["epf-bench"])
+    assert len(runs) == 1
+    got = tracking.run_metrics(runs["run_id"].iloc[0], tracking_uri=uri)
+    saved = json.loads((tmp_path / "o" / "metrics.json").read_text())
+    assert got["mae"] == pytest.approx(saved["mae"]) and got["n_hours"] == 72
