@@ -1,0 +1,117 @@
+"""End to end on a small scenario: simulate -> train -> register -> batch forecast (by alias and checkpoint)."""
+
+from __future__ import annotations
+
+import hashlib
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from forecast.config import compose, to_object
+from forecast.errors import ContractError
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    import os
+
+    work = tmp_path_factory.mktemp("e2e")
+    old = os.getcwd()
+    os.chdir(work)
+    try:
+        from forecast.train import train
+
+        cfg = to_object(compose(["experiment=quick", f"data.dir={work / 'data'}", f"out_dir={work / 'out'}",
+                                 f"tracking.uri=sqlite:///{work / 'mlflow.db'}", f"predict.out={work / 'fc'}",
+                                 "data.scenario.days=90", "trainer.max_train_windows=1024"]))
+        res = train(cfg)
+        yield cfg, res, work
+    finally:
+        os.chdir(old)
+
+
+def test_train_logs_metrics_plots_and_registers(trained):
+    cfg, res, work = trained
+    assert res.model_version == "1"
+    assert set(res.metrics) == {"model", "seasonal_naive_24h", "seasonal_naive_168h", "physics"}
+    for m in res.metrics.values():
+        assert m["mae"] > 0 and 0 <= m["coverage_p10_p90"] <= 1
+    assert {p.name for p in res.plots} >= {"mae_by_horizon.png", "fan_site-a.png"}
+    from forecast import tracking
+
+    logged = tracking.run_metrics(res.run_id, cfg.tracking.uri)
+    assert logged["test_model_mae"] == pytest.approx(res.metrics["model"]["mae"])
+    assert "val_pinball" in logged and "train_windows_per_s" in logged
+    assert tracking.resolve_alias("power-forecaster", "champion", cfg.tracking.uri).run_id == res.run_id
+
+
+def test_batch_forecast_by_alias_is_tidy_and_reproducible(trained):
+    from forecast.predict import predict
+
+    cfg, res, work = trained
+    t = "2024-03-20T00:00:00Z"
+    a = predict(cfg, reference_time=t)
+    f = a.frame
+    assert list(f.columns) == ["series_id", "issued_at", "ts", "horizon_h", "p10", "p50", "p90", "model",
+                               "model_version", "run_id"]
+    assert len(f) == 4 * 168 and sorted(f.series_id.unique()) == ["site-a", "site-b", "site-c", "site-d"]
+    assert (f.issued_at == pd.Timestamp(t)).all()
+    assert (f.ts - f.issued_at == pd.to_timedelta(f.horizon_h - 1, unit="h")).all()
+    assert (f.p10 < f.p50).all() and (f.p50 < f.p90).all()
+    assert (f.model_version == "1").all() and (f.run_id == res.run_id).all()
+    digest = hashlib.sha256(a.path.read_bytes()).hexdigest()
+    b = predict(cfg, reference_time=t)
+    assert b.path == a.path and hashlib.sha256(b.path.read_bytes()).hexdigest() == digest
+    assert pd.read_parquet(a.path).equals(f)
+
+
+def test_forecast_uses_only_data_known_at_the_reference_time(trained, tmp_path):
+    """Poison every meter reading from the reference time on: the forecast does not move."""
+    import dataclasses
+
+    from forecast.predict import predict
+
+    cfg, res, work = trained
+    t = pd.Timestamp("2024-03-20T00:00:00Z")
+    base = predict(cfg, reference_time=t).frame
+    src = work / "data"
+    dst = tmp_path / "poisoned"
+    dst.mkdir()
+    for name in ("sites.csv", "jobs.parquet", "grid.parquet"):
+        (dst / name).write_bytes((src / name).read_bytes())
+    m = pd.read_parquet(src / "meter.parquet")
+    m.loc[m.ts >= t, "power_mw"] *= 3.0
+    m.to_parquet(dst / "meter.parquet", index=False)
+    cfg2 = dataclasses.replace(cfg, data=dataclasses.replace(cfg.data, dir=str(dst)),
+                               predict=dataclasses.replace(cfg.predict, out=str(tmp_path / "fc")))
+    poisoned = predict(cfg2, reference_time=t).frame
+    pd.testing.assert_frame_equal(base, poisoned)
+
+
+def test_checkpoint_path_and_csv(trained, tmp_path):
+    import dataclasses
+
+    from forecast.predict import predict
+
+    cfg, res, _ = trained
+    cfg2 = dataclasses.replace(cfg, predict=dataclasses.replace(cfg.predict, out=str(tmp_path), csv=True))
+    out = predict(cfg2, model_ref=str(res.checkpoint), reference_time="2024-03-01T06:00Z")
+    assert out.model_version.startswith("checkpoint:") and out.csv_path is not None
+    csv = pd.read_csv(out.csv_path)
+    assert len(csv) == out.rows and csv["ts"].iloc[0] == "2024-03-01T06:00:00Z"
+    np.testing.assert_allclose(csv["p50"].to_numpy(), out.frame["p50"].to_numpy())
+
+
+def test_reference_time_errors(trained):
+    from forecast.predict import predict
+
+    cfg, _, _ = trained
+    with pytest.raises(ValueError, match="has no timezone"):
+        predict(cfg, reference_time="2024-03-20 00:00")
+    with pytest.raises(ValueError, match="not on the hour"):
+        predict(cfg, reference_time="2024-03-20T00:30Z")
+    with pytest.raises(ContractError, match=r"meter.parquet: column 'ts': site 'site-a' lacks 336 of the 336 meter hours"):
+        predict(cfg, reference_time="2023-01-01T00:00Z")
