@@ -103,7 +103,7 @@ class TrainerConfig:
     num_nodes: int = 1
     strategy: str = "auto"  # auto | ddp | ddp_spawn …
     precision: str = "auto"  # auto -> bf16-mixed on CUDA, 32-true on CPU
-    max_epochs: int = 6
+    max_epochs: int = 5
     batch_size: int = 512
     max_train_windows: int = 0  # 0 = all; else a random subset per epoch (seeded)
     seed: int = 0

@@ -303,7 +303,8 @@ def simulate(cfg: ScenarioConfig | None = None) -> Scenario:
     idx = _hours(cfg)
     T = len(idx)
     warmup = 24 * 30  # the first month fills the fleet; outputs start after it
-    full_idx = pd.date_range(idx[0] - pd.Timedelta(hours=warmup), periods=T + warmup, freq="h")
+    tail = 24 * 30  # jobs keep arriving after the last output hour, so the end is not a drained fleet
+    full_idx = pd.date_range(idx[0] - pd.Timedelta(hours=warmup), periods=T + warmup + tail, freq="h")
     root = np.random.SeedSequence(cfg.seed)
     zone_cfg = {z.zone: z for z in cfg.zones}
     unknown = sorted({s.zone for s in cfg.sites} - set(zone_cfg))
@@ -319,7 +320,7 @@ def simulate(cfg: ScenarioConfig | None = None) -> Scenario:
     start_ns = full_idx[0].value
     for site in cfg.sites:
         rng = np.random.default_rng(site_seeds[site.site_id])
-        jobs, runs, gpu_w, alloc = _plan_and_run(site, cfg.jobs, T, rng, start_ns, warmup)
+        jobs, runs, gpu_w, alloc = _plan_and_run(site, cfg.jobs, T + tail, rng, start_ns, warmup)
         gpu_total_w = sum(gpu_w.values())
         it_mw = gpu_total_w * (1 + site.host_ratio) / 1e6
         temp = temps[site.zone]
@@ -327,10 +328,11 @@ def simulate(cfg: ScenarioConfig | None = None) -> Scenario:
         power = pue * it_mw + site.base_load_mw
         it_max = sum(f.n_gpus * gpu_spec(f.gpu_type).tdp_w for f in site.fleet) * (1 + site.host_ratio) / 1e6
         bound = pue * it_max + site.base_load_mw
-        noise = _ar1(rng, T + warmup, 0.9, cfg.meter_noise) + rng.normal(0, cfg.meter_noise / 2, T + warmup)
+        n_all = len(full_idx)
+        noise = _ar1(rng, n_all, 0.9, cfg.meter_noise) + rng.normal(0, cfg.meter_noise / 2, n_all)
         metered = power * (1 + noise)
         assert (metered <= bound).all(), "simulator bug: meter above installed capacity × PUE"
-        sl = slice(warmup, None)
+        sl = slice(warmup, warmup + T)
         pue_max = site.pue_min + site.pue_slope_per_c * max(0.0, 40.0 - site.pue_ref_c)
         for f in site.fleet:
             site_rows.append(dict(site_id=site.site_id, zone=site.zone, gpu_type=f.gpu_type, n_gpus=f.n_gpus,
@@ -354,7 +356,7 @@ def simulate(cfg: ScenarioConfig | None = None) -> Scenario:
     grid_frames = []
     for z, zc in zone_cfg.items():
         rng = np.random.default_rng(zone_seeds[z].spawn(1)[0])
-        temp = temps[z][warmup:]
+        temp = temps[z][warmup:warmup + T]
         hours = idx
         local = hours + pd.Timedelta(hours=zc.utc_offset_h)
         lh = local.hour.to_numpy()
@@ -374,7 +376,9 @@ def simulate(cfg: ScenarioConfig | None = None) -> Scenario:
                                          "temperature_c": temp}))
 
     jobs = pd.concat(job_frames, ignore_index=True)
-    jobs = jobs[jobs["planned_end"] > idx[0] - pd.Timedelta(days=30)]  # drop plans that ended before the warm-up month
+    # the schedule as exported at the end of the scenario: plans known by then, not ended before the warm-up month
+    end = idx[-1] + pd.Timedelta(hours=1)
+    jobs = jobs[(jobs["planned_end"] > idx[0] - pd.Timedelta(days=30)) & (jobs["known_at"] < end)]
     jobs = jobs.sort_values(["known_at", "job_id"], kind="stable").reset_index(drop=True)
     return Scenario(
         sites=pd.DataFrame(site_rows),
