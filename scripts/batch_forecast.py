@@ -1,0 +1,17 @@
+#!/usr/bin/env python
+"""Batch forecast job (cron/Airflow/SLURM): the same as `forecast predict`.
+
+    python scripts/batch_forecast.py --reference-time 2026-01-01T00:00Z [--model registry|PATH] [--csv] \
+        [--out DIR] [hydra overrides, e.g. data.dir=/srv/data tracking.uri=http://mlflow:5000]
+
+Loads the model by registry alias (tracking.model_name@tracking.alias) or a checkpoint,
+forecasts every site from what was known at the reference time, and writes
+<out>/forecast_<time>.parquet atomically; rerunning the same reference time gives the same file.
+"""
+
+import sys
+
+from forecast.predict import main
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))
