@@ -115,3 +115,20 @@ def test_reference_time_errors(trained):
         predict(cfg, reference_time="2024-03-20T00:30Z")
     with pytest.raises(ContractError, match=r"meter.parquet: column 'ts': site 'site-a' lacks 336 of the 336 meter hours"):
         predict(cfg, reference_time="2023-01-01T00:00Z")
+
+
+def test_batch_script_from_the_command_line(trained, tmp_path):
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    cfg, res, work = trained
+    root = Path(__file__).resolve().parents[1]
+    cmd = [sys.executable, str(root / "scripts" / "batch_forecast.py"), "--reference-time", "2024-03-20T00:00Z",
+           "--out", str(tmp_path), "--csv", f"data.dir={cfg.data.dir}", f"tracking.uri={cfg.tracking.uri}"]
+    p = subprocess.run(cmd, capture_output=True, text=True, timeout=300, cwd=work)
+    assert p.returncode == 0, p.stderr[-2000:]
+    assert f"{tmp_path}/forecast_20240320T0000Z.parquet: 672 rows" in p.stdout
+    assert (tmp_path / "forecast_20240320T0000Z.csv").exists()
+    bad = subprocess.run(cmd[:3] + ["2024-03-20 00:00"] + cmd[4:], capture_output=True, text=True, timeout=300, cwd=work)
+    assert bad.returncode != 0 and "has no timezone" in bad.stderr
