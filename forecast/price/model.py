@@ -23,7 +23,9 @@ from forecast.price import lear
 
 @dataclass
 class PriceModelConfig:
-    """Defaults chosen on 2015-12-29 … 2016-12-26 of PJM (the year before the test period)."""
+    """Defaults chosen on PJM 2015-12-29 … 2016-12-26, the year before the benchmark's test period
+    (LASSO penalties by window length, network weight 0.25, LASSO tolerance 1e-3: MAE within 0.004
+    of 1e-4 there at half the time); nothing was tuned on the test period."""
 
     windows: tuple[int, ...] = (56, 84, 182, 364, 728, 1092, 1456)
     alpha_long: float = 0.01  # LASSO penalty for windows >= 364 days (transformed scale)
@@ -33,7 +35,7 @@ class PriceModelConfig:
     net_every: int = 28
     net_window: int = 1456
     net_epochs: int = 40
-    net_seeds: int = 2
+    net_seeds: int = 1
     net_weight: float = 0.25  # weight of the network in the final average (LEAR gets the rest)
     levels: tuple[float, ...] = (0.1, 0.5, 0.9)
     batch_size: int = 64

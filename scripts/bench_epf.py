@@ -1,0 +1,59 @@
+"""Time `forecast epf-bench` end to end and print accuracy, runtime and machine load in one table.
+
+    python scripts/bench_epf.py [--data ../shared/data/epf/PJM.csv] [--out /tmp/epf-bench] [-- extra epf-bench args]
+
+The runtime target (under 20 minutes on a 2-core CPU machine) is checked here,
+not in a timed test; the load average is printed because a shared machine
+slows the run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+DATA = ROOT.parent / "shared" / "data" / "epf"
+TARGET_S = 20 * 60
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--data", default=str(DATA / "PJM.csv"))
+    ap.add_argument("--peer", default=str(DATA / "Forecasts_PJM_DNN_LEAR_ensembles.csv"))
+    ap.add_argument("--out", default="/tmp/epf-bench")
+    a, extra = ap.parse_known_args(argv)
+    if not Path(a.data).exists():
+        print(f"{a.data} not found; nothing to benchmark", file=sys.stderr)
+        return 1
+    import torch
+
+    from forecast.price import epf
+
+    args = ["--data", a.data, "--out", a.out, "--quiet", *[x for x in extra if x != "--"]]
+    if Path(a.peer).exists():
+        args += ["--peer", a.peer]
+    load0 = os.getloadavg()[0]
+    t0 = time.perf_counter()
+    rc = epf.main(args)
+    wall = time.perf_counter() - t0
+    load1 = os.getloadavg()
+    m = json.loads((Path(a.out) / "metrics.json").read_text())
+    device = torch.cuda.get_device_name(0) if torch.cuda.is_available() else f"CPU x{os.cpu_count()}"
+    print()
+    print(f"{'item':<28} value")
+    for k, v in [("machine", f"{platform.node()} {device}"), ("wall time (s)", f"{wall:.0f}"),
+                 ("target (s)", f"{TARGET_S} ({'met' if wall < TARGET_S else 'MISSED'})"),
+                 ("load avg start / 5-min end", f"{load0:.1f} / {load1[1]:.1f}"), ("MAE", f"{m['mae']:.3f}"),
+                 ("sMAPE %", f"{m['smape']:.2f}"), ("rMAE", f"{m['rmae']:.3f}"), ("hours", m["n_hours"])]:
+        print(f"{k:<28} {v}")
+    return rc
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
