@@ -3,6 +3,8 @@ model registered with an alias). ``demo`` chains it with the batch forecast."""
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import json
 import logging
 import os
@@ -25,7 +27,7 @@ from forecast.device import Runtime, autocast, resolve
 from forecast.errors import ContractError
 from forecast.models import registry
 from forecast.models.baselines import BASELINES, ResidualQuantiles
-from forecast.models.lit import LitForecaster, WindowData
+from forecast.models.lit import LitForecaster, ShardAudit, WindowData
 from forecast.types import Quantiles
 
 log = logging.getLogger("forecast")
@@ -190,7 +192,7 @@ def score(y_mw: np.ndarray, q_mw: np.ndarray, levels: tuple[float, ...]) -> dict
 # ------------------------------------------------------------------------------------------ train
 @dataclass
 class TrainResult:
-    run_id: str
+    run_id: str  # "" on ranks other than 0 (only rank 0 talks to MLflow)
     model_version: str | None
     metrics: dict[str, dict[str, float]]  # model name -> metric -> value (test period, MW)
     checkpoint: Path
@@ -198,6 +200,24 @@ class TrainResult:
     seconds: float
     throughput: dict[str, float]
     tracking_uri: str
+    is_global_zero: bool = True
+
+
+def launch_rank() -> int:
+    """This process's global rank as its launcher set it (torchrun: RANK; SLURM: SLURM_PROCID; Lightning's
+    own launcher: NODE_RANK/LOCAL_RANK in the processes it starts); 0 for a plain single process.
+
+    Known before any process group exists, so rank-0-only work (writing data, MLflow) is decided up front.
+    """
+    env = os.environ
+    for key in ("RANK", "SLURM_PROCID"):
+        if env.get(key, "").isdigit():
+            if key == "SLURM_PROCID" and int(env.get("SLURM_NTASKS", "1") or 1) <= 1:
+                continue  # a single-task SLURM job: Lightning starts the other processes itself
+            return int(env[key])
+    local, node = env.get("LOCAL_RANK", "0"), env.get("NODE_RANK", "0")
+    local, node = (int(local) if local.isdigit() else 0), (int(node) if node.isdigit() else 0)
+    return local if node == 0 else max(1, node) * 10_000 + local  # only "is it 0" matters here
 
 
 def _seed(seed: int) -> None:
@@ -219,7 +239,12 @@ def train(cfg: Config) -> TrainResult:
     rt = resolve(tc.accelerator, tc.precision)
     quant = Quantiles(tuple(cfg.model.quantiles))
     out_dir = Path(cfg.out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
+    primary = launch_rank() == 0
+    if primary:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    if not primary and dc.source == "simulate":
+        # the seeded simulator gives every rank the same data; only rank 0 writes it to data.dir
+        dc = dataclasses.replace(dc, dir=tempfile.mkdtemp(prefix="forecast-data-"))
 
     inp = load_inputs(dc)
     store = WindowStore(site_series(inp, dc), dc.history_h, dc.horizon_h, device="cpu")
@@ -234,30 +259,36 @@ def train(cfg: Config) -> TrainResult:
         lit.model = torch.compile(lit.model)
 
     cfg_dict = to_dict(cfg)
-    with tracking.run(cfg_dict, experiment=cfg.tracking.experiment, tracking_uri=cfg.tracking.uri,
-                      tags={"data.dir": str(Path(dc.dir).resolve())}) as run:
-        ckdir = tempfile.mkdtemp(prefix="forecast-ckpt-")
+    # only rank 0 opens an MLflow run; the others train and return
+    tracked = (tracking.run(cfg_dict, experiment=cfg.tracking.experiment, tracking_uri=cfg.tracking.uri,
+                            tags={"data.dir": str(Path(cfg.data.dir).resolve())}) if primary else contextlib.nullcontext())
+    with tracked as run:
+        ckdir = tempfile.mkdtemp(prefix="forecast-ckpt-")  # Lightning broadcasts rank 0's path; only rank 0 writes
         best = ModelCheckpoint(dirpath=ckdir, monitor="val_pinball", mode="min", save_top_k=1, filename="best")
         timer = _EpochTimer()
+        audit = ShardAudit(data.train_set, len(store.y))
+        callbacks = [best, timer, audit] + ([tracking.EpochMetricsCallback(run)] if primary else [])
         trainer = L.Trainer(
             accelerator=rt.accelerator, devices=tc.devices, num_nodes=tc.num_nodes, strategy=tc.strategy,
             precision=rt.precision, max_epochs=tc.max_epochs, gradient_clip_val=tc.gradient_clip_val,
             deterministic=tc.deterministic, logger=False, enable_checkpointing=True,
-            callbacks=[best, timer, tracking.EpochMetricsCallback(run)], enable_progress_bar=tc.progress,
+            callbacks=callbacks, enable_progress_bar=tc.progress,
             num_sanity_val_steps=0, enable_model_summary=False, default_root_dir=ckdir,
         )
         trainer.fit(lit, datamodule=data)
+        # windows per epoch over all ranks (each rank takes len(train_dataloader) batches)
+        seen = data.train_set.first_epoch_seen
+        per_epoch = (len(seen) if seen is not None else steps * tc.batch_size) * trainer.world_size
+        throughput = {"train_windows_per_s": timer.windows_per_s(per_epoch),
+                      "epoch_s_median": timer.median_epoch_s(), "epochs": float(trainer.current_epoch)}
+        if not trainer.is_global_zero or run is None:
+            return TrainResult("", None, {}, Path(), [], time.perf_counter() - t0, throughput, "", is_global_zero=False)
+        run.log_metrics({k: v for k, v in {**throughput, **audit.result}.items() if np.isfinite(v)})
         if best.best_model_path:
             state = torch.load(best.best_model_path, map_location="cpu", weights_only=False)["state_dict"]
             lit.load_state_dict(state)
         model = lit.model._orig_mod if hasattr(lit.model, "_orig_mod") else lit.model
         model = model.cpu().eval()
-        throughput = {"train_windows_per_s": timer.windows_per_s(steps * tc.batch_size),
-                      "epoch_s_median": timer.median_epoch_s(), "epochs": float(trainer.current_epoch)}
-        run.log_metrics({k: v for k, v in throughput.items() if np.isfinite(v)})
-
-        if not trainer.is_global_zero:
-            return TrainResult(run.run_id, None, {}, Path(), [], time.perf_counter() - t0, throughput, run.uri)
 
         store.to("cpu")
         metrics, curves = evaluate(model, store, sp, quant, Runtime("cpu", "32-true", torch.device("cpu")))
@@ -406,6 +437,8 @@ def main(argv: list[str]) -> int:
     _setup_logging()
     cfg = to_object(compose(argv))
     res = train(cfg)
+    if not res.is_global_zero:
+        return 0
     print(format_table(res.metrics))
     print(f"\nMLflow run {res.run_id} ({res.tracking_uri}); model version {res.model_version}; checkpoint {res.checkpoint}")
     return 0
@@ -419,6 +452,8 @@ def demo_main(argv: list[str]) -> int:
     t0 = time.perf_counter()
     cfg = to_object(compose(argv))
     res = train(cfg)
+    if not res.is_global_zero:
+        return 0
     print("\nHeld-out test weeks (forecasts issued daily, horizons 1–%d h, MW):" % cfg.data.horizon_h)
     print(format_table(res.metrics))
     m = res.metrics
