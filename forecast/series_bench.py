@@ -75,6 +75,8 @@ class BenchConfig:
     batch_size: int = 256
     lightgbm: bool = True
     lightgbm_params: dict = field(default_factory=dict)  # overrides of forecast.models.gbm.DEFAULT_PARAMS
+    peers: list[str] = field(default_factory=list)  # NeuralForecast peers: nhits, tft (pip install '.[peers]')
+    peer_steps: int = 300  # training steps per peer refit
     report: bool = True
     seed: int = 0
 
@@ -180,9 +182,23 @@ def run_bench(cfg: BenchConfig) -> dict:
                        batch_size=cfg.batch_size, seed=cfg.seed, progress=False)
     opt = OptimizerConfig(lr=cfg.lr)
     y_raw = df[cfg.target].to_numpy(np.float64)
-    extra = _gbm_extra(p, y_raw, cfg.horizon, policy, cfg.seed, cfg.lightgbm_params) if cfg.lightgbm else None
+    extras = [_gbm_extra(p, y_raw, cfg.horizon, policy, cfg.seed, cfg.lightgbm_params)] if cfg.lightgbm else []
+    if cfg.peers:
+        from forecast import peers
+
+        if not peers.available():
+            raise ImportError("--peers needs NeuralForecast: pip install '.[peers]'")
+        extras.append(peers.neuralforecast_extra(p.store, LEVELS, list(cfg.peers), max_steps=cfg.peer_steps,
+                                                    seed=cfg.seed))
+
+    def extra(t0, g):
+        out = {}
+        for e in extras:
+            out.update(e(t0, g))
+        return out
     res = rolling(p.store, p.origins, policy, make_model, LEVELS, opt, tc, resolve("cpu", "32-true"),
-                  baselines=("seasonal_naive_24h", "seasonal_naive_168h"), extra=extra, seed=cfg.seed)
+                  baselines=("seasonal_naive_24h", "seasonal_naive_168h"), extra=extra if extras else None,
+                  seed=cfg.seed)
     sc = score(res, LEVELS, mase_scales(p.store, p.test_start), [cfg.target])
     agg = sc["aggregate"]
     out = dict(agg["model"])
@@ -234,6 +250,7 @@ def parse(argv: list[str]) -> BenchConfig:
     ap.add_argument("--retrain", choices=("never", "every_k", "expanding"), default=d.retrain)
     ap.add_argument("--lr", type=float, default=d.lr)
     ap.add_argument("--dropout", type=float, default=d.dropout)
+    ap.add_argument("--peers", default="", help="comma-separated NeuralForecast peers: nhits, tft (optional extra)")
     ap.add_argument("--no-calibrate", action="store_true")
     ap.add_argument("--no-lightgbm", action="store_true")
     ap.add_argument("--no-report", action="store_true")
@@ -241,10 +258,12 @@ def parse(argv: list[str]) -> BenchConfig:
     if not 1 <= a.horizon <= 336:
         ap.error(f"--horizon must be in 1..336, got {a.horizon}")
     kf = [c.strip() for c in a.known_future.split(",") if c.strip()]
-    return BenchConfig(a.data, a.timestamp, a.target, kf, a.horizon, a.out, a.history, a.at_hour, a.retrain,
-                       a.refit_days, a.window_days, a.val_days, not a.no_calibrate, a.epochs, a.hidden, a.dropout,
-                       a.lr, a.batch_size, lightgbm=not a.no_lightgbm, report=not a.no_report, seed=a.seed,
-                       ensemble=a.ensemble, model_history=a.model_history)
+    return BenchConfig(a.data, a.timestamp, a.target, kf, horizon=a.horizon, out=a.out, history=a.history,
+                       model_history=a.model_history, at_hour=a.at_hour, retrain=a.retrain, refit_days=a.refit_days,
+                       window_days=a.window_days, val_days=a.val_days, calibrate=not a.no_calibrate, epochs=a.epochs,
+                       ensemble=a.ensemble, hidden=a.hidden, dropout=a.dropout, lr=a.lr, batch_size=a.batch_size,
+                       lightgbm=not a.no_lightgbm, report=not a.no_report, seed=a.seed,
+                       peers=[x.strip() for x in a.peers.split(",") if x.strip()])
 
 
 def main(argv: list[str]) -> int:

@@ -128,3 +128,18 @@ def test_philly_runs_when_data_present(tmp_path):
                               **{**FAST, "lightgbm": False, "refit_days": 7}))
     assert m["n_origins"] >= 10
     assert m["protocol"]["hours"] > 1700
+
+
+@pytest.mark.slow
+def test_neuralforecast_peer_on_the_same_origins(tmp_path):
+    from forecast import peers
+
+    if not peers.available():
+        pytest.skip("NeuralForecast not installed (optional extra: pip install '.[peers]')")
+    out = tmp_path / "o"
+    m = run_bench(BenchConfig(str(_csv(tmp_path)), "time", "mw", ["plan"], out=str(out),
+                              **{**FAST, "lightgbm": False, "peers": ["nhits"], "peer_steps": 10}))
+    nh = m["baselines"]["nhits"]
+    assert nh["n_origins"] == m["n_origins"] and np.isfinite(nh["mae"])
+    fc = pd.read_csv(out / "forecasts.csv")
+    assert (fc.loc[fc["model"] == "nhits", "p10"] <= fc.loc[fc["model"] == "nhits", "p90"]).all()
