@@ -23,8 +23,8 @@ import torch
 
 from forecast import tracking
 from forecast.config import Config, compose, to_object
-from forecast.data.windows import WindowStore
-from forecast.device import resolve
+from forecast.data.reference import reference_windows
+from forecast.device import Runtime, autocast, resolve
 from forecast.errors import ContractError
 from forecast.io import atomic_write
 from forecast.models import registry
@@ -71,7 +71,7 @@ def load_model(cfg: Config, ref: str | None = None) -> LoadedModel:
 
 
 def predict(cfg: Config, model_ref: str | None = None, reference_time: str | pd.Timestamp | None = None) -> PredictOutput:
-    from forecast.train import load_inputs, predict_windows, site_series
+    from forecast.train import load_inputs
 
     pc = cfg.predict
     lm = load_model(cfg, model_ref)
@@ -94,22 +94,18 @@ def predict(cfg: Config, model_ref: str | None = None, reference_time: str | pd.
     inp.meter = inp.meter[inp.meter["ts"] < t]
     if inp.grid is not None:
         inp.grid = inp.grid[inp.grid["ts"] < t]
-    need = pd.date_range(t - L * HOUR, t, freq="h", inclusive="left")
-    for sid in sorted(inp.metas):
-        have = pd.DatetimeIndex(inp.meter.loc[inp.meter["site_id"] == sid, "ts"])
-        missing = need.difference(have)
-        if len(missing):
-            raise ContractError(str(inp.paths["meter"]), "ts",
-                                f"site {sid!r} lacks {len(missing)} of the {L} meter hours before the reference time {t} "
-                                f"(first missing: {', '.join(str(m) for m in missing[:5])})")
-    series = site_series(inp, dc, start=t - L * HOUR, end=t + HOUR)
-    store = WindowStore(series, L, H)
-    g = store.offsets + L  # issue index L of each series = time t
+    rw = reference_windows(inp.metas, inp.jobs, inp.meter, inp.grid, t, L, H, dc.use_temperature)
+    lacking = np.flatnonzero(~rw.meter_hours.all(axis=1))
+    if len(lacking):
+        s0 = lacking[0]
+        missing = (t - L * HOUR) + pd.to_timedelta(np.flatnonzero(~rw.meter_hours[s0]), unit="h")
+        raise ContractError(str(inp.paths["meter"]), "ts",
+                            f"site {rw.series_ids[s0]!r} lacks {len(missing)} of the {L} meter hours before the reference "
+                            f"time {t} (first missing: {', '.join(str(m) for m in missing[:5])})")
     rt = resolve(cfg.trainer.accelerator, cfg.trainer.precision)
-    q = predict_windows(lm.model, store, g, rt, batch_size=pc.batch_size, progress=len(g) > pc.batch_size)
-    scale = np.array([s.scale for s in series])
-    q = q * scale[:, None, None]  # (S, H, Q) MW
-    frame = tidy(q, [s.series_id for s in series], t, quant, lm)
+    q = predict_arrays(lm.model, rw.x_hist, rw.x_fut, rt, batch_size=pc.batch_size)  # (S, H, Q) model units
+    q = q * rw.scale[:, None, None]  # (S, H, Q) MW
+    frame = tidy(q, rw.series_ids, t, quant, lm)
     out = Path(pc.out)
     stem = f"forecast_{t:%Y%m%dT%H%MZ}"
     path = atomic_write(out / f"{stem}.parquet", lambda tmp: frame.to_parquet(tmp, index=False))
@@ -119,17 +115,37 @@ def predict(cfg: Config, model_ref: str | None = None, reference_time: str | pd.
     return PredictOutput(path, csv_path, len(frame), t, lm.version, lm.run_id, frame)
 
 
+@torch.no_grad()
+def predict_arrays(model: torch.nn.Module, x_hist: np.ndarray, x_fut: np.ndarray, rt: Runtime,
+                   batch_size: int = 4096) -> np.ndarray:
+    """Quantiles (N, H, Q) fp32 on the CPU side for inputs x_hist (N, L, F_hist), x_fut (N, H, F_fut).
+
+    Inputs go to the device once; the model runs in ceil(N / batch_size) calls; one copy back.
+    """
+    model = model.to(rt.device).eval()
+    xh = torch.from_numpy(np.ascontiguousarray(x_hist, dtype=np.float32)).to(rt.device, non_blocking=True)
+    xf = torch.from_numpy(np.ascontiguousarray(x_fut, dtype=np.float32)).to(rt.device, non_blocking=True)
+    out = []
+    for i in range(0, len(xh), batch_size):
+        with autocast(rt):
+            out.append(model(xh[i:i + batch_size], xf[i:i + batch_size]).float())  # (b, H, Q)
+    if not out:
+        return np.zeros((0, x_fut.shape[1], 0), np.float32)
+    return torch.cat(out).cpu().numpy()
+
+
 def tidy(q: np.ndarray, series_ids: list[str], issued_at: pd.Timestamp, quant: Quantiles, lm: LoadedModel) -> pd.DataFrame:
     """(S, H, Q) -> long frame, one row per series and hour, one column per quantile (no Python row loops)."""
     S, H, Q = q.shape
     ts = pd.date_range(issued_at, periods=H, freq="h")
+    issued = pd.DatetimeIndex([issued_at])
     frame = pd.DataFrame({
         "series_id": np.repeat(np.asarray(series_ids, dtype=object), H),
-        "issued_at": pd.DatetimeIndex([issued_at] * (S * H)),
-        "ts": np.tile(ts, S),
+        "issued_at": issued[np.zeros(S * H, dtype=np.intp)],  # one timestamp, repeated by index
+        "ts": ts[np.tile(np.arange(H), S)],
         "horizon_h": np.tile(np.arange(1, H + 1, dtype=np.int32), S),
     })
-    flat = q.reshape(S * H, Q).astype(np.float64)
+    flat = q.reshape(S * H, Q).astype(np.float64)  # (S·H, Q)
     for j, col in enumerate(quant.columns):
         frame[col] = flat[:, j]
     frame["model"] = lm.name

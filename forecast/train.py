@@ -76,8 +76,10 @@ def load_inputs(dc: DataConfig, need_grid: bool | None = None) -> Inputs:
         if bad.any():
             raise ContractError(str(paths[name]), "site_id", f"sites not in {paths['sites'].name}", df[bad])
     metas = site_metas(sites)
-    fleet = {(s, g) for s, m in metas.items() for g in m.fleet}
-    bad = ~pd.Series(list(zip(jobs["site_id"], jobs["gpu_type"])), index=jobs.index).isin(fleet)
+    pairs = [(s, g) for s, m in metas.items() for g in m.fleet]
+    fleet = pd.MultiIndex.from_arrays([[s for s, _ in pairs], [g for _, g in pairs]])
+    bad = pd.Series(~pd.MultiIndex.from_arrays([jobs["site_id"].astype(str), jobs["gpu_type"].astype(str)]).isin(fleet),
+                    index=jobs.index)  # vectorised: one factorisation, no Python tuples per row
     if bad.any():
         raise ContractError(str(paths["jobs"]), "gpu_type", "GPU type not installed at that site (sites table)",
                             jobs.loc[bad, ["job_id", "site_id", "gpu_type"]])

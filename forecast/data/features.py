@@ -57,12 +57,27 @@ class SiteMeta:
 
 
 def site_metas(sites: pd.DataFrame) -> dict[str, SiteMeta]:
+    """One SiteMeta per site id (sorted); static facts from the site's first row, the fleet from all its rows.
+
+    A single pass over plain lists: per-group pandas indexing costs ~1 ms a site, too much for 10,000 sites.
+    """
+    n = len(sites)
+    col = lambda name: sites[name].tolist() if name in sites.columns else [None] * n  # noqa: E731
+    sid, zone, cap, pue, base, hr = (col(c) for c in ("site_id", "zone", "capacity_mw", "pue_design", "base_load_mw",
+                                                       "host_ratio"))
+    gpu, n_gpus = col("gpu_type"), col("n_gpus")
+    first: dict[str, int] = {}
+    fleets: dict[str, dict[str, int]] = {}
+    for i, s in enumerate(sid):
+        s = str(s)
+        if s not in first:
+            first[s], fleets[s] = i, {}
+        fleets[s][str(gpu[i])] = int(n_gpus[i])
     out = {}
-    for sid, g in sites.groupby("site_id", sort=True):
-        r = g.iloc[0]
-        hr = float(r["host_ratio"]) if "host_ratio" in g.columns and pd.notna(r["host_ratio"]) else DEFAULT_HOST_RATIO
-        out[str(sid)] = SiteMeta(str(sid), str(r["zone"]), float(r["capacity_mw"]), float(r["pue_design"]),
-                                 float(r["base_load_mw"]), hr, {str(t): int(n) for t, n in zip(g["gpu_type"], g["n_gpus"])})
+    for s in sorted(first):
+        i = first[s]
+        h = float(hr[i]) if hr[i] is not None and pd.notna(hr[i]) else DEFAULT_HOST_RATIO
+        out[s] = SiteMeta(s, str(zone[i]), float(cap[i]), float(pue[i]), float(base[i]), h, fleets[s])
     return out
 
 

@@ -1,0 +1,78 @@
+"""The batch forecast's one-pass input path gives the same forecasts as the per-site training path."""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from forecast.config import compose, to_object
+from forecast.errors import ContractError
+
+L, H = 168, 24
+HOUR = pd.Timedelta(hours=1)
+LEVELS = [0.1, 0.25, 0.5, 0.75, 0.9]
+
+
+@pytest.fixture(scope="module")
+def setup(small_scenario, tmp_path_factory):
+    from forecast.models import registry
+
+    _, sc = small_scenario
+    work = tmp_path_factory.mktemp("predict_batch")
+    sc.write(work / "data")
+    cfg = to_object(compose(["data=files", f"data.dir={work / 'data'}", f"predict.out={work / 'fc'}",
+                             "trainer.accelerator=cpu", f"model.quantiles={LEVELS}", "model.hidden=32",
+                             "predict.batch_size=1"]))  # batch 1: every series in its own model call
+    torch.manual_seed(0)
+    model = registry.build(cfg.model, L, H)
+    ckpt = registry.save(work / "m.pt", model, cfg.model, L, H)
+    return cfg, sc, str(ckpt), work
+
+
+def test_predict_matches_the_window_store_path(setup):
+    from forecast.data.windows import WindowStore
+    from forecast.device import resolve
+    from forecast.models import registry
+    from forecast.predict import predict
+    from forecast.train import load_inputs, predict_windows, site_series
+
+    cfg, sc, ckpt, _ = setup
+    t = sc.meter.ts.min() + 24 * 30 * HOUR
+    out = predict(cfg, model_ref=ckpt, reference_time=t)
+    f = out.frame
+    assert list(f.columns[:4]) == ["series_id", "issued_at", "ts", "horizon_h"]
+    assert list(f.columns[4:9]) == ["p10", "p25", "p50", "p75", "p90"]
+    assert len(f) == 2 * H and (f.ts - f.issued_at == pd.to_timedelta(f.horizon_h - 1, unit="h")).all()
+
+    dc = dataclasses.replace(cfg.data, history_h=L, horizon_h=H)
+    inp = load_inputs(dc)
+    inp.meter, inp.grid = inp.meter[inp.meter.ts < t], inp.grid[inp.grid.ts < t]
+    series = site_series(inp, dc, start=t - L * HOUR, end=t + HOUR)
+    store = WindowStore(series, L, H)
+    model, _ = registry.load(ckpt)
+    q = predict_windows(model, store, store.offsets + L, resolve("cpu"))  # (S, H, Q) model units
+    q = q * np.array([s.scale for s in series])[:, None, None]
+    np.testing.assert_allclose(f[["p10", "p25", "p50", "p75", "p90"]].to_numpy(), q.reshape(-1, len(LEVELS)),
+                               rtol=1e-4, atol=1e-4)
+    assert (f.series_id.to_numpy() == np.repeat(store.ids, H)).all()
+    assert pd.read_parquet(out.path).equals(f)
+
+
+def test_missing_meter_hour_names_site_and_hour(setup, tmp_path):
+    from forecast.predict import predict
+
+    cfg, sc, ckpt, work = setup
+    t = sc.meter.ts.min() + 24 * 30 * HOUR
+    gap = t - 7 * HOUR
+    data = tmp_path / "data"
+    sc.write(data)
+    m = pd.read_parquet(data / "meter.parquet")
+    m[~((m.site_id == "s2") & (m.ts >= gap))].to_parquet(data / "meter.parquet", index=False)  # s2's meter stops early
+    cfg2 = dataclasses.replace(cfg, data=dataclasses.replace(cfg.data, dir=str(data)))
+    with pytest.raises(ContractError, match=rf"site 's2' lacks 7 of the {L} meter hours .*first missing: {re.escape(f'{gap}, {gap + HOUR}')}"):
+        predict(cfg2, model_ref=ckpt, reference_time=t)
