@@ -78,8 +78,9 @@ def plot_fan(res: RollingResult, k: int, sid: str, levels: tuple[float, ...], pa
                 ax.plot(ts, res.quantiles[name][r][:, mi] * s, ls, color=c, lw=1, label=name if n == 0 else None)
         ax.plot(ts, res.y[r] * s, color="k", lw=1.1, label="actual" if n == 0 else None)
         ax.axvline(res.issued_at[r], color="0.8", lw=0.6)
-    ax.set(ylabel=units, title=f"{sid}: forecasts issued at the last {len(rows)} origins (grey lines), "
-                               f"1–{H} h ahead")
+    what = (f"forecast issued {res.issued_at[rows[0]]:%Y-%m-%d %H:%M} UTC" if len(rows) == 1
+            else f"forecasts issued at the last {len(rows)} origins (grey lines)")
+    ax.set(ylabel=units, title=f"{sid}: {what}, 1–{H} h ahead")
     ax.legend(fontsize=8, ncol=3, loc="upper left")
     fig.autofmt_xdate()
     return _save(fig, path)
