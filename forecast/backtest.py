@@ -53,7 +53,7 @@ def policy_of(cfg: Config) -> Policy:
     bc, dc = cfg.backtest, cfg.data
     return Policy(retrain=bc.retrain, k=bc.k, window_days=bc.window_days, val_days=bc.val_days or 7 * dc.val_weeks,
                   train_every_h=bc.train_every_h or dc.train_every_h, calibrate=bc.calibrate,
-                  warm_start=bc.warm_start, max_epochs=bc.max_epochs)
+                  warm_start=bc.warm_start, max_epochs=bc.max_epochs, ensemble=bc.ensemble)
 
 
 def backtest_origins(store: WindowStore, cfg: Config) -> tuple[np.ndarray, pd.Timestamp]:

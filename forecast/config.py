@@ -165,6 +165,7 @@ class BacktestConfig:
     calibrate: bool = True
     warm_start: bool = False
     max_epochs: int = 0  # 0 = trainer.max_epochs
+    ensemble: int = 1  # models per refit (seeds differ), quantiles averaged
     baselines: list[str] = field(default_factory=lambda: ["seasonal_naive_24h", "seasonal_naive_168h", "physics"])
     lightgbm: bool = True
     lightgbm_every_h: int = 12  # stride between LightGBM training origins
@@ -185,8 +186,8 @@ class BacktestConfig:
                     _fail(f"backtest.{name}", f"cannot parse {v!r}")
                 if t.tzinfo is None:
                     _fail(f"backtest.{name}", f"{v!r} has no timezone; write e.g. 2025-12-01T00:00Z")
-        if self.every_days < 1 or self.k < 1 or self.window_days < 1 or self.lightgbm_every_h < 1:
-            _fail("backtest.k", "every_days, k, window_days and lightgbm_every_h must be >= 1")
+        if self.every_days < 1 or self.k < 1 or self.window_days < 1 or self.lightgbm_every_h < 1 or self.ensemble < 1:
+            _fail("backtest.k", "every_days, k, window_days, lightgbm_every_h and ensemble must be >= 1")
         if not 0 <= self.at_hour < 24:
             _fail("backtest.at_hour", f"at_hour must be 0..23, got {self.at_hour}")
         from forecast.models.baselines import BASELINES
