@@ -24,6 +24,7 @@ import argparse
 import dataclasses
 import importlib.util
 import json
+import logging
 import os
 import platform
 import resource
@@ -203,6 +204,41 @@ def gpu_busy(step, rt: Runtime, steps: int) -> float:
     return min(1.0, busy_us / wall_us)
 
 
+def lightning_rate(store: WindowStore, index: np.ndarray, sz: Sizes, rt: Runtime, batch_size: int, mc,
+                   history: int) -> dict[str, float]:
+    """The same device-resident pipeline as ``forecast train`` runs it: LitForecaster + WindowData under a
+    Lightning Trainer (its loop, logging, scheduler, epoch ends included). Median windows/s over repeats."""
+    import lightning as L
+
+    from forecast.models.lit import LitForecaster, WindowData
+
+    class Clock(L.Callback):
+        def __init__(self):
+            self.t: list[float] = []
+
+        def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
+            sync(rt)
+            self.t.append(time.perf_counter())
+
+    torch.manual_seed(0)
+    data = WindowData(store, index, index[:batch_size], batch_size, seed=0)
+    lit = LitForecaster(registry.build(mc, history, sz.horizon), tuple(mc.quantiles), mc.optimizer,
+                        steps_per_epoch=data.train_set.n_batches(), max_epochs=1)
+    clock = Clock()
+    n = sz.warmup + sz.steps * sz.repeats
+    reset_peak(rt)
+    trainer = L.Trainer(accelerator=rt.accelerator, devices=1, precision=rt.precision, max_steps=n,
+                        max_epochs=-1, limit_val_batches=0, gradient_clip_val=1.0, logger=False,
+                        enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False,
+                        callbacks=[clock])
+    trainer.fit(lit, datamodule=data)
+    t = np.array(clock.t)
+    ends = sz.warmup - 1 + sz.steps * np.arange(sz.repeats + 1)  # batch indices closing each repeat
+    times = np.diff(t[ends]) if sz.warmup > 0 else np.diff(np.r_[t[0], t[ends[1:]]])
+    return {"windows_per_s": sz.steps * batch_size / float(np.median(times)), "peak_mib": peak_mib(rt),
+            "busy": float("nan")}
+
+
 def bench_training(base, sz: Sizes, rt: Runtime, history: int, batch_size: int, compile_model: bool,
                    with_baseline: bool = True) -> list[dict]:
     store, index = training_windows(base, sz, history)
@@ -221,6 +257,9 @@ def bench_training(base, sz: Sizes, rt: Runtime, history: int, batch_size: int, 
     batches = (dev_store.gather(g.to(rt.device, non_blocking=True)) for g in cycle(ib.__iter__))
     r = train_rate(fwd, batches, rt, sz, batch_size, mc.optimizer.lr, levels, profile=True)
     rows.append({"pipeline": "device-resident" + (" + compile" if compile_model else ""), **r})
+    if with_baseline and not compile_model:
+        r = lightning_rate(dev_store, index, sz, rt, batch_size, mc, history)
+        rows.append({"pipeline": "device-resident, Lightning (forecast train)", **r})
     del dev_store, batches
 
     if with_baseline:
@@ -388,6 +427,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--baseline-max-series", type=int, default=None,
                     help="run the per-site inference baseline up to this many series (default 1000)")
     a = ap.parse_args(argv)
+    for noisy in ("lightning", "lightning.pytorch", "lightning.fabric", "pytorch_lightning"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
 
     sz = dataclasses.replace(TINY if a.tiny else Sizes())
     for name in ("batch_size", "days", "workers", "steps", "repeats", "threads", "baseline_max_series"):
@@ -422,8 +463,9 @@ def main(argv: list[str] | None = None) -> int:
         if a.compile:
             train_rows += bench_training(base, sz, rt, sz.history, batch, compile_model=True, with_baseline=False)
         dev = train_rows[0]["windows_per_s"]
+        loader_rate = next(r["windows_per_s"] for r in train_rows if r["pipeline"].startswith("per-sample"))
         for r in train_rows:
-            r["vs_dataloader"] = r["windows_per_s"] / train_rows[1]["windows_per_s"]
+            r["vs_dataloader"] = r["windows_per_s"] / loader_rate
         peer = bench_peer(sz)
         infer_rows = bench_inference(base, sz, rt, sz.series, sz.history, work)
         curve = []
