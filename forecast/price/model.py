@@ -36,7 +36,9 @@ class PriceModelConfig:
     net_window: int = 1456
     net_epochs: int = 40
     net_seeds: int = 1
-    net_weight: float = 0.25  # weight of the network in the final average (LEAR gets the rest)
+    net_weight: float = 0.25  # weight of the network in the equal-weight average (LEAR gets the rest)
+    combine: str = "inverse_mae"  # "equal" | "inverse_mae": per-hour weights 1/MAE over the last weight_window days
+    weight_window: int = 28
     levels: tuple[float, ...] = (0.1, 0.5, 0.9)
     batch_size: int = 64
     lr: float = 2e-3
@@ -52,6 +54,8 @@ class PriceModelConfig:
             raise ValueError(f"price model: windows must be >= 7 days, got {self.windows}")
         if 0.5 not in self.levels:
             raise ValueError(f"price model: levels must include 0.5, got {self.levels}")
+        if self.combine not in ("equal", "inverse_mae"):
+            raise ValueError(f"price model: combine must be 'equal' or 'inverse_mae', got {self.combine!r}")
         if not 0.0 <= self.net_weight <= 1.0:
             raise ValueError(f"price model: net_weight must be in [0, 1], got {self.net_weight}")
 
@@ -121,6 +125,7 @@ class DayAheadModel:
         self._lear_day = -10**9
         self._nets: list = []
         self._net_day = -10**9
+        self._history: dict[int, np.ndarray] = {}  # day -> member point forecasts (M, 24), for the weights
 
     def _train_days(self, d: int, window: int) -> np.ndarray:
         return np.arange(max(lear.MAX_LAG, d - window), d)
@@ -158,8 +163,30 @@ class DayAheadModel:
             out[f"net_{i}"] = sc.inverse_price(z.T).T  # (24, Q)
         return out
 
-    def combine(self, members: dict[str, np.ndarray]) -> np.ndarray:
-        """Point forecast (24,): mean of LEAR members and of network medians, weighted."""
+    def _points(self, members: dict[str, np.ndarray]) -> np.ndarray:
+        """Member point forecasts (M, 24): LEAR windows, then network medians."""
+        mi = self.cfg.levels.index(0.5)
+        return np.stack([v if v.ndim == 1 else v[:, mi] for v in members.values()])
+
+    def weights(self, d: int) -> np.ndarray | None:
+        """Per-hour member weights (M, 24) from errors on the last ``weight_window`` forecast days before d
+        (their prices are known at d); None -> equal weighting. Independent of day d's inputs."""
+        if self.cfg.combine == "equal":
+            return None
+        past = sorted(p for p in self._history if p < d)[-self.cfg.weight_window:]
+        if past:
+            m = self._history[past[-1]].shape[0]
+            past = [p for p in past if self._history[p].shape[0] == m]  # same member set only
+        if len(past) < 7:
+            return None
+        err = np.stack([np.abs(self._history[p] - self.price[p]) for p in past]).mean(0)  # (M, 24)
+        w = 1.0 / np.maximum(err, 1e-6)
+        return w / w.sum(0, keepdims=True)
+
+    def combine(self, members: dict[str, np.ndarray], weights: np.ndarray | None = None) -> np.ndarray:
+        """Point forecast (24,): weighted members, or the mean of LEAR members and of network medians."""
+        if weights is not None:
+            return (weights * self._points(members)).sum(0)
         lin = [v for k, v in members.items() if k.startswith("lear_")]
         nets = [v[:, self.cfg.levels.index(0.5)] for k, v in members.items() if k.startswith("net_")]
         if not nets:
@@ -171,5 +198,10 @@ class DayAheadModel:
         return (1 - w) * p_lin + w * np.mean(nets, axis=0)
 
     def forecast_day(self, d: int, exog_d: np.ndarray | None = None) -> np.ndarray:
+        """24 prices of day d ($/MWh); records the members (unless a what-if) for later weights."""
         self.refit(d)
-        return self.combine(self.members(d, exog_d))
+        members = self.members(d, exog_d)
+        w = self.weights(d)
+        if exog_d is None:
+            self._history[d] = self._points(members)
+        return self.combine(members, w)

@@ -72,20 +72,28 @@ def test_residual_quantiles_per_hour():
 # ---------------------------------------------------------------------------- protocol
 @pytest.mark.parametrize("net", [False, True])
 def test_no_lookahead(net):
-    """Day d's forecast is the same whatever the prices of d and later, and the exogenous data after d."""
+    """Day d's forecast is the same whatever the prices of d and later, and the exogenous data after d
+    (run over 15 days so that the error-based member weights are in play)."""
     price, exog, dow = synthetic_market()
     d = 70
     cfg = PriceModelConfig(**{**SMALL, "net": net})
-    clean = DayAheadModel(price, exog, dow, cfg).forecast_day(d)
+
+    def run(p, e):
+        m = DayAheadModel(p, e, dow, cfg)
+        out = [m.forecast_day(k) for k in range(d - 14, d + 1)]
+        return m, out[-1]
+
+    m, clean = run(price, exog)
+    assert m.weights(d) is not None and m.weights(d).shape == (len(cfg.windows) + net, 24)
     p2, e2 = price.copy(), exog.copy()
     p2[d:] = 1e6
     e2[d + 1:] = -1e6
-    poisoned = DayAheadModel(p2, e2, dow, cfg).forecast_day(d)
+    _, poisoned = run(p2, e2)
     np.testing.assert_allclose(poisoned, clean, rtol=0, atol=1e-9)
     # the poison would show if it were read: changing day d-1's prices does move the forecast
     p3 = price.copy()
     p3[d - 1] += 50
-    assert not np.allclose(DayAheadModel(p3, exog, dow, cfg).forecast_day(d), clean)
+    assert not np.allclose(run(p3, exog)[1], clean)
 
 
 def test_refit_schedule_uses_only_past_days():
@@ -123,13 +131,26 @@ def test_model_monotone_in_each_hours_load():
     price, exog, dow = synthetic_market()
     m = DayAheadModel(price, exog, dow, PriceModelConfig(**SMALL))
     d = 75
+    for k in range(d - 10, d):
+        m.forecast_day(k)
+    assert m.weights(d) is not None and (m.weights(d) >= 0).all()
     base = m.forecast_day(d)
     for h in range(24):
         up = exog[d].copy()
         up[h] *= 1.05
-        assert (m.combine(m.members(d, up)) >= base - 1e-9).all()
+        assert (m.forecast_day(d, up) >= base - 1e-9).all()
     # and the effect is real: a load rise in every hour raises prices on this load-driven market
-    assert (m.combine(m.members(d, exog[d] * 1.05)) > base).mean() > 0.5
+    assert (m.forecast_day(d, exog[d] * 1.05) > base).mean() > 0.5
+
+
+def test_inverse_mae_weights_favour_the_better_member():
+    price, exog, dow = synthetic_market()
+    m = DayAheadModel(price, exog, dow, PriceModelConfig(**{**SMALL, "net": False}))
+    for k in range(60, 70):
+        m._history[k] = np.stack([price[k] + 1.0, price[k] + 3.0])  # member errors 1 and 3 in every hour
+    w = m.weights(70)
+    np.testing.assert_allclose(w[:, 5], [0.75, 0.25])
+    assert m.weights(65) is None  # only 5 earlier days: equal weights
 
 
 @pytest.mark.skipif(not (DATA / "epf" / "PJM.csv").exists(), reason="real epftoolbox data not present")
@@ -144,7 +165,7 @@ def test_monotone_on_real_pjm():
             for factor in (1.02, 1.10):
                 up = d_.exog[d].copy()
                 up[h] *= factor
-                new = m.combine(m.members(d, up))
+                new = m.forecast_day(d, up)
                 assert new[h] >= base[h] - 1e-9, (d, h, factor)
                 assert (new >= base - 1e-9).all()
 
