@@ -76,3 +76,25 @@ def test_missing_meter_hour_names_site_and_hour(setup, tmp_path):
     cfg2 = dataclasses.replace(cfg, data=dataclasses.replace(cfg.data, dir=str(data)))
     with pytest.raises(ContractError, match=rf"site 's2' lacks 7 of the {L} meter hours .*first missing: {re.escape(f'{gap}, {gap + HOUR}')}"):
         predict(cfg2, model_ref=ckpt, reference_time=t)
+
+
+@pytest.mark.parametrize("device", ["cpu", pytest.param("cuda", marks=pytest.mark.skipif(
+    not torch.cuda.is_available(), reason="no CUDA"))])
+def test_predict_arrays_batches_agree_on_every_device(setup, device):
+    """Same inputs, any batch size, CPU fp32 or CUDA bf16: the same quantiles (bf16 within its precision)."""
+    from forecast.data.features import site_metas
+    from forecast.data.reference import reference_windows
+    from forecast.device import resolve
+    from forecast.models import registry
+    from forecast.predict import predict_arrays
+
+    _, sc, ckpt, _ = setup
+    t = sc.meter.ts.min() + 24 * 30 * HOUR
+    rw = reference_windows(site_metas(sc.sites), sc.jobs, sc.meter, sc.grid, t, L, H)
+    model, _ = registry.load(ckpt)
+    ref = predict_arrays(model, rw.x_hist, rw.x_fut, resolve("cpu"), batch_size=1)  # (S, H, Q)
+    got = predict_arrays(model, rw.x_hist, rw.x_fut, resolve(device), batch_size=4096)
+    assert got.shape == (2, H, len(LEVELS)) and got.dtype == np.float32
+    tol = 1e-5 if device == "cpu" else 3e-2
+    np.testing.assert_allclose(got, ref, rtol=tol, atol=tol)
+    assert (np.diff(got, axis=-1) >= 0).all()  # quantiles never cross
