@@ -11,6 +11,8 @@ Prepared CSVs (written to --work, never into the repository):
 entirely before the real one: hyper-parameters are chosen on that, never on the real test.
 
     python scripts/bench_series.py [--data ../shared/data] [--tune] [-- extra series-bench args]
+
+Settings chosen with --tune (test period before the real one): ``-- --model-history 48 --ensemble 5``.
 """
 
 from __future__ import annotations
