@@ -189,6 +189,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--net-epochs", type=int, default=PriceModelConfig.net_epochs)
     ap.add_argument("--windows", default=",".join(str(w) for w in PriceModelConfig.windows),
                     help="LEAR calibration windows in days, comma-separated (capped by the data available)")
+    ap.add_argument("--combine", default=PriceModelConfig.combine, choices=["inverse_mae", "equal"],
+                    help="member weights: per-hour 1/MAE on the last 28 days, or equal (network weight 0.25)")
     ap.add_argument("--warmup", type=int, default=56, help="days forecast before the test period to seed the error quantiles")
     ap.add_argument("--no-net", action="store_true", help="LEAR ensemble only")
     ap.add_argument("--accelerator", default="auto", choices=["auto", "cpu", "cuda"])
@@ -203,7 +205,7 @@ def main(argv: list[str] | None = None) -> int:
     data = read_epf(a.data)
     windows = tuple(int(w) for w in a.windows.split(",") if w.strip())
     cfg = PriceModelConfig(windows=windows, lear_every=a.lear_every, net_every=a.net_every, net_seeds=a.net_seeds,
-                           net_epochs=a.net_epochs, net=not a.no_net, accelerator=a.accelerator)
+                           net_epochs=a.net_epochs, net=not a.no_net, accelerator=a.accelerator, combine=a.combine)
     res = run_bench(data, cfg, test_days=a.test_days, warmup=a.warmup, log_every=0 if a.quiet else 28)
     m = res["metrics"]
     if a.peer:

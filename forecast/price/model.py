@@ -1,10 +1,12 @@
-"""The day-ahead price model: LEAR ensemble over calibration windows + monotone network, averaged.
+"""The day-ahead price model: LEAR ensemble over calibration windows + monotone network, combined
+per hour with weights 1/MAE of each member on the last 28 forecast days (equal weights until 7 exist).
 
 ``DayAheadModel.forecast_day(d)`` forecasts the 24 prices of day index ``d``
 using only rows < d of the price array and rows <= d of the exogenous
 (day-ahead forecast) array. It refits the LASSOs every ``lear_every`` days and
 the network every ``net_every`` days; a refit sees only days before ``d``.
-Every member is non-decreasing in day d's load forecasts, and so is their mean.
+Every member is non-decreasing in day d's load forecasts; the weights are non-negative and do
+not depend on day d's inputs, so the combination is too.
 """
 
 from __future__ import annotations
