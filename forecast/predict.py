@@ -102,6 +102,13 @@ def predict(cfg: Config, model_ref: str | None = None, reference_time: str | pd.
         raise ContractError(str(inp.paths["meter"]), "ts",
                             f"site {rw.series_ids[s0]!r} lacks {len(missing)} of the {L} meter hours before the reference "
                             f"time {t} (first missing: {', '.join(str(m) for m in missing[:5])})")
+    if rw.temperature_hours is not None and not rw.temperature_hours.all():
+        s0 = int(np.flatnonzero(~rw.temperature_hours.all(axis=1))[0])
+        missing = (t - L * HOUR) + pd.to_timedelta(np.flatnonzero(~rw.temperature_hours[s0]), unit="h")
+        raise ContractError(str(inp.paths["grid"]), "temperature_c",
+                            f"zone {inp.metas[rw.series_ids[s0]].zone!r} (site {rw.series_ids[s0]!r}) lacks {len(missing)} "
+                            f"of the {L} hours before the reference time {t} (first missing: "
+                            f"{', '.join(str(m) for m in missing[:5])}); or set data.use_temperature=false")
     rt = resolve(cfg.trainer.accelerator, cfg.trainer.precision)
     q = predict_arrays(lm.model, rw.x_hist, rw.x_fut, rt, batch_size=pc.batch_size)  # (S, H, Q) model units
     q = q * rw.scale[:, None, None]  # (S, H, Q) MW

@@ -132,3 +132,21 @@ def test_batch_script_from_the_command_line(trained, tmp_path):
     assert (tmp_path / "forecast_20240320T0000Z.csv").exists()
     bad = subprocess.run(cmd[:3] + ["2024-03-20 00:00"] + cmd[4:], capture_output=True, text=True, timeout=300, cwd=work)
     assert bad.returncode != 0 and "has no timezone" in bad.stderr
+
+
+def test_missing_temperature_is_refused_not_defaulted(trained, tmp_path):
+    import dataclasses
+
+    from forecast.predict import predict
+
+    cfg, _, work = trained
+    src = work / "data"
+    for name in ("sites.csv", "jobs.parquet", "meter.parquet"):
+        (tmp_path / name).write_bytes((src / name).read_bytes())
+    g = pd.read_parquet(src / "grid.parquet")
+    g = g[g.ts < pd.Timestamp("2024-03-15T00:00Z")]  # weather stops 5 days before the reference time
+    g.to_parquet(tmp_path / "grid.parquet", index=False)
+    cfg2 = dataclasses.replace(cfg, data=dataclasses.replace(cfg.data, dir=str(tmp_path)),
+                               predict=dataclasses.replace(cfg.predict, out=str(tmp_path / "fc")))
+    with pytest.raises(ContractError, match=r"grid.parquet: column 'temperature_c': zone 'DOM' \(site 'site-a'\) lacks 120 of the 336 hours"):
+        predict(cfg2, reference_time="2024-03-20T00:00Z")

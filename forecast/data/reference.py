@@ -28,6 +28,7 @@ class ReferenceWindows:
     x_fut: np.ndarray  # (S, H, F_fut) float32
     scale: np.ndarray  # (S,) capacity_mw: model units × scale = MW
     meter_hours: np.ndarray  # (S, L) bool: a meter reading exists for that hour
+    temperature_hours: np.ndarray | None = None  # (S, L) bool: the site's zone has a temperature then (None: unused)
 
 
 def _hour_index(ts: pd.Series | pd.DatetimeIndex, origin: pd.Timestamp) -> np.ndarray:
@@ -120,7 +121,8 @@ def _intervals(S: int, T1: int, C: int, parts: list[tuple[np.ndarray, ...]]) -> 
         wt += [w, -w]
     if not idx:
         return np.zeros((S, T1, C))
-    return np.bincount(np.concatenate(idx), weights=np.concatenate(wt), minlength=S * T1 * C).reshape(S, T1, C)
+    # float64 even when no interval survives (bincount of nothing would be int64)
+    return np.bincount(np.concatenate(idx), weights=np.concatenate(wt), minlength=S * T1 * C).astype(np.float64).reshape(S, T1, C)
 
 
 def _hours_from(ns: np.ndarray, origin: pd.Timestamp) -> np.ndarray:
@@ -145,13 +147,16 @@ def reference_windows(metas: dict[str, SiteMeta], jobs: pd.DataFrame, meter: pd.
     have = ~np.isnan(power)
     y = np.nan_to_num(power / cap[:, None])  # (S, L)
     temp = np.zeros((S, L))
+    temp_have = None
     if use_temperature and grid is not None:
         g = grid[grid["ts"] < t]
         zones = pd.Index(sorted(set(g["zone"])))
         tz = _scatter_hours(zones.get_indexer(g["zone"]), _hour_index(g["ts"], origin),
                             g["temperature_c"].to_numpy(np.float64), len(zones), L)  # (Z, L) °C
+        tz = np.concatenate([tz, np.full((1, L), np.nan)])  # row Z: zones with no rows at all
         zi = zones.get_indexer([m_.zone for m_ in ms])
-        temp = np.where(zi[:, None] >= 0, tz[np.maximum(zi, 0)], np.nan)
+        temp = tz[np.where(zi >= 0, zi, len(zones))]  # (S, L)
+        temp_have = ~np.isnan(temp)  # the caller refuses gaps: a missing reading is never a default value
         temp = np.nan_to_num((temp - TEMP_SCALE_C[0]) / TEMP_SCALE_C[1])
     sched_hist, sched_fut = schedule_at(jobs, ms, t, L, H)  # (S, L, C), (S, H, C)
     cal = calendar(pd.date_range(origin, periods=L + H, freq="h"))  # (L + H, F_cal)
@@ -159,4 +164,4 @@ def reference_windows(metas: dict[str, SiteMeta], jobs: pd.DataFrame, meter: pd.
     x_hist = np.concatenate([y[:, :, None].astype(np.float32), sched_hist, temp[:, :, None].astype(np.float32),
                              np.broadcast_to(cal[None, :L], (S, L, F_cal))], axis=2)  # (S, L, F_hist)
     x_fut = np.concatenate([sched_fut, np.broadcast_to(cal[None, L:], (S, H, F_cal))], axis=2)  # (S, H, F_fut)
-    return ReferenceWindows(ids, x_hist, x_fut, cap, have)
+    return ReferenceWindows(ids, x_hist, x_fut, cap, have, temp_have)
