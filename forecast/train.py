@@ -302,7 +302,9 @@ def train(cfg: Config) -> TrainResult:
         ckpt = registry.save(out_dir / "model" / "forecaster.pt", model, cfg.model, dc.history_h, dc.horizon_h,
                              extra={"run_id": run.run_id, "test_metrics": metrics})
         run.log_artifact(ckpt, artifact_path="checkpoint")
-        (out_dir / "test_metrics.json").write_text(json.dumps(metrics, indent=1))
+        from forecast.io import atomic_write
+
+        atomic_write(out_dir / "test_metrics.json", lambda tmp: Path(tmp).write_text(json.dumps(metrics, indent=1)))
         run.log_artifact(out_dir / "test_metrics.json")
         example = store.gather(torch.from_numpy(sp.test[:2]))
         version = run.log_torch_model(model, "model", {"x_hist": example["x_hist"], "x_fut": example["x_fut"]},
