@@ -21,7 +21,6 @@ import json
 import logging
 import os
 import sys
-import tempfile
 import time
 import warnings
 from pathlib import Path
@@ -32,6 +31,7 @@ import pandas as pd
 from forecast import metrics as M
 from forecast.errors import ContractError
 from forecast.price.readers import EPFData, read_epf
+from forecast.io import atomic_write
 
 TEST_DAYS = 728
 NAIVE_LAG_DAYS = 7
@@ -78,15 +78,7 @@ def read_peer(path: str | os.PathLike, index: pd.DatetimeIndex) -> pd.DataFrame:
 
 
 def _atomic_write(path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    try:
-        with os.fdopen(fd, "w") as fh:
-            fh.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    atomic_write(path, lambda tmp: Path(tmp).write_text(text))
 
 
 def run_bench(data: EPFData, cfg=None, test_days: int = TEST_DAYS, warmup: int = 56, log_every: int = 0,

@@ -18,8 +18,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -28,6 +26,7 @@ import pandas as pd
 from scipy.optimize import least_squares
 
 from forecast.price.response import delta_price
+from forecast.io import atomic_write
 
 MW_PER_GW = 1000.0
 TIMEZONE = "America/New_York"
@@ -207,15 +206,7 @@ def slope_table(curve: FittedSupplyCurve, frame: pd.DataFrame, peak_quantile: fl
 
 
 def _atomic_write(path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    try:
-        with os.fdopen(fd, "w") as fh:
-            fh.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    atomic_write(path, lambda tmp: Path(tmp).write_text(text))
 
 
 def main(argv: list[str] | None = None) -> int:
