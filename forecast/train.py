@@ -274,7 +274,7 @@ def train(cfg: Config) -> TrainResult:
             accelerator=rt.accelerator, devices=tc.devices, num_nodes=tc.num_nodes, strategy=tc.strategy,
             precision=rt.precision, max_epochs=tc.max_epochs, gradient_clip_val=tc.gradient_clip_val,
             deterministic=tc.deterministic, logger=False, enable_checkpointing=True,
-            callbacks=callbacks, enable_progress_bar=tc.progress,
+            callbacks=callbacks, enable_progress_bar=tc.progress and sys.stderr.isatty(),  # no bar in logs
             num_sanity_val_steps=0, enable_model_summary=False, default_root_dir=ckdir,
         )
         trainer.fit(lit, datamodule=data)
