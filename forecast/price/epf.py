@@ -9,8 +9,10 @@ Quantiles: the point forecast plus per-hour empirical quantiles of the
 model's own out-of-sample errors on the days before d (a trailing window that
 starts ``--warmup`` days before the test period).
 
-Writes DIR/forecasts.csv (timestamp, price, forecast, p10, p50, p90) and
-DIR/metrics.json (mae, rmae, smape, n_hours, test_start, test_end, …, peers).
+Writes DIR/forecasts.csv (timestamp, price, forecast, p10, p50, p90),
+DIR/metrics.json (mae, rmae, smape, n_hours, test_start, test_end, …, peers,
+members_mae) and DIR/members.csv (each member's point forecast, for auditing
+the combination).
 """
 
 from __future__ import annotations
@@ -129,7 +131,14 @@ def run_bench(data: EPFData, cfg=None, test_days: int = TEST_DAYS, warmup: int =
     ts = data.timestamps().values.reshape(D, 24)[test]
     out["test_start"] = str(pd.Timestamp(ts[0, 0]))
     out["test_end"] = str(pd.Timestamp(ts[-1, -1]))
-    return {"metrics": out, "days": test, "y": y, "point": f, "quantiles": q_last, "timestamps": ts}
+    names = list(getattr(model, "member_names", []))
+    hist = getattr(model, "_history", {})
+    members = None
+    if names and all(d in hist and hist[d].shape[0] == len(names) for d in test):
+        members = {n: np.stack([hist[d][j] for d in test]) for j, n in enumerate(names)}  # name -> (N, 24)
+        out["members_mae"] = {n: M.mae(y, v) for n, v in members.items()}
+    return {"metrics": out, "days": test, "y": y, "point": f, "quantiles": q_last, "timestamps": ts,
+            "members": members}
 
 
 def forecasts_frame(res: dict, levels: tuple[float, ...]) -> pd.DataFrame:
@@ -208,6 +217,11 @@ def main(argv: list[str] | None = None) -> int:
     frame = forecasts_frame(res, cfg.levels)
     _atomic_write(out / "forecasts.csv", frame.to_csv(index=False, float_format="%.4f"))
     _atomic_write(out / "metrics.json", json.dumps(m, indent=2))
+    if res["members"]:  # each member's point forecast, for auditing the combination
+        mem = pd.DataFrame({"timestamp": pd.DatetimeIndex(res["timestamps"].ravel())})
+        for name, v in res["members"].items():
+            mem[name] = v.ravel()
+        _atomic_write(out / "members.csv", mem.to_csv(index=False, float_format="%.4f"))
     print(f"{Path(a.data).name}: test {m['test_start']} … {m['test_end']}, {m['n_hours']} hours, "
           f"{m['runtime_s']:.0f} s")
     print(table(m))

@@ -1,12 +1,16 @@
 """The day-ahead price model: LEAR ensemble over calibration windows + monotone network, combined
-per hour with weights 1/MAE of each member on the last 28 forecast days (equal weights until 7 exist).
+per hour with weights 1/MAE on the last 28 forecast days, first within each group (LEAR windows;
+networks), then between the groups (equal weights until 7 days exist).
 
 ``DayAheadModel.forecast_day(d)`` forecasts the 24 prices of day index ``d``
 using only rows < d of the price array and rows <= d of the exogenous
 (day-ahead forecast) array. It refits the LASSOs every ``lear_every`` days and
 the network every ``net_every`` days; a refit sees only days before ``d``.
-Every member is non-decreasing in day d's load forecasts; the weights are non-negative and do
-not depend on day d's inputs, so the combination is too.
+Monotone in load: raising day d's load forecast of hour h never lowers the price forecast of hour
+h. The LEAR members are non-decreasing in every hour's load (non-negative coefficients); the
+network in each hour's own load (forecast.models.price_net), with the other hours' loads free to
+act either way; the weights are non-negative and do not depend on day d's inputs, so the
+combination keeps the property.
 """
 
 from __future__ import annotations
@@ -26,8 +30,9 @@ from forecast.price import lear
 @dataclass
 class PriceModelConfig:
     """Defaults chosen on PJM 2015-12-29 … 2016-12-26, the year before the benchmark's test period
-    (LASSO penalties by window length, network weight 0.25, LASSO tolerance 1e-3: MAE within 0.004
-    of 1e-4 there at half the time); nothing was tuned on the test period."""
+    (LASSO penalties by window length, LASSO tolerance 1e-3: MAE within 0.004 of 1e-4 there at half
+    the time; the network's inputs, size, epochs and learning rate, and its weight 0.5 in the
+    equal-weight average); nothing was tuned on the test period."""
 
     windows: tuple[int, ...] = (56, 84, 182, 364, 728, 1092, 1456)
     alpha_long: float = 0.01  # LASSO penalty for windows >= 364 days (transformed scale)
@@ -37,13 +42,17 @@ class PriceModelConfig:
     net_every: int = 28
     net_window: int = 1456
     net_epochs: int = 40
-    net_seeds: int = 1
-    net_weight: float = 0.25  # weight of the network in the equal-weight average (LEAR gets the rest)
+    net_seeds: int = 1  # networks trained one after another (different seeds)
+    net_members: int = 2  # members of each network, trained jointly as one batched ensemble
+    net_hidden: int = 256
+    net_dropout: float = 0.1
+    net_weight_decay: float = 0.0
+    net_weight: float = 0.5  # weight of the network in the equal-weight average (LEAR gets the rest)
     combine: str = "inverse_mae"  # "equal" | "inverse_mae": per-hour weights 1/MAE over the last weight_window days
     weight_window: int = 28
     levels: tuple[float, ...] = (0.1, 0.5, 0.9)
-    batch_size: int = 64
-    lr: float = 2e-3
+    batch_size: int = 32
+    lr: float = 1e-3
     accelerator: str = "auto"
     seed: int = 0
 
@@ -66,17 +75,13 @@ class PriceModelConfig:
 
 
 def day_tensors(price: np.ndarray, exog: np.ndarray, dow: np.ndarray, days: np.ndarray, scaler: lear.Scaler):
-    """Network inputs for target days: x_hist (N, 7, 24·(1+K)), x_fut (N, 24, K+7)."""
-    lags = np.arange(7, 0, -1)  # d−7 … d−1
-    idx = days[:, None] - lags[None, :]  # (N, 7)
-    zp = scaler.price(price[idx])  # (N, 7, 24)
-    ze = scaler.exog(exog[idx])  # (N, 7, 24, K)
-    N, K = len(days), exog.shape[2]
-    x_hist = np.concatenate([zp, ze.reshape(N, 7, 24 * K)], axis=-1)  # (N, 7, 24·(1+K))
-    fut_load = scaler.exog(exog[days])  # (N, 24, K)
-    onehot = np.repeat(np.eye(7)[dow[days]][:, None, :], 24, axis=1)  # (N, 24, 7)
-    x_fut = np.concatenate([fut_load, onehot], axis=-1)  # (N, 24, K+7)
-    return torch.tensor(x_hist, dtype=torch.float32), torch.tensor(x_fut, dtype=torch.float32)
+    """Network inputs for target days: the LEAR day features without day d's loads, x_free (N, F − 24·K),
+    and day d's loads x_load (N, 24, K), all on the window's transformed scale."""
+    X = lear.design(price, exog, dow, days, scaler)  # (N, F)
+    own = lear.monotone_mask(exog.shape[2])  # day d's load columns, exogenous input by input
+    x_load = X[:, own].reshape(len(days), exog.shape[2], 24).transpose(0, 2, 1)  # (N, 24, K)
+    return (torch.tensor(X[:, ~own], dtype=torch.float32),
+            torch.tensor(np.ascontiguousarray(x_load), dtype=torch.float32))
 
 
 class _Batches(torch.utils.data.Dataset):
@@ -97,9 +102,11 @@ def train_net(price, exog, dow, train_days: np.ndarray, cfg: PriceModelConfig, s
     xh, xf = day_tensors(price, exog, dow, train_days, scaler)
     y = torch.tensor(scaler.price(price[train_days]), dtype=torch.float32)  # (N, 24)
     L.seed_everything(seed, workers=False, verbose=False)
-    net = PriceNet(n_exog=exog.shape[2], levels=cfg.levels)
+    net = PriceNet(n_free=xh.shape[1], n_exog=exog.shape[2], levels=cfg.levels, hidden=cfg.net_hidden,
+                   dropout=cfg.net_dropout, members=cfg.net_members)
     steps = max(1, len(y) // cfg.batch_size)
-    lit = LitForecaster(net, cfg.levels, OptimizerConfig(lr=cfg.lr, weight_decay=1e-3, scheduler="onecycle"),
+    lit = LitForecaster(net, cfg.levels, OptimizerConfig(lr=cfg.lr, weight_decay=cfg.net_weight_decay,
+                                                         scheduler="onecycle"),
                         steps_per_epoch=steps, max_epochs=cfg.net_epochs)
     loader = torch.utils.data.DataLoader(_Batches(xh, xf, y), batch_size=cfg.batch_size, shuffle=True,
                                          drop_last=True, generator=torch.Generator().manual_seed(seed))
@@ -128,6 +135,7 @@ class DayAheadModel:
         self._nets: list = []
         self._net_day = -10**9
         self._history: dict[int, np.ndarray] = {}  # day -> member point forecasts (M, 24), for the weights
+        self.member_names: list[str] = []  # names of the rows of the latest _history entry
 
     def _train_days(self, d: int, window: int) -> np.ndarray:
         return np.arange(max(lear.MAX_LAG, d - window), d)
@@ -161,7 +169,7 @@ class DayAheadModel:
         for i, (net, sc) in enumerate(self._nets):
             xh, xf = day_tensors(self.price, exog, self.dow, days, sc)
             with torch.no_grad():
-                z = net(xh, xf)[0].numpy().astype(np.float64)  # (24, Q)
+                z = net.predict(xh, xf)[0].numpy().astype(np.float64)  # (24, Q)
             out[f"net_{i}"] = sc.inverse_price(z.T).T  # (24, Q)
         return out
 
@@ -170,9 +178,15 @@ class DayAheadModel:
         mi = self.cfg.levels.index(0.5)
         return np.stack([v if v.ndim == 1 else v[:, mi] for v in members.values()])
 
-    def weights(self, d: int) -> np.ndarray | None:
+    def weights(self, d: int, groups: list[str] | None = None) -> np.ndarray | None:
         """Per-hour member weights (M, 24) from errors on the last ``weight_window`` forecast days before d
-        (their prices are known at d); None -> equal weighting. Independent of day d's inputs."""
+        (their prices are known at d); None -> equal weighting. Independent of day d's inputs.
+
+        Two levels, each per hour with weights 1/MAE: members within their group (``groups[i]``, e.g.
+        "lear" or "net"), then the groups' combined forecasts against each other. So seven LEAR
+        windows do not outvote one network seven to one; the evidence decides the split.
+        ``groups=None`` puts every member in one group.
+        """
         if self.cfg.combine == "equal":
             return None
         past = sorted(p for p in self._history if p < d)[-self.cfg.weight_window:]
@@ -181,9 +195,27 @@ class DayAheadModel:
             past = [p for p in past if self._history[p].shape[0] == m]  # same member set only
         if len(past) < 7:
             return None
-        err = np.stack([np.abs(self._history[p] - self.price[p]) for p in past]).mean(0)  # (M, 24)
-        w = 1.0 / np.maximum(err, 1e-6)
-        return w / w.sum(0, keepdims=True)
+        hist = np.stack([self._history[p] for p in past])  # (T, M, 24)
+        y = self.price[past][:, None, :]  # (T, 1, 24)
+        labels = np.array(groups if groups is not None else ["all"] * hist.shape[1])
+        if len(labels) != hist.shape[1]:
+            raise ValueError(f"weights: {len(labels)} group labels for {hist.shape[1]} members")
+
+        def inverse_mae(err: np.ndarray) -> np.ndarray:  # (n, 24) -> weights summing to 1 over n
+            w = 1.0 / np.maximum(err, 1e-6)
+            return w / w.sum(0, keepdims=True)
+
+        w = np.zeros(hist.shape[1:])
+        names = list(dict.fromkeys(labels))
+        inner, group_fc = {}, []
+        for g in names:
+            idx = np.flatnonzero(labels == g)
+            inner[g] = inverse_mae(np.abs(hist[:, idx] - y).mean(0))  # (n_g, 24)
+            group_fc.append((inner[g][None] * hist[:, idx]).sum(1))  # (T, 24)
+        outer = inverse_mae(np.stack([np.abs(f - y[:, 0]).mean(0) for f in group_fc]))  # (G, 24)
+        for j, g in enumerate(names):
+            w[labels == g] = outer[j] * inner[g]
+        return w
 
     def combine(self, members: dict[str, np.ndarray], weights: np.ndarray | None = None) -> np.ndarray:
         """Point forecast (24,): weighted members, or the mean of LEAR members and of network medians."""
@@ -203,7 +235,8 @@ class DayAheadModel:
         """24 prices of day d ($/MWh); records the members (unless a what-if) for later weights."""
         self.refit(d)
         members = self.members(d, exog_d)
-        w = self.weights(d)
+        w = self.weights(d, [k.split("_")[0] for k in members])
         if exog_d is None:
             self._history[d] = self._points(members)
+            self.member_names = list(members)
         return self.combine(members, w)

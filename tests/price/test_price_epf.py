@@ -108,23 +108,48 @@ def test_refit_schedule_uses_only_past_days():
 
 
 # ---------------------------------------------------------------------------- monotone in load
-def test_price_net_monotone_in_every_load_input():
+def test_price_net_monotone_in_each_hours_own_load():
+    """Random large weights, 3 members: raising hour h's load (either input) never lowers any quantile of
+    hour h, in every member; quantiles never cross; the other hours' loads are free to act either way."""
     torch.manual_seed(0)
-    net = PriceNet(n_exog=2, levels=(0.1, 0.5, 0.9), hidden=32, mono_hidden=16).eval()
-    for p in net.parameters():  # random, large weights: monotonicity must not depend on training
+    net = PriceNet(n_free=40, n_exog=2, levels=(0.1, 0.5, 0.9), hidden=32, context=16, mono_units=4,
+                   members=3).eval()
+    for p in net.parameters():  # monotonicity must not depend on training
         torch.nn.init.normal_(p, std=1.0)
-    xh = torch.randn(64, 7, 72)
-    xf = torch.cat([torch.randn(64, 24, 2), torch.nn.functional.one_hot(torch.randint(0, 7, (64,)), 7)
-                    .float()[:, None, :].expand(64, 24, 7)], dim=-1)
+    xf, xl = torch.randn(64, 40), torch.randn(64, 24, 2)
     with torch.no_grad():
-        base = net(xh, xf)
-        assert base.shape == (64, 24, 3)
+        base = net(xf, xl)
+        assert base.shape == (3, 64, 24, 3)
         assert (base[..., 0] <= base[..., 1]).all() and (base[..., 1] <= base[..., 2]).all()
+        assert torch.allclose(net.predict(xf, xl), base.mean(0))
+        fell_elsewhere = False
         for h in range(24):
             for k in range(2):
-                up = xf.clone()
+                up = xl.clone()
                 up[:, h, k] += 0.5
-                assert (net(xh, up) >= base - 1e-5).all()
+                new = net(xf, up)
+                assert (new[:, :, h] >= base[:, :, h] - 1e-5).all(), (h, k)
+                fell_elsewhere |= bool((new < base - 1e-3).any())
+        assert fell_elsewhere  # cross-hour effects are not forced positive
+
+
+def test_price_net_members_train_independently():
+    """The loss averaged over members gives each member its own gradient: member 0's gradient is the
+    same whether or not member 1 exists (same initial weights)."""
+    torch.manual_seed(0)
+    two = PriceNet(n_free=10, hidden=8, context=4, mono_units=2, dropout=0.0, members=2)
+    one = PriceNet(n_free=10, hidden=8, context=4, mono_units=2, dropout=0.0, members=1)
+    with torch.no_grad():
+        for (n1, p1), (_, p2) in zip(one.named_parameters(), two.named_parameters()):
+            p1.copy_(p2[:1])
+    xf, xl, y = torch.randn(16, 10), torch.randn(16, 24, 2), torch.randn(16, 24)
+    lv = torch.tensor([0.1, 0.5, 0.9])
+    from forecast.models.quantile import pinball_loss
+
+    (pinball_loss(two(xf, xl), y, lv) * 2).backward()  # mean over 2 members -> x2 = sum
+    pinball_loss(one(xf, xl), y, lv).backward()
+    for (n, p1), (_, p2) in zip(one.named_parameters(), two.named_parameters()):
+        torch.testing.assert_close(p1.grad, p2.grad[:1], msg=n)
 
 
 def test_model_monotone_in_each_hours_load():
@@ -138,7 +163,7 @@ def test_model_monotone_in_each_hours_load():
     for h in range(24):
         up = exog[d].copy()
         up[h] *= 1.05
-        assert (m.forecast_day(d, up) >= base - 1e-9).all()
+        assert m.forecast_day(d, up)[h] >= base[h] - 1e-9, h
     # and the effect is real: a load rise in every hour raises prices on this load-driven market
     assert (m.forecast_day(d, exog[d] * 1.05) > base).mean() > 0.5
 
@@ -151,6 +176,20 @@ def test_inverse_mae_weights_favour_the_better_member():
     w = m.weights(70)
     np.testing.assert_allclose(w[:, 5], [0.75, 0.25])
     assert m.weights(65) is None  # only 5 earlier days: equal weights
+
+
+def test_weights_two_levels_groups_then_members():
+    """LEAR members with errors 1 and 3 share their group 0.75/0.25 (group error 1.5); the network (error 2)
+    and the LEAR group split by 1/MAE: 4/7 and 3/7. Seven LEAR windows do not outvote one network."""
+    price, exog, dow = synthetic_market()
+    m = DayAheadModel(price, exog, dow, PriceModelConfig(**{**SMALL, "net": False}))
+    for k in range(60, 70):
+        m._history[k] = np.stack([price[k] + 1.0, price[k] + 3.0, price[k] - 2.0])
+    w = m.weights(70, ["lear", "lear", "net"])
+    np.testing.assert_allclose(w[:, 7], [0.75 * 4 / 7, 0.25 * 4 / 7, 3 / 7])
+    np.testing.assert_allclose(w.sum(0), 1.0)
+    with pytest.raises(ValueError, match="2 group labels for 3 members"):
+        m.weights(70, ["lear", "net"])
 
 
 @pytest.mark.skipif(not (DATA / "epf" / "PJM.csv").exists(), reason="real epftoolbox data not present")
@@ -167,7 +206,6 @@ def test_monotone_on_real_pjm():
                 up[h] *= factor
                 new = m.forecast_day(d, up)
                 assert new[h] >= base[h] - 1e-9, (d, h, factor)
-                assert (new >= base - 1e-9).all()
 
 
 # ---------------------------------------------------------------------------- the command
@@ -194,6 +232,11 @@ def test_epf_bench_command(tmp_path, capsys):
     assert m["peers"]["Naive"]["rmae"] == pytest.approx(1.0)
     assert "Real price" not in m["peers"]
     assert m["rmae"] == pytest.approx(m["mae"] / m["peers"]["Naive"]["mae"], rel=1e-3)
+    mem = pd.read_csv(out / "members.csv")
+    assert list(mem.columns) == ["timestamp", "lear_28"] and len(mem) == 168
+    # one member: the combination is that member
+    np.testing.assert_allclose(mem["lear_28"], fc["forecast"], atol=1e-3)
+    assert m["members_mae"]["lear_28"] == pytest.approx(m["mae"], abs=1e-3)
     printed = capsys.readouterr().out
     assert "this model" in printed and "Naive" in printed
 
