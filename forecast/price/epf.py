@@ -188,6 +188,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--net-every", type=int, default=PriceModelConfig.net_every, help="refit the network every k days")
     ap.add_argument("--net-seeds", type=int, default=PriceModelConfig.net_seeds)
     ap.add_argument("--net-epochs", type=int, default=PriceModelConfig.net_epochs)
+    ap.add_argument("--net-members", type=int, default=PriceModelConfig.net_members,
+                    help="members of each network, trained together as one batched ensemble")
     ap.add_argument("--windows", default=",".join(str(w) for w in PriceModelConfig.windows),
                     help="LEAR calibration windows in days, comma-separated (capped by the data available)")
     ap.add_argument("--combine", default=PriceModelConfig.combine, choices=["inverse_mae", "equal"],
@@ -206,7 +208,8 @@ def main(argv: list[str] | None = None) -> int:
     data = read_epf(a.data)
     windows = tuple(int(w) for w in a.windows.split(",") if w.strip())
     cfg = PriceModelConfig(windows=windows, lear_every=a.lear_every, net_every=a.net_every, net_seeds=a.net_seeds,
-                           net_epochs=a.net_epochs, net=not a.no_net, accelerator=a.accelerator, combine=a.combine)
+                           net_members=a.net_members, net_epochs=a.net_epochs, net=not a.no_net,
+                           accelerator=a.accelerator, combine=a.combine)
     res = run_bench(data, cfg, test_days=a.test_days, warmup=a.warmup, log_every=0 if a.quiet else 28)
     m = res["metrics"]
     if a.peer:
