@@ -45,6 +45,7 @@ class PriceModelConfig:
     net_seeds: int = 1  # networks trained one after another (different seeds)
     net_members: int = 2  # members of each network, trained jointly as one batched ensemble
     net_hidden: int = 256
+    net_context: int = 128  # per-hour context width of the network
     net_dropout: float = 0.1
     net_weight_decay: float = 0.0
     net_weight: float = 0.5  # weight of the network in the equal-weight average (LEAR gets the rest)
@@ -103,7 +104,7 @@ def train_net(price, exog, dow, train_days: np.ndarray, cfg: PriceModelConfig, s
     y = torch.tensor(scaler.price(price[train_days]), dtype=torch.float32)  # (N, 24)
     L.seed_everything(seed, workers=False, verbose=False)
     net = PriceNet(n_free=xh.shape[1], n_exog=exog.shape[2], levels=cfg.levels, hidden=cfg.net_hidden,
-                   dropout=cfg.net_dropout, members=cfg.net_members)
+                   context=cfg.net_context, dropout=cfg.net_dropout, members=cfg.net_members)
     steps = max(1, len(y) // cfg.batch_size)
     lit = LitForecaster(net, cfg.levels, OptimizerConfig(lr=cfg.lr, weight_decay=cfg.net_weight_decay,
                                                          scheduler="onecycle"),
