@@ -89,6 +89,7 @@ class PriceNet(nn.Module):
         if members < 1:
             raise ValueError(f"PriceNet: members must be >= 1, got {members}")
         self.n_free, self.n_exog, self.levels, self.members = n_free, n_exog, tuple(levels), members
+        self.mono_units = mono_units
         self.median_index = self.levels.index(0.5)
         E, K, C, M, Q = members, n_exog, context, mono_units, len(self.levels)
         self.day1 = MemberLinear(E, n_free, hidden)
@@ -109,7 +110,7 @@ class PriceNet(nn.Module):
         z = self.drop(F.gelu(c[:, :, None] + _others(part) + self.hour_b))  # (E, B, 24, C), free of own load
         raw = torch.einsum("ebhc,ehcq->ebhq", z, self.head_w) + self.head_b  # (E, B, 24, Q)
         g = self.mono(z.reshape(E, B * 24, -1)).reshape(E, B, 24, -1)
-        gain, amp, ctr = g[..., :K], g[..., K:K + (g.shape[-1] - K) // 2], g[..., K + (g.shape[-1] - K) // 2:]
+        gain, amp, ctr = g.split([K, self.mono_units, self.mono_units], dim=-1)
         load = x_load[None]  # (1, B, 24, K)
         med = (F.softplus(gain) * load).sum(-1)  # (E, B, 24)
         med = med + (F.softplus(amp) * torch.tanh(load @ F.softplus(self.slope) + ctr)).sum(-1)

@@ -131,11 +131,9 @@ def run_bench(data: EPFData, cfg=None, test_days: int = TEST_DAYS, warmup: int =
     ts = data.timestamps().values.reshape(D, 24)[test]
     out["test_start"] = str(pd.Timestamp(ts[0, 0]))
     out["test_end"] = str(pd.Timestamp(ts[-1, -1]))
-    names = list(getattr(model, "member_names", []))
-    hist = getattr(model, "_history", {})
-    members = None
-    if names and all(d in hist and hist[d].shape[0] == len(names) for d in test):
-        members = {n: np.stack([hist[d][j] for d in test]) for j, n in enumerate(names)}  # name -> (N, 24)
+    points = getattr(model, "member_points", None)  # a custom model_factory may not record members
+    members = points(test) if points else None
+    if members:
         out["members_mae"] = {n: M.mae(y, v) for n, v in members.items()}
     return {"metrics": out, "days": test, "y": y, "point": f, "quantiles": q_last, "timestamps": ts,
             "members": members}

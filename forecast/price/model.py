@@ -136,7 +136,7 @@ class DayAheadModel:
         self._nets: list = []
         self._net_day = -10**9
         self._history: dict[int, np.ndarray] = {}  # day -> member point forecasts (M, 24), for the weights
-        self.member_names: list[str] = []  # names of the rows of the latest _history entry
+        self._member_names: list[str] = []  # names of the rows of the latest _history entry
 
     def _train_days(self, d: int, window: int) -> np.ndarray:
         return np.arange(max(lear.MAX_LAG, d - window), d)
@@ -169,8 +169,7 @@ class DayAheadModel:
             out[f"lear_{w}"] = fit.scaler.inverse_price(fit.predict_z(X))[0]
         for i, (net, sc) in enumerate(self._nets):
             xh, xf = day_tensors(self.price, exog, self.dow, days, sc)
-            with torch.no_grad():
-                z = net.predict(xh, xf)[0].numpy().astype(np.float64)  # (24, Q)
+            z = net.predict(xh, xf)[0].numpy().astype(np.float64)  # (24, Q)
             out[f"net_{i}"] = sc.inverse_price(z.T).T  # (24, Q)
         return out
 
@@ -239,5 +238,13 @@ class DayAheadModel:
         w = self.weights(d, [k.split("_")[0] for k in members])
         if exog_d is None:
             self._history[d] = self._points(members)
-            self.member_names = list(members)
+            self._member_names = list(members)
         return self.combine(members, w)
+
+    def member_points(self, days: np.ndarray) -> dict[str, np.ndarray] | None:
+        """Each member's recorded point forecasts of ``days``: name -> (len(days), 24); None unless every
+        day was forecast with the current member set."""
+        names = self._member_names
+        if not names or not all(d in self._history and self._history[d].shape[0] == len(names) for d in days):
+            return None
+        return {n: np.stack([self._history[d][j] for d in days]) for j, n in enumerate(names)}
