@@ -91,6 +91,21 @@ def memo_lines(plan: _curtail.CurtailmentPlan, inp: Inputs, market: str) -> list
     return out
 
 
+def _append_months(app: PledgeApp, resolved: dict, run, inp: Inputs, acc, book: str, extra=None) -> list:
+    """One ledger version per month in book ``book`` ("forecast" or "settled"): the month's lines and hourly
+    rows, with a manifest carrying kind, hours, days, total and ``extra(month)``'s entries."""
+    ledger = Ledger(Path(app.out_dir) / "ledger", book)
+    lines = acc.lines_frame()
+    versions = []
+    for m in inp.months:
+        info = {"kind": book, "hours": m.hours, "days": m.days, "total_usd": str(acc.total(m.label)),
+                **(extra(m) if extra else {})}
+        versions.append(ledger.append(m.label, lines[lines["month"] == m.label],
+                                      _manifest(app, resolved, run, inp, info),
+                                      acc.hourly[acc.hourly["month"] == m.label]))
+    return versions
+
+
 def forecast_run(app: PledgeApp, resolved: dict, curve: PriceResponse | None = None,
                  inputs: Inputs | None = None) -> PledgeResult:
     """Pre-compute the bill adjustment: forecast ledger versions (one per month), line-item CSV, HTML report."""
@@ -104,17 +119,13 @@ def forecast_run(app: PledgeApp, resolved: dict, curve: PriceResponse | None = N
         if plan is not None:
             acc.lines += memo_lines(plan, inp, cfg.market.name)
         res.accounting, res.plan, res.run_id = acc, plan, getattr(run, "run_id", None)
-        ledger = Ledger(Path(app.out_dir) / "ledger", "forecast")
-        lines = acc.lines_frame()
-        for m in inp.months:
-            bands = {k[1]: [str(x) for x in v] for k, v in acc.bands.items() if k[0] == m.label}
-            extra = {"kind": "forecast", "hours": m.hours, "days": m.days, "total_usd": str(acc.total(m.label)),
-                     "pledge_usd": str(acc.total(m.label, "pledge")), "bands_p10_p50_p90": bands,
-                     "curtailment_applied": bool(plan is not None and cfg.curtailment.apply),
-                     "curtailment": plan.summary() if plan is not None else None}
-            res.versions.append(ledger.append(m.label, lines[lines["month"] == m.label],
-                                              _manifest(app, resolved, run, inp, extra),
-                                              acc.hourly[acc.hourly["month"] == m.label]))
+        def forecast_extra(m) -> dict:
+            return {"pledge_usd": str(acc.total(m.label, "pledge")),
+                    "bands_p10_p50_p90": {k[1]: [str(x) for x in v] for k, v in acc.bands.items() if k[0] == m.label},
+                    "curtailment_applied": bool(plan is not None and cfg.curtailment.apply),
+                    "curtailment": plan.summary() if plan is not None else None}
+
+        res.versions = _append_months(app, resolved, run, inp, acc, "forecast", forecast_extra)
         tag = f"{cfg.name}_{inp.months[0].label}_{len(inp.months)}m_forecast_{res.versions[0].label}"
         out = Path(app.out_dir) / "report"
         res.lines_csv = _report.write_lines_csv(out / f"{tag}_lines.csv", acc)
@@ -146,13 +157,7 @@ def settle_run(app: PledgeApp, resolved: dict, curve: PriceResponse | None = Non
     with _tracked(app, resolved, "settle") as run:
         acc = compute(cfg, inp, curve, samples=False)
         res.accounting, res.run_id = acc, getattr(run, "run_id", None)
-        ledger = Ledger(Path(app.out_dir) / "ledger", "settled")
-        lines = acc.lines_frame()
-        for m in inp.months:
-            extra = {"kind": "settled", "hours": m.hours, "days": m.days, "total_usd": str(acc.total(m.label))}
-            res.versions.append(ledger.append(m.label, lines[lines["month"] == m.label],
-                                              _manifest(app, resolved, run, inp, extra),
-                                              acc.hourly[acc.hourly["month"] == m.label]))
+        res.versions = _append_months(app, resolved, run, inp, acc, "settled")
         if run is not None:
             run.log_metrics({"settled_total_usd": float(acc.total())})
     return res
