@@ -43,13 +43,14 @@ def _uniform(*shape: int, fan_in: int) -> nn.Parameter:
     return nn.Parameter(torch.empty(*shape).uniform_(-bound, bound))
 
 
-def _others(part: torch.Tensor) -> torch.Tensor:
-    """For every hour h (dim 2), the sum of ``part`` over the other hours, as exclusive prefix + suffix
-    sums: hour h's own term never enters, not even through rounding (a total minus the own term would)."""
-    zero = torch.zeros_like(part[:, :, :1])
-    before = torch.cat([zero, part[:, :, :-1].cumsum(2)], dim=2)
-    after = torch.cat([part[:, :, 1:].flip(2).cumsum(2).flip(2), zero], dim=2)
-    return before + after
+def _others_weight(load_w: torch.Tensor, off_diagonal: torch.Tensor) -> torch.Tensor:
+    """(E, K, 24, C) per-hour load weights -> (E, 24·K, 24·C): row (h', k) maps load k of hour h' to the
+    context of every hour h, with exact zeros where h = h'. One matmul with it gives each hour the sum of
+    the other hours' contributions; hour h's own load is multiplied by 0, so it never enters, not even
+    through rounding (a total minus the own term would let it in)."""
+    E, K, H, C = load_w.shape
+    w = load_w.permute(0, 2, 1, 3)[:, :, :, None, :] * off_diagonal[None, :, None, :, None]  # (E, h', K, h, C)
+    return w.reshape(E, H * K, H * C)
 
 
 class FastDropout(nn.Module):
@@ -101,13 +102,14 @@ class PriceNet(nn.Module):
         self.mono = MemberLinear(E, C, K + 2 * M)  # own-load gains (K), amplitudes (M), centres (M)
         self.slope = nn.Parameter(torch.zeros(E, 1, K, M))
         self.drop = FastDropout(dropout)
+        self.register_buffer("off_diagonal", 1.0 - torch.eye(24), persistent=False)  # (h', h)
 
     def forward(self, x_free: torch.Tensor, x_load: torch.Tensor) -> torch.Tensor:
         """(E, B, 24, Q) quantiles of every member."""
         E, B, K = self.members, x_free.shape[0], self.n_exog
         c = self.day2(self.drop(F.gelu(self.day1(x_free))))  # (E, B, C)
-        part = torch.einsum("bhk,ekhc->ebhc", x_load, self.load_w)  # (E, B, 24, C): each hour's contribution
-        z = self.drop(F.gelu(c[:, :, None] + _others(part) + self.hour_b))  # (E, B, 24, C), free of own load
+        others = torch.einsum("bi,eio->ebo", x_load.reshape(B, 24 * K), _others_weight(self.load_w, self.off_diagonal))
+        z = self.drop(F.gelu(c[:, :, None] + others.reshape(E, B, 24, -1) + self.hour_b))  # (E, B, 24, C), free of own load
         raw = torch.einsum("ebhc,ehcq->ebhq", z, self.head_w) + self.head_b  # (E, B, 24, Q)
         g = self.mono(z.reshape(E, B * 24, -1)).reshape(E, B, 24, -1)
         gain, amp, ctr = g.split([K, self.mono_units, self.mono_units], dim=-1)

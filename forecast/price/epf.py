@@ -175,7 +175,7 @@ def table(metrics: dict) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from forecast.price.model import PriceModelConfig
+    from forecast.price.model import COMBINE, PriceModelConfig
 
     ap = argparse.ArgumentParser(prog="forecast epf-bench", description=__doc__.split("\n\n")[0])
     ap.add_argument("--data", required=True, help="CSV in the epftoolbox layout: timestamp, price, exogenous forecasts")
@@ -190,8 +190,13 @@ def main(argv: list[str] | None = None) -> int:
                     help="members of each network, trained together as one batched ensemble")
     ap.add_argument("--windows", default=",".join(str(w) for w in PriceModelConfig.windows),
                     help="LEAR calibration windows in days, comma-separated (capped by the data available)")
-    ap.add_argument("--combine", default=PriceModelConfig.combine, choices=["inverse_mae", "equal"],
-                    help="member weights: per-hour 1/MAE on the last 28 days, or equal (network weight 0.25)")
+    ap.add_argument("--combine", default=PriceModelConfig.combine, choices=list(COMBINE),
+                    help="member weights: per hour ∝ error^-power on the last days (MSE or MAE), or equal "
+                         "(network weight 0.5)")
+    ap.add_argument("--weight-window", type=int, default=PriceModelConfig.weight_window,
+                    help="days of past errors behind the member weights")
+    ap.add_argument("--weight-power", type=float, default=PriceModelConfig.weight_power,
+                    help="weights ∝ error^-power: higher leans harder on the recently better member")
     ap.add_argument("--warmup", type=int, default=56, help="days forecast before the test period to seed the error quantiles")
     ap.add_argument("--no-net", action="store_true", help="LEAR ensemble only")
     ap.add_argument("--accelerator", default="auto", choices=["auto", "cpu", "cuda"])
@@ -207,7 +212,8 @@ def main(argv: list[str] | None = None) -> int:
     windows = tuple(int(w) for w in a.windows.split(",") if w.strip())
     cfg = PriceModelConfig(windows=windows, lear_every=a.lear_every, net_every=a.net_every, net_seeds=a.net_seeds,
                            net_members=a.net_members, net_epochs=a.net_epochs, net=not a.no_net,
-                           accelerator=a.accelerator, combine=a.combine)
+                           accelerator=a.accelerator, combine=a.combine,
+                           weight_window=a.weight_window, weight_power=a.weight_power)
     res = run_bench(data, cfg, test_days=a.test_days, warmup=a.warmup, log_every=0 if a.quiet else 28)
     m = res["metrics"]
     if a.peer:

@@ -170,7 +170,8 @@ def test_model_monotone_in_each_hours_load():
 
 def test_inverse_mae_weights_favour_the_better_member():
     price, exog, dow = synthetic_market()
-    m = DayAheadModel(price, exog, dow, PriceModelConfig(**{**SMALL, "net": False}))
+    m = DayAheadModel(price, exog, dow, PriceModelConfig(**{**SMALL, "net": False}, combine="inverse_mae",
+                                                         weight_power=1.0))
     for k in range(60, 70):
         m._history[k] = np.stack([price[k] + 1.0, price[k] + 3.0])  # member errors 1 and 3 in every hour
     w = m.weights(70)
@@ -182,7 +183,8 @@ def test_weights_two_levels_groups_then_members():
     """LEAR members with errors 1 and 3 share their group 0.75/0.25 (group error 1.5); the network (error 2)
     and the LEAR group split by 1/MAE: 4/7 and 3/7. Seven LEAR windows do not outvote one network."""
     price, exog, dow = synthetic_market()
-    m = DayAheadModel(price, exog, dow, PriceModelConfig(**{**SMALL, "net": False}))
+    m = DayAheadModel(price, exog, dow, PriceModelConfig(**{**SMALL, "net": False}, combine="inverse_mae",
+                                                         weight_power=1.0))
     for k in range(60, 70):
         m._history[k] = np.stack([price[k] + 1.0, price[k] + 3.0, price[k] - 2.0])
     w = m.weights(70, ["lear", "lear", "net"])
@@ -190,6 +192,30 @@ def test_weights_two_levels_groups_then_members():
     np.testing.assert_allclose(w.sum(0), 1.0)
     with pytest.raises(ValueError, match="2 group labels for 3 members"):
         m.weights(70, ["lear", "net"])
+
+
+def test_inverse_mse_weights_by_hand():
+    """Default weights ∝ MSE^-2 over the last 14 days (66-79). LEAR errors alternate ±1 and stay at 3 (MSE 1
+    and 9): inner weights 81/82 and 1/82. The network's error is 2 on days 60-65, outside the window, and 0.5
+    since: MSE 0.25. The LEAR group's error is the inner-weighted sum of its members' errors."""
+    price, exog, dow = synthetic_market()
+    cfg = PriceModelConfig(**{**SMALL, "net": False})
+    assert (cfg.combine, cfg.weight_window, cfg.weight_power) == ("inverse_mse", 14, 2.0)
+    m = DayAheadModel(price, exog, dow, cfg)
+    for k in range(60, 80):
+        sign = 1.0 if k % 2 else -1.0
+        m._history[k] = np.stack([price[k] + sign, price[k] + 3.0, price[k] + (2.0 if k < 66 else 0.5)])
+    w = m.weights(80, ["lear", "lear", "net"])
+    inner = np.array([1.0, 1 / 81]) / (1 + 1 / 81)  # MSE 1 and 9, power 2
+    resid = np.array([inner[0] * (1.0 if k % 2 else -1.0) + inner[1] * 3.0 for k in range(66, 80)])
+    mse_lear, mse_net = (resid ** 2).mean(), 0.25
+    outer = np.array([mse_lear ** -2, mse_net ** -2]) / (mse_lear ** -2 + mse_net ** -2)
+    np.testing.assert_allclose(w[:, 3], [outer[0] * inner[0], outer[0] * inner[1], outer[1]])
+    np.testing.assert_allclose(w.sum(0), 1.0)
+    with pytest.raises(ValueError, match="weight_power > 0"):
+        PriceModelConfig(weight_power=0.0)
+    with pytest.raises(ValueError, match="combine must be one of equal, inverse_mae, inverse_mse"):
+        PriceModelConfig(combine="median")
 
 
 @pytest.mark.skipif(not (DATA / "epf" / "PJM.csv").exists(), reason="real epftoolbox data not present")
