@@ -190,6 +190,9 @@ def main(argv: list[str] | None = None) -> int:
                     help="members of each network, trained together as one batched ensemble")
     ap.add_argument("--windows", default=",".join(str(w) for w in PriceModelConfig.windows),
                     help="LEAR calibration windows in days, comma-separated (capped by the data available)")
+    ap.add_argument("--transforms", default=",".join(PriceModelConfig.transforms),
+                    help="variance-stabilising transforms, each LEAR window is fitted under each: asinh, npit")
+    ap.add_argument("--net-transform", default=PriceModelConfig.net_transform, choices=["asinh", "npit"])
     ap.add_argument("--combine", default=PriceModelConfig.combine, choices=list(COMBINE),
                     help="member weights: per hour ∝ error^-power on the last days (MSE or MAE), or equal "
                          "(network weight 0.5)")
@@ -210,9 +213,11 @@ def main(argv: list[str] | None = None) -> int:
     warnings.filterwarnings("ignore", module="lightning")
     data = read_epf(a.data)
     windows = tuple(int(w) for w in a.windows.split(",") if w.strip())
+    transforms = tuple(t.strip() for t in a.transforms.split(",") if t.strip())
     cfg = PriceModelConfig(windows=windows, lear_every=a.lear_every, net_every=a.net_every, net_seeds=a.net_seeds,
                            net_members=a.net_members, net_epochs=a.net_epochs, net=not a.no_net,
                            accelerator=a.accelerator, combine=a.combine,
+                           transforms=transforms, net_transform=a.net_transform,
                            weight_window=a.weight_window, weight_power=a.weight_power)
     res = run_bench(data, cfg, test_days=a.test_days, warmup=a.warmup, log_every=0 if a.quiet else 28)
     m = res["metrics"]

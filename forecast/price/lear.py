@@ -2,14 +2,19 @@
 
 Features of day d (one row per day, shared by the 24 hourly targets):
 prices of d−1, d−2, d−3, d−7 (4×24), each exogenous forecast of d, d−1, d−7
-(3×24 each) and 7 day-of-week dummies. Prices and exogenous inputs are
-normalised per hour by the calibration window's median and MAD, then passed
-through asinh (variance stabilising). Targets get the same transform; the
-forecast is its inverse.
+(3×24 each) and 7 day-of-week dummies. Prices and exogenous inputs go through a
+variance-stabilising transform fitted per hour on the calibration window only:
+- "asinh": asinh((x − median) / MAD);
+- "npit": the normal probability integral transform Φ⁻¹(F̂(x)), F̂ the window's
+  empirical distribution function (linear between its points; flat beyond the
+  window's range, so forecasts stay inside the prices the window has seen).
+Targets get the same transform; the forecast is its inverse (Uniejewski, Weron
+and Ziel, "Variance stabilizing transformations for electricity spot price
+forecasting", IEEE Trans. Power Syst. 33, 2018).
 
 Monotone in load by construction: the coefficients on day d's exogenous
 forecasts are constrained to be >= 0, the transform of each input is
-increasing and the inverse transform of the output is increasing, so raising
+non-decreasing and so is the inverse transform of the output, so raising
 any hour's load forecast of day d never lowers any hour's price forecast.
 """
 
@@ -19,11 +24,13 @@ import warnings
 from dataclasses import dataclass
 
 import numpy as np
+from scipy.special import ndtr, ndtri
 
 PRICE_LAGS = (1, 2, 3, 7)
 EXOG_LAGS = (0, 1, 7)
 MAX_LAG = 7
 MAD_FLOOR = 1e-6
+TRANSFORMS = ("asinh", "npit")
 
 
 def feature_layout(n_exog: int) -> dict[str, slice]:
@@ -60,29 +67,80 @@ def _robust(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return med, np.maximum(mad, MAD_FLOOR)
 
 
+class EmpiricalCDF:
+    """Per-column empirical distribution of a window, x (n, *cols): F̂ rises linearly between the distinct
+    values (ties share their mean plotting position i/(n+1)), and is flat beyond them. ``normal`` maps
+    x -> Φ⁻¹(F̂(x)); ``inverse`` maps back, so inverse(normal(x)) == x inside the window's range. Both are
+    non-decreasing."""
+
+    def __init__(self, x: np.ndarray):
+        n = x.shape[0]
+        self.shape = x.shape[1:]
+        cols = x.reshape(n, -1)
+        pos = np.arange(1, n + 1) / (n + 1)
+        self.values, self.probs = [], []
+        for j in range(cols.shape[1]):
+            v, inv, counts = np.unique(np.sort(cols[:, j]), return_inverse=True, return_counts=True)
+            self.values.append(v)
+            self.probs.append(np.bincount(inv, weights=pos) / counts)  # mean plotting position of each value
+
+    def _columns(self, x: np.ndarray) -> np.ndarray:
+        if x.shape[-len(self.shape):] != self.shape:
+            raise ValueError(f"EmpiricalCDF: columns {x.shape[-len(self.shape):]} do not match the fit's {self.shape}")
+        return x.reshape(-1, int(np.prod(self.shape)))
+
+    def normal(self, x: np.ndarray) -> np.ndarray:
+        xf = self._columns(x)
+        u = np.empty(xf.shape)
+        for j, (v, p) in enumerate(zip(self.values, self.probs)):
+            u[:, j] = np.interp(xf[:, j], v, p)
+        return ndtri(u).reshape(x.shape)
+
+    def inverse(self, z: np.ndarray) -> np.ndarray:
+        uf = ndtr(self._columns(z))
+        out = np.empty(uf.shape)
+        for j, (v, p) in enumerate(zip(self.values, self.probs)):
+            out[:, j] = np.interp(uf[:, j], p, v)
+        return out.reshape(z.shape)
+
+
 @dataclass
 class Scaler:
-    """Per-hour asinh((x − median) / MAD) for prices (24,) and each exogenous input (24, K)."""
+    """Per-hour variance-stabilising transform for prices (24,) and each exogenous input (24, K):
+    "asinh" (asinh((x − median) / MAD)) or "npit" (Φ⁻¹ of the window's empirical CDF)."""
 
     p_med: np.ndarray
     p_mad: np.ndarray
     e_med: np.ndarray
     e_mad: np.ndarray
+    kind: str = "asinh"
+    p_cdf: EmpiricalCDF | None = None
+    e_cdf: EmpiricalCDF | None = None
 
     @classmethod
-    def fit(cls, price: np.ndarray, exog: np.ndarray) -> Scaler:
+    def fit(cls, price: np.ndarray, exog: np.ndarray, kind: str = "asinh") -> Scaler:
         """price (D, 24), exog (D, 24, K) from the calibration window only."""
+        if kind not in TRANSFORMS:
+            raise ValueError(f"transform must be one of {', '.join(TRANSFORMS)}, got {kind!r}")
         pm, pd_ = _robust(price)
         em, ed = _robust(exog)
-        return cls(pm, pd_, em, ed)
+        if kind == "npit":
+            return cls(pm, pd_, em, ed, kind, EmpiricalCDF(price), EmpiricalCDF(exog))
+        return cls(pm, pd_, em, ed, kind)
 
     def price(self, p: np.ndarray) -> np.ndarray:
+        if self.p_cdf is not None:
+            return self.p_cdf.normal(p)
         return np.arcsinh((p - self.p_med) / self.p_mad)
 
     def exog(self, e: np.ndarray) -> np.ndarray:
+        if self.e_cdf is not None:
+            return self.e_cdf.normal(e)
         return np.arcsinh((e - self.e_med) / self.e_mad)
 
     def inverse_price(self, z: np.ndarray) -> np.ndarray:
+        if self.p_cdf is not None:
+            return self.p_cdf.inverse(z)
         return np.sinh(z) * self.p_mad + self.p_med
 
 
@@ -125,7 +183,7 @@ class LinearFit:
 
 
 def fit_window(price: np.ndarray, exog: np.ndarray, dow: np.ndarray, train_days: np.ndarray, lasso,
-               nonneg: np.ndarray) -> LinearFit:
+               nonneg: np.ndarray, transform: str = "asinh") -> LinearFit:
     """Fit the 24 hourly LASSOs on target days ``train_days`` (features reach back 7 days).
 
     Sign constraints through a split: a free column x enters as x and −x, both
@@ -134,7 +192,7 @@ def fit_window(price: np.ndarray, exog: np.ndarray, dow: np.ndarray, train_days:
     """
     lo = int(train_days.min()) - MAX_LAG
     hi = int(train_days.max()) + 1
-    scaler = Scaler.fit(price[lo:hi], exog[lo:hi])
+    scaler = Scaler.fit(price[lo:hi], exog[lo:hi], transform)
     X = design(price, exog, dow, train_days, scaler)  # (N, F)
     Y = scaler.price(price[train_days])  # (N, 24)
     xm, ym = X.mean(0), Y.mean(0)

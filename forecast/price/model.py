@@ -1,6 +1,7 @@
-"""The day-ahead price model: LEAR ensemble over calibration windows + monotone network, combined
-per hour with weights 1/MSE² on the last 14 forecast days, first within each group (LEAR windows;
-networks), then between the groups (equal weights until 7 days exist).
+"""The day-ahead price model: LEAR ensemble over calibration windows and variance-stabilising
+transforms (asinh, N-PIT) + monotone network, combined per hour with weights 1/MSE² on the last 14
+forecast days, first within each group (LEAR windows of one transform; networks), then between the
+groups (equal weights until 7 days exist).
 
 ``DayAheadModel.forecast_day(d)`` forecasts the 24 prices of day index ``d``
 using only rows < d of the price array and rows <= d of the exogenous
@@ -42,6 +43,7 @@ class PriceModelConfig:
     alpha_long: float = 0.01  # LASSO penalty for windows >= 364 days (transformed scale)
     alpha_short: float = 0.03  # … for shorter windows (fewer days than features)
     lear_every: int = 1  # refit the LASSOs every k days
+    transforms: tuple[str, ...] = ("asinh", "npit")  # each LEAR window under each variance-stabilising transform
     net: bool = True
     net_every: int = 28
     net_window: int = 1456
@@ -50,6 +52,7 @@ class PriceModelConfig:
     net_members: int = 2  # members of each network, trained jointly as one batched ensemble
     net_hidden: int = 256
     net_context: int = 128  # per-hour context width of the network
+    net_transform: str = "npit"  # the network's variance-stabilising transform (forecast.price.lear)
     net_dropout: float = 0.1
     net_weight_decay: float = 0.0
     net_weight: float = 0.5  # weight of the network in the equal-weight average (LEAR gets the rest)
@@ -66,6 +69,11 @@ class PriceModelConfig:
 
     def __post_init__(self):
         self.windows = tuple(int(w) for w in self.windows)
+        self.transforms = tuple(str(t) for t in self.transforms)
+        bad = [t for t in (*self.transforms, self.net_transform) if t not in lear.TRANSFORMS]
+        if bad or (self.windows and not self.transforms):
+            raise ValueError(f"price model: transforms must be a non-empty subset of {', '.join(lear.TRANSFORMS)}, "
+                             f"got transforms={self.transforms}, net_transform={self.net_transform!r}")
         self.levels = tuple(float(q) for q in self.levels)
         if not self.windows and not self.net:
             raise ValueError("price model: give at least one LEAR window (windows=...) or enable the network (net=true)")
@@ -109,7 +117,8 @@ class _Batches(torch.utils.data.Dataset):
 def train_net(price, exog, dow, train_days: np.ndarray, cfg: PriceModelConfig, seed: int):
     """Train one PriceNet with the project's LightningModule on days ``train_days``; returns (net, scaler)."""
     lo = int(train_days.min()) - lear.MAX_LAG
-    scaler = lear.Scaler.fit(price[lo:int(train_days.max()) + 1], exog[lo:int(train_days.max()) + 1])
+    hi = int(train_days.max()) + 1
+    scaler = lear.Scaler.fit(price[lo:hi], exog[lo:hi], cfg.net_transform)
     xh, xf = day_tensors(price, exog, dow, train_days, scaler)
     y = torch.tensor(scaler.price(price[train_days]), dtype=torch.float32)  # (N, 24)
     L.seed_everything(seed, workers=False, verbose=False)
@@ -140,8 +149,12 @@ class DayAheadModel:
 
     def __post_init__(self):
         self.nonneg = lear.monotone_mask(self.exog.shape[2])
-        self._lasso = {w: lear.make_lasso(self.cfg.alpha(w)) for w in self.cfg.windows}
-        self._lear: dict[int, lear.LinearFit] = {}
+        # one LASSO per (transform, window), kept for warm starts; member names "lear_56" (asinh),
+        # "lear-npit_56" (N-PIT): the part before "_" is the member's group in the weights
+        self._lear_spec = {(f"lear_{w}" if t == "asinh" else f"lear-{t}_{w}"): (t, w)
+                           for t in self.cfg.transforms for w in self.cfg.windows}
+        self._lasso = {name: lear.make_lasso(self.cfg.alpha(w)) for name, (t, w) in self._lear_spec.items()}
+        self._lear: dict[str, lear.LinearFit] = {}
         self._lear_day = -10**9
         self._nets: list = []
         self._net_day = -10**9
@@ -155,8 +168,8 @@ class DayAheadModel:
         """Refit what is due for forecasting day ``d`` (uses days < d only)."""
         c = self.cfg
         if d - self._lear_day >= c.lear_every:
-            self._lear = {w: lear.fit_window(self.price, self.exog, self.dow, self._train_days(d, w), self._lasso[w],
-                                             self.nonneg) for w in c.windows}
+            self._lear = {name: lear.fit_window(self.price, self.exog, self.dow, self._train_days(d, w), self._lasso[name],
+                                                self.nonneg, t) for name, (t, w) in self._lear_spec.items()}
             self._lear_day = d
         if c.net and d - self._net_day >= c.net_every:
             tr = self._train_days(d, c.net_window)
@@ -174,9 +187,9 @@ class DayAheadModel:
             exog[d] = exog_d
         days = np.array([d])
         out = {}
-        for w, fit in self._lear.items():
+        for name, fit in self._lear.items():
             X = lear.design(self.price, exog, self.dow, days, fit.scaler)
-            out[f"lear_{w}"] = fit.scaler.inverse_price(fit.predict_z(X))[0]
+            out[name] = fit.scaler.inverse_price(fit.predict_z(X))[0]
         for i, (net, sc) in enumerate(self._nets):
             xh, xf = day_tensors(self.price, exog, self.dow, days, sc)
             z = net.predict(xh, xf)[0].numpy().astype(np.float64)  # (24, Q)
@@ -235,7 +248,7 @@ class DayAheadModel:
         """Point forecast (24,): weighted members, or the mean of LEAR members and of network medians."""
         if weights is not None:
             return (weights * self._points(members)).sum(0)
-        lin = [v for k, v in members.items() if k.startswith("lear_")]
+        lin = [v for k, v in members.items() if k.startswith("lear")]
         nets = [v[:, self.cfg.levels.index(0.5)] for k, v in members.items() if k.startswith("net_")]
         if not nets:
             return np.mean(lin, axis=0)

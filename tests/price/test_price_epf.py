@@ -12,7 +12,7 @@ import torch
 
 from forecast.errors import ContractError
 from forecast.models.price_net import PriceNet
-from forecast.price import epf
+from forecast.price import epf, lear
 from forecast.price.model import DayAheadModel, PriceModelConfig
 from forecast.price.readers import read_epf
 
@@ -84,7 +84,7 @@ def test_no_lookahead(net):
         return m, out[-1]
 
     m, clean = run(price, exog)
-    assert m.weights(d) is not None and m.weights(d).shape == (len(cfg.windows) + net, 24)
+    assert m.weights(d) is not None and m.weights(d).shape == (len(cfg.windows) * len(cfg.transforms) + net, 24)
     p2, e2 = price.copy(), exog.copy()
     p2[d:] = 1e6
     e2[d + 1:] = -1e6
@@ -100,11 +100,12 @@ def test_refit_schedule_uses_only_past_days():
     price, exog, dow = synthetic_market()
     m = DayAheadModel(price, exog, dow, PriceModelConfig(**{**SMALL, "net": False, "lear_every": 3}))
     m.forecast_day(60)
-    first = m._lear[28].coef.copy()
+    first = m._lear["lear-npit_28"].coef.copy()
     m.forecast_day(61)
-    assert np.array_equal(m._lear[28].coef, first)  # not yet due
+    assert np.array_equal(m._lear["lear-npit_28"].coef, first)  # not yet due
     m.forecast_day(63)
-    assert not np.array_equal(m._lear[28].coef, first) and m._lear_day == 63
+    assert not np.array_equal(m._lear["lear-npit_28"].coef, first) and m._lear_day == 63
+    assert sorted(m._lear) == ["lear-npit_28", "lear-npit_56", "lear_28", "lear_56"]
 
 
 # ---------------------------------------------------------------------------- monotone in load
@@ -246,7 +247,8 @@ def test_epf_bench_command(tmp_path, capsys):
     peer.to_csv(tmp_path / "peer.csv", index=False)
     out = tmp_path / "out"
     rc = epf.main(["--data", str(csv), "--out", str(out), "--peer", str(tmp_path / "peer.csv"), "--test-days", "7",
-                   "--windows", "28", "--warmup", "14", "--no-net", "--no-track", "--quiet"])
+                   "--windows", "28", "--transforms", "asinh", "--warmup", "14", "--no-net", "--no-track",
+                   "--quiet"])
     assert rc == 0
     m = json.loads((out / "metrics.json").read_text())
     assert m["n_hours"] == 7 * 24
@@ -297,3 +299,37 @@ def test_epf_bench_is_tracked(tmp_path):
     got = tracking.run_metrics(runs["run_id"].iloc[0], tracking_uri=uri)
     saved = json.loads((tmp_path / "o" / "metrics.json").read_text())
     assert got["mae"] == pytest.approx(saved["mae"]) and got["n_hours"] == 72
+
+
+# ---------------------------------------------------------------------------- N-PIT transform
+def test_empirical_cdf_by_hand():
+    """Window values 10, 20, 20, 40 in one column: plotting positions 1/5, (2/5 + 3/5)/2 for the tie, 4/5;
+    linear in between, flat beyond the range; the inverse maps back."""
+    from scipy.special import ndtri
+
+    cdf = lear.EmpiricalCDF(np.array([[40.0], [20.0], [10.0], [20.0]]))
+    z = cdf.normal(np.array([[5.0], [10.0], [15.0], [20.0], [30.0], [40.0], [99.0]]))
+    u = np.array([0.2, 0.2, 0.35, 0.5, 0.65, 0.8, 0.8])
+    np.testing.assert_allclose(z[:, 0], ndtri(u))
+    np.testing.assert_allclose(cdf.inverse(z)[1:6, 0], [10.0, 15.0, 20.0, 30.0, 40.0])
+    # beyond the range the inverse stays at the window's extremes
+    np.testing.assert_allclose(cdf.inverse(np.array([[-9.0], [9.0]]))[:, 0], [10.0, 40.0])
+    with pytest.raises(ValueError, match=r"columns \(2,\) do not match the fit's \(1,\)"):
+        cdf.normal(np.zeros((3, 2)))
+
+
+def test_npit_scaler_round_trip_and_monotone_per_hour():
+    rng = np.random.default_rng(3)
+    price = rng.gamma(3.0, 10.0, size=(200, 24)).round(2)  # ties from rounding, a long right tail
+    exog = rng.normal(100.0, 10.0, size=(200, 24, 2))
+    sc = lear.Scaler.fit(price, exog, "npit")
+    np.testing.assert_allclose(sc.inverse_price(sc.price(price)), price, atol=1e-9)
+    grid = np.linspace(price.min() - 5, price.max() + 5, 400)[:, None].repeat(24, 1)
+    assert (np.diff(sc.price(grid), axis=0) >= 0).all() and (np.diff(sc.inverse_price(np.linspace(-4, 4, 400)[:, None]
+                                                                                      .repeat(24, 1)), axis=0) >= 0).all()
+    z = sc.exog(exog)
+    assert z.shape == exog.shape and abs(z.mean()) < 0.05 and 0.9 < z.std() < 1.05  # about standard normal
+    with pytest.raises(ValueError, match="transform must be one of asinh, npit, got 'log'"):
+        lear.Scaler.fit(price, exog, "log")
+    with pytest.raises(ValueError, match="transforms must be a non-empty subset of asinh, npit"):
+        PriceModelConfig(transforms=("asinh", "boxcox"))
