@@ -192,6 +192,8 @@ def main(argv: list[str] | None = None) -> int:
                     help="LEAR calibration windows in days, comma-separated (capped by the data available)")
     ap.add_argument("--transforms", default=",".join(PriceModelConfig.transforms),
                     help="variance-stabilising transforms, each LEAR window is fitted under each: asinh, npit")
+    ap.add_argument("--asinh-min-window", type=int, default=PriceModelConfig.asinh_min_window,
+                    help="asinh LEAR members only on windows of at least this many days")
     ap.add_argument("--net-transform", default=PriceModelConfig.net_transform, choices=["asinh", "npit"])
     ap.add_argument("--combine", default=PriceModelConfig.combine, choices=list(COMBINE),
                     help="member weights: per hour ∝ error^-power on the last days (MSE or MAE), or equal "
@@ -217,7 +219,7 @@ def main(argv: list[str] | None = None) -> int:
     cfg = PriceModelConfig(windows=windows, lear_every=a.lear_every, net_every=a.net_every, net_seeds=a.net_seeds,
                            net_members=a.net_members, net_epochs=a.net_epochs, net=not a.no_net,
                            accelerator=a.accelerator, combine=a.combine,
-                           transforms=transforms, net_transform=a.net_transform,
+                           transforms=transforms, net_transform=a.net_transform, asinh_min_window=a.asinh_min_window,
                            weight_window=a.weight_window, weight_power=a.weight_power)
     res = run_bench(data, cfg, test_days=a.test_days, warmup=a.warmup, log_every=0 if a.quiet else 28)
     m = res["metrics"]

@@ -41,7 +41,7 @@ def write_epf_csv(path: Path, price, exog) -> Path:
     return path
 
 
-SMALL = dict(windows=(28, 56), net_window=56, net_epochs=2, net_seeds=1, net_every=7, batch_size=16, accelerator="cpu")
+SMALL = dict(windows=(28, 56), asinh_min_window=0, net_window=56, net_epochs=2, net_seeds=1, net_every=7, batch_size=16, accelerator="cpu")
 
 
 # ---------------------------------------------------------------------------- metrics by hand
@@ -84,7 +84,7 @@ def test_no_lookahead(net):
         return m, out[-1]
 
     m, clean = run(price, exog)
-    assert m.weights(d) is not None and m.weights(d).shape == (len(cfg.windows) * len(cfg.transforms) + net, 24)
+    assert m.weights(d) is not None and m.weights(d).shape == (len(cfg.windows) * 2 + net, 24)
     p2, e2 = price.copy(), exog.copy()
     p2[d:] = 1e6
     e2[d + 1:] = -1e6
@@ -247,7 +247,7 @@ def test_epf_bench_command(tmp_path, capsys):
     peer.to_csv(tmp_path / "peer.csv", index=False)
     out = tmp_path / "out"
     rc = epf.main(["--data", str(csv), "--out", str(out), "--peer", str(tmp_path / "peer.csv"), "--test-days", "7",
-                   "--windows", "28", "--transforms", "asinh", "--warmup", "14", "--no-net", "--no-track",
+                   "--windows", "28", "--transforms", "asinh", "--asinh-min-window", "0", "--warmup", "14", "--no-net", "--no-track",
                    "--quiet"])
     assert rc == 0
     m = json.loads((out / "metrics.json").read_text())
@@ -333,3 +333,17 @@ def test_npit_scaler_round_trip_and_monotone_per_hour():
         lear.Scaler.fit(price, exog, "log")
     with pytest.raises(ValueError, match="transforms must be a non-empty subset of asinh, npit"):
         PriceModelConfig(transforms=("asinh", "boxcox"))
+
+
+def test_default_lear_members_and_penalties():
+    """asinh on the long windows only, N-PIT on every window; N-PIT penalties fall as 364/window."""
+    cfg = PriceModelConfig()
+    assert list(cfg.lear_members()) == ["lear_364", "lear_728", "lear_1092", "lear_1456", "lear-npit_56", "lear-npit_84",
+                                        "lear-npit_182", "lear-npit_364", "lear-npit_728", "lear-npit_1092",
+                                        "lear-npit_1456"]
+    assert cfg.alpha(56, "npit") == cfg.alpha(56, "asinh") == cfg.alpha_short
+    assert cfg.alpha(1456, "asinh") == cfg.alpha_long
+    assert cfg.alpha(1456, "npit") == pytest.approx(cfg.alpha_long / 4)
+    assert list(PriceModelConfig(windows=(56, 84)).lear_members()) == ["lear-npit_56", "lear-npit_84"]
+    with pytest.raises(ValueError, match="no LEAR member: asinh takes only windows >= asinh_min_window=364"):
+        PriceModelConfig(windows=(56, 84), transforms=("asinh",))
