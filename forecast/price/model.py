@@ -99,6 +99,7 @@ class PriceModelConfig:
             raise ValueError(f"price model: net_weight must be in [0, 1], got {self.net_weight}")
 
     def alpha(self, window: int, transform: str = "asinh") -> float:
+        """LASSO penalty of one LEAR member (on its transformed scale)."""
         if window < 364:
             return self.alpha_short
         if transform == "npit":
