@@ -175,6 +175,7 @@ def table(metrics: dict) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from forecast.price.lear import TRANSFORMS
     from forecast.price.model import COMBINE, PriceModelConfig
 
     ap = argparse.ArgumentParser(prog="forecast epf-bench", description=__doc__.split("\n\n")[0])
@@ -194,7 +195,8 @@ def main(argv: list[str] | None = None) -> int:
                     help="variance-stabilising transforms, each LEAR window is fitted under each: asinh, npit")
     ap.add_argument("--asinh-min-window", type=int, default=PriceModelConfig.asinh_min_window,
                     help="asinh LEAR members only on windows of at least this many days")
-    ap.add_argument("--net-transform", default=PriceModelConfig.net_transform, choices=["asinh", "npit"])
+    ap.add_argument("--net-transform", default=PriceModelConfig.net_transform, choices=list(TRANSFORMS),
+                    help="the network's variance-stabilising transform")
     ap.add_argument("--combine", default=PriceModelConfig.combine, choices=list(COMBINE),
                     help="member weights: per hour ∝ error^-power on the last days (MSE or MAE), or equal "
                          "(network weight 0.5)")

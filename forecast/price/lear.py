@@ -113,7 +113,6 @@ class Scaler:
     p_mad: np.ndarray
     e_med: np.ndarray
     e_mad: np.ndarray
-    kind: str = "asinh"
     p_cdf: EmpiricalCDF | None = None
     e_cdf: EmpiricalCDF | None = None
 
@@ -125,8 +124,8 @@ class Scaler:
         pm, pd_ = _robust(price)
         em, ed = _robust(exog)
         if kind == "npit":
-            return cls(pm, pd_, em, ed, kind, EmpiricalCDF(price), EmpiricalCDF(exog))
-        return cls(pm, pd_, em, ed, kind)
+            return cls(pm, pd_, em, ed, EmpiricalCDF(price), EmpiricalCDF(exog))
+        return cls(pm, pd_, em, ed)
 
     def price(self, p: np.ndarray) -> np.ndarray:
         if self.p_cdf is not None:
