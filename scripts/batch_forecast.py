@@ -11,7 +11,7 @@ forecasts every site from what was known at the reference time, and writes
 
 import sys
 
-from forecast.predict import main
+from forecast.cli import main
 
 if __name__ == "__main__":
-    raise SystemExit(main(sys.argv[1:]))
+    raise SystemExit(main(["predict", *sys.argv[1:]]))

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from forecast import metrics
+from forecast.evaluation import metrics
 from forecast.data.clusters import read_philly, read_venus
 from forecast.models.gbm import GBMForecaster
 

@@ -1,4 +1,4 @@
-"""Speed and scale of training and batch inference, on CPU or CUDA (same code; device from forecast.device).
+"""Speed and scale of training and batch inference, on CPU or CUDA (same code; device from forecast.models.device).
 
     python scripts/bench_gpu.py [--device auto|cpu|cuda] [--out bench_gpu.json] [--tiny]
 
@@ -9,7 +9,7 @@ as ``forecast train`` does) and (b) a standard per-sample ``torch.utils.data.Dat
 model, loss, optimiser and precision, so only the feeding differs. Warm-up, then the median over repeats
 of ``--steps`` synchronised optimiser steps. GPU busy = kernel time / wall time under torch.profiler.
 
-Inference: ``forecast.predict.predict`` end to end (read and validate the contract files -> windows ->
+Inference: ``forecast.pipeline.predict.predict`` end to end (read and validate the contract files -> windows ->
 model -> tidy frame -> parquet) for N series × 168 h × 9 quantiles, against the per-site path with a
 per-sample DataLoader (pandas per site, ``WindowStore``, one window per item). Inputs are copies of
 simulated sites (``fleet_inputs``); weights are untrained (speed does not depend on them).
@@ -42,7 +42,7 @@ from forecast.config import compose, to_object
 from forecast.data.features import site_metas
 from forecast.data.simulate import ScenarioConfig, simulate
 from forecast.data.windows import WindowStore
-from forecast.device import Runtime, autocast, resolve
+from forecast.models.device import Runtime, autocast, resolve
 from forecast.io import atomic_write
 from forecast.models import registry
 from forecast.models.lit import IndexBatches
@@ -104,7 +104,7 @@ def model_config(sz: Sizes, quantiles: list[float] | None = None):
 
 def training_windows(base, sz: Sizes, history: int) -> tuple[WindowStore, np.ndarray]:
     """Store (CPU) over the simulated sites and every issue time with a full history and target."""
-    from forecast.train import Inputs, site_series
+    from forecast.data.inputs import Inputs, site_series
 
     cfg = to_object(compose([f"data.history_h={history}", f"data.horizon_h={sz.horizon}"]))
     inp = Inputs(base.sites, base.jobs, base.meter, base.grid, {"meter": Path("<simulated>")}, site_metas(base.sites))
@@ -310,8 +310,8 @@ def fleet_inputs(base, n_sites: int, t: pd.Timestamp, hours: int, out: Path) -> 
 
 def baseline_predict(cfg, ckpt: str, t: pd.Timestamp, rt: Runtime, batch_size: int, workers: int) -> int:
     """The per-site path: pandas filtering and (T, H, C) arrays per site, a per-sample DataLoader, tidy, parquet."""
-    from forecast.predict import load_model, tidy
-    from forecast.train import load_inputs, site_series
+    from forecast.pipeline.predict import load_model, tidy
+    from forecast.data.inputs import load_inputs, site_series
     from forecast.types import Quantiles
 
     lm = load_model(cfg, ckpt)
@@ -347,8 +347,9 @@ def timed(fn, repeats: int, warmup: bool = True) -> tuple[float, object]:
 def bench_inference(base, sz: Sizes, rt: Runtime, series: tuple[int, ...], history: int, work: Path,
                     with_baseline: bool = True) -> list[dict]:
     from forecast.data.reference import reference_windows
-    from forecast.predict import predict, predict_arrays
-    from forecast.train import load_inputs
+    from forecast.pipeline.predict import predict
+    from forecast.models.inference import predict_arrays
+    from forecast.data.inputs import load_inputs
 
     mc = model_config(sz, Q9)
     torch.manual_seed(0)

@@ -27,7 +27,7 @@ import numpy as np
 import pandas as pd
 
 from forecast.data.clusters import read_philly, read_venus
-from forecast.series_bench import main as bench_main
+from forecast.evaluation.series_bench import main as bench_main
 
 
 def prepare(data: Path, work: Path, tune: bool) -> dict[str, Path]:

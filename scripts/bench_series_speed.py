@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from forecast.series_bench import main as bench_main
+from forecast.evaluation.series_bench import main as bench_main
 
 
 def year_csv(path: Path, seed: int = 0) -> Path:

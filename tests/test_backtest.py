@@ -9,8 +9,8 @@ import pytest
 
 from forecast.config import OptimizerConfig, TrainerConfig, compose, to_object
 from forecast.data.windows import WindowStore
-from forecast.device import resolve
-from forecast.rolling import (Policy, apply_calibration, calibration_factors, refit_plan, rolling, windows_before)
+from forecast.models.device import resolve
+from forecast.evaluation.rolling import (Policy, apply_calibration, calibration_factors, refit_plan, rolling, windows_before)
 
 H = 24
 DAYS = pd.date_range("2024-03-01", periods=10, freq="D", tz="UTC")
@@ -73,7 +73,7 @@ def test_calibration_widens_narrow_quantiles_to_nominal():
 
 def test_every_origin_gets_its_refit_and_one_batched_predict(monkeypatch):
     """Each refit segment is forecast by one batched call (plus one for calibration), never per origin."""
-    import forecast.train as tr_mod
+    import forecast.models.inference as tr_mod
     from forecast.models.tide import TiDE
 
     calls = []
@@ -112,9 +112,9 @@ def _scenario_cfg(tmp_path, *extra):
 def test_scenario_forecasts_ignore_meter_after_their_origin(tmp_path):
     """Plant a huge meter reading from one origin on: forecasts issued at or before it do not move
     (learned model, physics, seasonal naive, LightGBM); later ones do."""
-    from forecast.backtest import backtest_origins, gbm_extra, policy_of
+    from forecast.evaluation.backtest import backtest_origins, gbm_extra, policy_of
     from forecast.models import registry
-    from forecast.train import load_inputs, site_series
+    from forecast.data.inputs import load_inputs, site_series
 
     cfg = _scenario_cfg(tmp_path, "backtest.k=3", "backtest.retrain=expanding")
     dc = cfg.data
@@ -148,7 +148,7 @@ def test_scenario_forecasts_ignore_meter_after_their_origin(tmp_path):
 @pytest.mark.slow
 def test_backtest_end_to_end(tmp_path):
     from forecast import tracking
-    from forecast.backtest import backtest
+    from forecast.evaluation.backtest import backtest
 
     cfg = _scenario_cfg(tmp_path, "backtest.k=4", "backtest.retrain=every_k", "backtest.window_days=30")
     res = backtest(cfg)

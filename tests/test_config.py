@@ -54,7 +54,7 @@ def test_validation_names_the_override(override, fix):
 
 
 def test_files_data_reads_the_given_dir(tmp_path):
-    from forecast.train import load_inputs
+    from forecast.data.inputs import load_inputs
 
     cfg = to_object(compose(["data=files", f"data.dir={tmp_path}"]))
     assert cfg.data.source == "files" and cfg.data.dir == str(tmp_path)

@@ -22,7 +22,7 @@ def trained(tmp_path_factory):
     old = os.getcwd()
     os.chdir(work)
     try:
-        from forecast.train import train
+        from forecast.pipeline.train import train
 
         cfg = to_object(compose(["experiment=quick", f"data.dir={work / 'data'}", f"out_dir={work / 'out'}",
                                  f"tracking.uri=sqlite:///{work / 'mlflow.db'}", f"predict.out={work / 'fc'}",
@@ -49,7 +49,7 @@ def test_train_logs_metrics_plots_and_registers(trained):
 
 
 def test_batch_forecast_by_alias_is_tidy_and_reproducible(trained):
-    from forecast.predict import predict
+    from forecast.pipeline.predict import predict
 
     cfg, res, work = trained
     t = "2024-03-20T00:00:00Z"
@@ -72,7 +72,7 @@ def test_forecast_uses_only_data_known_at_the_reference_time(trained, tmp_path):
     """Poison every meter reading from the reference time on: the forecast does not move."""
     import dataclasses
 
-    from forecast.predict import predict
+    from forecast.pipeline.predict import predict
 
     cfg, res, work = trained
     t = pd.Timestamp("2024-03-20T00:00:00Z")
@@ -94,7 +94,7 @@ def test_forecast_uses_only_data_known_at_the_reference_time(trained, tmp_path):
 def test_checkpoint_path_and_csv(trained, tmp_path):
     import dataclasses
 
-    from forecast.predict import predict
+    from forecast.pipeline.predict import predict
 
     cfg, res, _ = trained
     cfg2 = dataclasses.replace(cfg, predict=dataclasses.replace(cfg.predict, out=str(tmp_path), csv=True))
@@ -106,7 +106,7 @@ def test_checkpoint_path_and_csv(trained, tmp_path):
 
 
 def test_reference_time_errors(trained):
-    from forecast.predict import predict
+    from forecast.pipeline.predict import predict
 
     cfg, _, _ = trained
     with pytest.raises(ValueError, match="has no timezone"):
@@ -137,7 +137,7 @@ def test_batch_script_from_the_command_line(trained, tmp_path):
 def test_missing_temperature_is_refused_not_defaulted(trained, tmp_path):
     import dataclasses
 
-    from forecast.predict import predict
+    from forecast.pipeline.predict import predict
 
     cfg, _, work = trained
     src = work / "data"

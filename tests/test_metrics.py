@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from forecast import metrics as m
+from forecast.evaluation import metrics as m
 
 
 def test_point_metrics_by_hand():

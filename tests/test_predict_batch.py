@@ -36,10 +36,11 @@ def setup(small_scenario, tmp_path_factory):
 
 def test_predict_matches_the_window_store_path(setup):
     from forecast.data.windows import WindowStore
-    from forecast.device import resolve
+    from forecast.models.device import resolve
     from forecast.models import registry
-    from forecast.predict import predict
-    from forecast.train import load_inputs, predict_windows, site_series
+    from forecast.pipeline.predict import predict
+    from forecast.data.inputs import load_inputs, site_series
+    from forecast.models.inference import predict_windows
 
     cfg, sc, ckpt, _ = setup
     t = sc.meter.ts.min() + 24 * 30 * HOUR
@@ -64,7 +65,7 @@ def test_predict_matches_the_window_store_path(setup):
 
 
 def test_missing_meter_hour_names_site_and_hour(setup, tmp_path):
-    from forecast.predict import predict
+    from forecast.pipeline.predict import predict
 
     cfg, sc, ckpt, work = setup
     t = sc.meter.ts.min() + 24 * 30 * HOUR
@@ -84,9 +85,9 @@ def test_predict_arrays_batches_agree_on_every_device(setup, device):
     """Same inputs, any batch size, CPU fp32 or CUDA bf16: the same quantiles (bf16 within its precision)."""
     from forecast.data.features import site_metas
     from forecast.data.reference import reference_windows
-    from forecast.device import resolve
+    from forecast.models.device import resolve
     from forecast.models import registry
-    from forecast.predict import predict_arrays
+    from forecast.models.inference import predict_arrays
 
     _, sc, ckpt, _ = setup
     t = sc.meter.ts.min() + 24 * 30 * HOUR

@@ -9,10 +9,10 @@ import pandas as pd
 import pytest
 
 from forecast.config import OptimizerConfig, TrainerConfig
-from forecast.device import resolve
+from forecast.models.device import resolve
 from forecast.errors import ContractError
-from forecast.rolling import Policy, rolling
-from forecast.series_bench import BenchConfig, parse, prepare, run_bench
+from forecast.evaluation.rolling import Policy, rolling
+from forecast.evaluation.series_bench import BenchConfig, parse, prepare, run_bench
 
 DATA = Path("/work/shared/data/clusters/philly_node_sequence_hourly_mean.csv")
 FAST = dict(epochs=2, hidden=16, history=168, val_days=3, refit_days=4, report=False,
@@ -78,7 +78,7 @@ def test_forecasts_ignore_data_after_their_origin(tmp_path):
     (learned model with refits, baselines, LightGBM), and a later one does change."""
     from forecast.data.series import load_hourly_series
     from forecast.models.tide import TiDE
-    from forecast.series_bench import _gbm_extra
+    from forecast.evaluation.series_bench import _gbm_extra
 
     df, _ = load_hourly_series(_csv(tmp_path), "time", "mw", ["plan"])
     policy = Policy(retrain="expanding", k=2, val_days=3, max_epochs=2)
@@ -132,7 +132,7 @@ def test_philly_runs_when_data_present(tmp_path):
 
 @pytest.mark.slow
 def test_neuralforecast_peer_on_the_same_origins(tmp_path):
-    from forecast import peers
+    from forecast.evaluation import peers
 
     if not peers.available():
         pytest.skip("NeuralForecast not installed (optional extra: pip install '.[peers]')")

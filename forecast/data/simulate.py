@@ -30,7 +30,7 @@ import numpy as np
 import pandas as pd
 
 from forecast.data.gpus import gpu_spec
-from forecast.io import atomic_write
+from forecast.io import atomic_write, atomic_write_text
 
 HOUR_NS = 3_600_000_000_000
 
@@ -421,7 +421,7 @@ def main(argv: list[str]) -> int:
         cfg.days = a.days
     sc = simulate(cfg)
     paths = sc.write(a.out)
-    atomic_write(Path(a.out) / "scenario.json", lambda tmp: Path(tmp).write_text(json.dumps(asdict(cfg), indent=1)))
+    atomic_write_text(Path(a.out) / "scenario.json", json.dumps(asdict(cfg), indent=1))
     for k, p in paths.items():
         print(f"{k:>6}: {p}")
     return 0

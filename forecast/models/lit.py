@@ -4,6 +4,7 @@ and a data module that feeds device-resident windows by index."""
 from __future__ import annotations
 
 import math
+import time
 
 import lightning as L
 import numpy as np
@@ -152,3 +153,37 @@ class ShardAudit(L.Callback):
         counts = counts.cpu().numpy()
         self.result = {"world_size": float(world), "train_windows_epoch0": float(counts.sum()),
                        "train_windows_overlap": float((counts > 1).sum())}
+
+
+def seed_everything(seed: int) -> None:
+    """Seed Python, numpy and torch (and dataloader workers) for a reproducible run."""
+    L.seed_everything(seed, workers=True, verbose=False)
+
+
+class EpochTimer(L.Callback):
+    """Wall time per training epoch (synchronised on CUDA), for the throughput figures."""
+
+    def __init__(self):
+        self.times: list[float] = []
+        self._t = 0.0
+
+    @staticmethod
+    def _sync() -> None:
+        if torch.cuda.is_available():
+            torch.cuda.synchronize()
+
+    def on_train_epoch_start(self, trainer, pl_module):
+        self._sync()
+        self._t = time.perf_counter()
+
+    def on_train_epoch_end(self, trainer, pl_module):
+        self._sync()
+        self.times.append(time.perf_counter() - self._t)
+
+    def median_epoch_s(self) -> float:
+        return float(np.median(self.times)) if self.times else float("nan")
+
+    def windows_per_s(self, per_epoch: int) -> float:
+        # the first epoch carries warm-up (allocation, compilation): use the others when there are any
+        t = self.times[1:] or self.times
+        return float(per_epoch / np.median(t)) if t else float("nan")

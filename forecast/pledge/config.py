@@ -11,13 +11,12 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Optional
 
 from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING, DictConfig, OmegaConf
 
-import forecast
+from forecast.config import compose as compose_config
 
 P = "pledge"  # config path prefix in error messages
 
@@ -408,19 +407,10 @@ def register_configs() -> None:
     cs.store(group="pledge", name="pledge_schema", node=PledgeConfig)
 
 
-def conf_dir() -> Path:
-    """The repository's conf/ directory (beside the package)."""
-    return Path(forecast.__file__).resolve().parents[1] / "conf"
-
-
 def compose(overrides: list[str] | tuple[str, ...] = (), config_name: str = "pledge_app") -> DictConfig:
-    """Compose ``conf/pledge_app.yaml`` with command-line style overrides (Hydra's compose API)."""
-    from hydra import compose as hydra_compose
-    from hydra import initialize_config_dir
-
+    """Compose ``conf/pledge_app.yaml`` with command-line style overrides (``forecast.config.compose``)."""
     register_configs()
-    with initialize_config_dir(config_dir=str(conf_dir()), version_base="1.3", job_name="pledge"):
-        return hydra_compose(config_name=config_name, overrides=list(overrides))
+    return compose_config(list(overrides), config_name=config_name)
 
 
 def to_app(cfg: DictConfig) -> PledgeApp:

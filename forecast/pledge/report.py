@@ -22,7 +22,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from forecast.io import atomic_write  # noqa: E402
+from forecast.io import atomic_write, atomic_write_text  # noqa: E402
 from forecast.pledge.accounting import Accounting  # noqa: E402
 from forecast.pledge.curtail import CurtailmentPlan  # noqa: E402
 from forecast.pledge.money import fmt_usd, total  # noqa: E402
@@ -195,7 +195,7 @@ def render(path: str | Path, title: str, acc: Accounting, ts: pd.DatetimeIndex, 
            "table.t{border-collapse:collapse;font-size:12px;margin:1em 0}table.t td,table.t th{border-bottom:1px solid #ddd;"
            "padding:3px 8px;text-align:right}img{max-width:100%}pre{background:#f6f6f6;padding:1em;font-size:11px;"
            "white-space:pre-wrap}</style></head><body>" + "\n".join(parts) + "</body></html>")
-    return atomic_write(path, lambda p: Path(p).write_text(doc, encoding="utf-8"))
+    return atomic_write_text(path, doc)
 
 
 def _prov(p: dict) -> str:

@@ -30,10 +30,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from forecast import metrics as M
+from forecast.evaluation import metrics as M
 from forecast.errors import ContractError
 from forecast.price.readers import EPFData, read_epf
-from forecast.io import atomic_write
+from forecast.io import atomic_write_text
 
 TEST_DAYS = 728
 NAIVE_LAG_DAYS = 7
@@ -77,10 +77,6 @@ def read_peer(path: str | os.PathLike, index: pd.DatetimeIndex) -> pd.DataFrame:
                                 frame[[c]][vals.isna()].reset_index(drop=True))
         frame[c] = vals.astype("float64")
     return frame
-
-
-def _atomic_write(path: Path, text: str) -> None:
-    atomic_write(path, lambda tmp: Path(tmp).write_text(text))
 
 
 def run_bench(data: EPFData, cfg=None, test_days: int = TEST_DAYS, warmup: int = 56, log_every: int = 0,
@@ -231,13 +227,13 @@ def main(argv: list[str] | None = None) -> int:
     out = Path(a.out)
     out.mkdir(parents=True, exist_ok=True)
     frame = forecasts_frame(res, cfg.levels)
-    _atomic_write(out / "forecasts.csv", frame.to_csv(index=False, float_format="%.4f"))
-    _atomic_write(out / "metrics.json", json.dumps(m, indent=2))
+    atomic_write_text(out / "forecasts.csv", frame.to_csv(index=False, float_format="%.4f"))
+    atomic_write_text(out / "metrics.json", json.dumps(m, indent=2))
     if res["members"]:  # each member's point forecast, for auditing the combination
         mem = pd.DataFrame({"timestamp": pd.DatetimeIndex(res["timestamps"].ravel())})
         for name, v in res["members"].items():
             mem[name] = v.ravel()
-        _atomic_write(out / "members.csv", mem.to_csv(index=False, float_format="%.4f"))
+        atomic_write_text(out / "members.csv", mem.to_csv(index=False, float_format="%.4f"))
     print(f"{Path(a.data).name}: test {m['test_start']} … {m['test_end']}, {m['n_hours']} hours, "
           f"{m['runtime_s']:.0f} s")
     print(table(m))

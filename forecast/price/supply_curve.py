@@ -26,7 +26,7 @@ import pandas as pd
 from scipy.optimize import least_squares
 
 from forecast.price.response import delta_price
-from forecast.io import atomic_write
+from forecast.io import atomic_write_text
 
 MW_PER_GW = 1000.0
 TIMEZONE = "America/New_York"
@@ -205,10 +205,6 @@ def slope_table(curve: FittedSupplyCurve, frame: pd.DataFrame, peak_quantile: fl
     return pd.DataFrame(rows)
 
 
-def _atomic_write(path: Path, text: str) -> None:
-    atomic_write(path, lambda tmp: Path(tmp).write_text(text))
-
-
 def main(argv: list[str] | None = None) -> int:
     """``forecast price-curve --data DIR --out DIR``: fit on PJM Data Miner exports, print slopes, track in MLflow."""
     from forecast.price.readers import read_pjm_rto
@@ -227,8 +223,8 @@ def main(argv: list[str] | None = None) -> int:
     tab = slope_table(curve, read.frame)
     out = Path(a.out)
     out.mkdir(parents=True, exist_ok=True)
-    _atomic_write(out / "supply_curve.json", json.dumps(curve.to_dict()))
-    _atomic_write(out / "slopes.csv", tab.to_csv(index=False, float_format="%.4f"))
+    atomic_write_text(out / "supply_curve.json", json.dumps(curve.to_dict()))
+    atomic_write_text(out / "slopes.csv", tab.to_csv(index=False, float_format="%.4f"))
     pd.set_option("display.width", 160)
     print(f"{len(read.frame)} hours fitted; slopes in $/MWh per GW (p10–p90 over {curve.n_draws} bootstrap draws):")
     print(tab.to_string(index=False, float_format=lambda v: f"{v:.3f}"))

@@ -20,7 +20,7 @@ HOUR = pd.Timedelta(hours=1)
 
 def _store_windows(sc, t: pd.Timestamp, use_temperature: bool):
     """The slow, per-site path: site_series -> WindowStore -> gather at issue time t."""
-    from forecast.train import Inputs, site_series
+    from forecast.data.inputs import Inputs, site_series
 
     inp = Inputs(sc.sites, sc.jobs, sc.meter[sc.meter.ts < t], sc.grid[sc.grid.ts < t], {}, site_metas(sc.sites))
     dc = dataclasses.replace(DataConfig(), history_h=L, horizon_h=H, use_temperature=use_temperature)

@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 
 import forecast
-from forecast.pledge.config import PledgeApp, conf_dir, load_config
+from forecast.config import conf_dir
+from forecast.pledge.config import PledgeApp, load_config
 
 PLEDGE_FILES = sorted(p.stem for p in (conf_dir() / "pledge").glob("*.yaml"))
 

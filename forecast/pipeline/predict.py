@@ -9,11 +9,9 @@ same file, byte for byte.
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import hashlib
 import logging
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,12 +20,14 @@ import pandas as pd
 import torch
 
 from forecast import tracking
-from forecast.config import Config, compose, to_object
+from forecast.config import Config
+from forecast.data.inputs import load_inputs
 from forecast.data.reference import reference_windows
-from forecast.device import Runtime, autocast, resolve
 from forecast.errors import ContractError
 from forecast.io import atomic_write
 from forecast.models import registry
+from forecast.models.device import resolve
+from forecast.models.inference import predict_arrays
 from forecast.types import Quantiles
 
 log = logging.getLogger("forecast")
@@ -71,8 +71,6 @@ def load_model(cfg: Config, ref: str | None = None) -> LoadedModel:
 
 
 def predict(cfg: Config, model_ref: str | None = None, reference_time: str | pd.Timestamp | None = None) -> PredictOutput:
-    from forecast.train import load_inputs
-
     pc = cfg.predict
     lm = load_model(cfg, model_ref)
     L, H = int(lm.meta["history_h"]), int(lm.meta["horizon_h"])
@@ -122,25 +120,6 @@ def predict(cfg: Config, model_ref: str | None = None, reference_time: str | pd.
     return PredictOutput(path, csv_path, len(frame), t, lm.version, lm.run_id, frame)
 
 
-@torch.no_grad()
-def predict_arrays(model: torch.nn.Module, x_hist: np.ndarray, x_fut: np.ndarray, rt: Runtime,
-                   batch_size: int = 4096) -> np.ndarray:
-    """Quantiles (N, H, Q) fp32 on the CPU side for inputs x_hist (N, L, F_hist), x_fut (N, H, F_fut).
-
-    Inputs go to the device once; the model runs in ceil(N / batch_size) calls; one copy back.
-    """
-    model = model.to(rt.device).eval()
-    xh = torch.from_numpy(np.ascontiguousarray(x_hist, dtype=np.float32)).to(rt.device, non_blocking=True)
-    xf = torch.from_numpy(np.ascontiguousarray(x_fut, dtype=np.float32)).to(rt.device, non_blocking=True)
-    out = []
-    for i in range(0, len(xh), batch_size):
-        with autocast(rt):
-            out.append(model(xh[i:i + batch_size], xf[i:i + batch_size]).float())  # (b, H, Q)
-    if not out:
-        return np.zeros((0, x_fut.shape[1], 0), np.float32)
-    return torch.cat(out).cpu().numpy()
-
-
 def tidy(q: np.ndarray, series_ids: list[str], issued_at: pd.Timestamp, quant: Quantiles, lm: LoadedModel) -> pd.DataFrame:
     """(S, H, Q) -> long frame, one row per series and hour, one column per quantile (no Python row loops)."""
     S, H, Q = q.shape
@@ -159,27 +138,3 @@ def tidy(q: np.ndarray, series_ids: list[str], issued_at: pd.Timestamp, quant: Q
     frame["model_version"] = lm.version
     frame["run_id"] = lm.run_id
     return frame
-
-
-def main(argv: list[str]) -> int:
-    """forecast predict --reference-time 2025-12-01T00:00Z [--model registry|PATH] [--csv] [hydra overrides]"""
-    ap = argparse.ArgumentParser(prog="forecast predict", description=__doc__.splitlines()[0])
-    ap.add_argument("--reference-time", required=True, help="issue time, ISO 8601 with zone (e.g. 2025-12-01T00:00Z)")
-    ap.add_argument("--model", default=None, help="'registry' (name@alias from the config) or a checkpoint path")
-    ap.add_argument("--out", default=None, help="output folder (default: predict.out)")
-    ap.add_argument("--csv", action="store_true", help="also write CSV")
-    a, overrides = ap.parse_known_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s", stream=sys.stderr)
-    ov = list(overrides) + [f"predict.reference_time={a.reference_time}"]
-    if a.model:
-        ov.append(f"predict.model={a.model}")
-    if a.out:
-        ov.append(f"predict.out={a.out}")
-    if a.csv:
-        ov.append("predict.csv=true")
-    cfg = to_object(compose(ov))
-    res = predict(cfg)
-    print(f"{res.path}: {res.rows} rows, issued {res.issued_at}, model {res.model_version} (run {res.run_id})")
-    if res.csv_path:
-        print(res.csv_path)
-    return 0

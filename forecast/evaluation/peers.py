@@ -59,7 +59,7 @@ def _future(store: WindowStore, k: int, i: int, uid: str) -> pd.DataFrame:
 
 def neuralforecast_extra(store: WindowStore, levels: tuple[float, ...], names: list[str], val_days: int = 7,
                          max_steps: int = 300, seed: int = 0):
-    """An ``extra`` hook for :func:`forecast.rolling.rolling`: {peer name: (n, H, Q)} in model units."""
+    """An ``extra`` hook for :func:`forecast.evaluation.rolling.rolling`: {peer name: (n, H, Q)} in model units."""
     from neuralforecast import NeuralForecast
     from neuralforecast.losses.pytorch import MQLoss
     from neuralforecast.models import NHITS, TFT

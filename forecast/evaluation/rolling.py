@@ -36,7 +36,7 @@ from torch import nn
 
 from forecast.config import OptimizerConfig, TrainerConfig
 from forecast.data.windows import WindowStore, series_of
-from forecast.device import Runtime
+from forecast.models.device import Runtime
 from forecast.models.baselines import BASELINES, ResidualQuantiles
 
 log = logging.getLogger("forecast")
@@ -198,7 +198,7 @@ def rolling(store: WindowStore, origins: np.ndarray, policy: Policy, make_model:
             seed: int = 0) -> RollingResult:
     """Forecast every origin with the learned model (refit per ``policy``), residual-quantile baselines
     fitted on the same training windows, and ``extra(t0, segment_origins) -> {name: (n, H, Q)}`` models."""
-    from forecast.train import predict_windows
+    from forecast.models.inference import predict_windows
 
     store.to("cpu")
     times = issue_times(store, origins)
@@ -290,7 +290,7 @@ def score(res: RollingResult, levels: tuple[float, ...], mase_scale: np.ndarray,
     Returns {"aggregate": {model: {metric: v}}, "per_series": {series: {model: {...}}},
     "per_horizon": {model: {metric: [H values]}}}.
     """
-    from forecast import metrics
+    from forecast.evaluation import metrics
 
     lv = np.asarray(levels)
     mi = list(levels).index(0.5)

@@ -41,10 +41,10 @@ from forecast.config import OptimizerConfig, TrainerConfig
 from forecast.data.features import calendar
 from forecast.data.series import load_hourly_series
 from forecast.data.windows import SeriesArrays, WindowStore
-from forecast.device import resolve
+from forecast.models.device import resolve
 from forecast.errors import ContractError
-from forecast.io import atomic_write
-from forecast.rolling import Policy, mase_scales, rolling, score, tidy
+from forecast.io import atomic_write, atomic_write_text
+from forecast.evaluation.rolling import Policy, mase_scales, rolling, score, tidy
 
 log = logging.getLogger("forecast")
 LEVELS = (0.1, 0.5, 0.9)
@@ -184,7 +184,7 @@ def run_bench(cfg: BenchConfig) -> dict:
     y_raw = df[cfg.target].to_numpy(np.float64)
     extras = [_gbm_extra(p, y_raw, cfg.horizon, policy, cfg.seed, cfg.lightgbm_params)] if cfg.lightgbm else []
     if cfg.peers:
-        from forecast import peers
+        from forecast.evaluation import peers
 
         if not peers.available():
             raise ImportError("--peers needs NeuralForecast: pip install '.[peers]'")
@@ -216,12 +216,12 @@ def run_bench(cfg: BenchConfig) -> dict:
     out["seconds"] = round(time.perf_counter() - t_start, 1)
     folder = Path(cfg.out)
     folder.mkdir(parents=True, exist_ok=True)
-    atomic_write(folder / "metrics.json", lambda tmp: Path(tmp).write_text(json.dumps(out, indent=1)))
+    atomic_write_text(folder / "metrics.json", json.dumps(out, indent=1))
     fc = tidy(res, [cfg.target], LEVELS).rename(columns={"issued_at": "origin"}).drop(columns=["series_id"])
     fc = fc[["origin", "ts", "horizon_h", "actual", "p10", "p50", "p90", "model", "refit_id"]]
     atomic_write(folder / "forecasts.csv", lambda tmp: fc.to_csv(tmp, index=False))
     if cfg.report:
-        from forecast.report import write_report
+        from forecast.evaluation.report import write_report
 
         write_report(folder, f"series-bench: {Path(cfg.data).name} / {cfg.target}", res, sc, [cfg.target], LEVELS,
                      units=cfg.target, refits=res.refit_table(), notes=_notes(cfg, p))
@@ -268,9 +268,6 @@ def parse(argv: list[str]) -> BenchConfig:
 
 def main(argv: list[str]) -> int:
     """forecast series-bench --data PATH.csv --timestamp COL --target COL [...] --out DIR"""
-    from forecast.train import _setup_logging
-
-    _setup_logging()
     torch.set_num_threads(max(1, min(torch.get_num_threads(), 2)))
     cfg = parse(argv)
     m = run_bench(cfg)

@@ -14,8 +14,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from forecast.io import atomic_write
-from forecast.rolling import RollingResult
+from forecast.io import atomic_write, atomic_write_text
+from forecast.evaluation.rolling import RollingResult
 
 TABLE_COLS = ("mae", "rmse", "smape", "mase", "pinball", "crps", "coverage_p10_p90", "top5_mae", "n_origins")
 STYLES = {"model": ("C0", "-"), "seasonal_naive_24h": ("C3", "-."), "seasonal_naive_168h": ("C1", ":"),
@@ -133,5 +133,5 @@ def write_report(folder: str | Path, title: str, res: RollingResult, scores: dic
     page = f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title><style>{css}</style>" \
            f"</head><body>{''.join(parts)}</body></html>"
     out = folder / "report.html"
-    atomic_write(out, lambda tmp: Path(tmp).write_text(page, encoding="utf-8"))
+    atomic_write_text(out, page)
     return out

@@ -3,7 +3,7 @@
 Origins: every ``backtest.every_days`` days at ``backtest.at_hour`` UTC from
 ``backtest.start`` (default: ``data.test_weeks`` before the meter ends), for every
 site, each with a full horizon of readings. The learned model is refit per
-``backtest.retrain`` (never | every_k | expanding, see :mod:`forecast.rolling`);
+``backtest.retrain`` (never | every_k | expanding, see :mod:`forecast.evaluation.rolling`);
 baselines on the same origins: seasonal naive 24 h / 168 h and physics-only
 (residual quantiles from the same pre-origin windows), LightGBM on the same
 features (schedule as planned at each origin, calendar, lags), refit on the same
@@ -27,11 +27,13 @@ import pandas as pd
 
 from forecast import tracking
 from forecast.config import Config, compose, to_dict, to_object
+from forecast.data.inputs import load_inputs, site_series
 from forecast.data.windows import WindowStore, series_of
-from forecast.device import resolve
-from forecast.io import atomic_write
+from forecast.models.lit import seed_everything
+from forecast.models.device import resolve
+from forecast.io import atomic_write, atomic_write_text
 from forecast.models import registry
-from forecast.rolling import Policy, RollingResult, mase_scales, rolling, score, tidy
+from forecast.evaluation.rolling import Policy, RollingResult, mase_scales, rolling, score, tidy
 from forecast.types import Quantiles
 
 log = logging.getLogger("forecast")
@@ -107,18 +109,16 @@ def peer_extra(cfg: Config, store: WindowStore, levels: tuple[float, ...]):
         import neuralforecast  # noqa: F401
     except ImportError as e:
         raise ImportError("backtest.peers needs NeuralForecast: pip install '.[peers]' (or set backtest.peers=[])") from e
-    from forecast.peers import neuralforecast_extra
+    from forecast.evaluation.peers import neuralforecast_extra
 
     return neuralforecast_extra(store, levels, cfg.backtest.peers, cfg.data.val_weeks * 7)
 
 
 def backtest(cfg: Config) -> BacktestResult:
     """Run the rolling-origin backtest, write its outputs and log them to MLflow."""
-    from forecast.train import _seed, load_inputs, site_series
-
     t_start = time.perf_counter()
     dc, tc, bc = cfg.data, cfg.trainer, cfg.backtest
-    _seed(tc.seed)
+    seed_everything(tc.seed)
     if tc.num_threads:
         import torch
 
@@ -148,10 +148,10 @@ def backtest(cfg: Config) -> BacktestResult:
     frame = tidy(res, store.ids, quant.levels)
     atomic_write(folder / "forecasts.parquet", lambda tmp: frame.to_parquet(tmp, index=False))
     atomic_write(folder / "refits.csv", lambda tmp: refits.to_csv(tmp, index=False))
-    atomic_write(folder / "metrics.json", lambda tmp: Path(tmp).write_text(json.dumps(sc, indent=1)))
+    atomic_write_text(folder / "metrics.json", json.dumps(sc, indent=1))
     report = None
     if bc.report:
-        from forecast.report import write_report
+        from forecast.evaluation.report import write_report
 
         notes = [f"{len(origins)} origins ({len(np.unique(res.issued_at))} issue times × {len(store.ids)} sites) from "
                  f"{res.issued_at.min()} to {res.issued_at.max()}, every {bc.every_days} day(s) at {bc.at_hour:02d}:00 "
@@ -189,9 +189,6 @@ def format_table(agg: dict) -> str:
 
 def main(argv: list[str]) -> int:
     """forecast backtest [hydra overrides], e.g. backtest.retrain=never experiment=quick"""
-    from forecast.train import _setup_logging
-
-    _setup_logging()
     res = backtest(to_object(compose(argv)))
     print(format_table(res.metrics["aggregate"]))
     print(f"\n{len(res.refits)} refits, {res.seconds:.0f} s; MLflow run {res.run_id}; outputs in {res.folder}"
