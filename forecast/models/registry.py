@@ -14,6 +14,9 @@ from forecast.data.windows import FUT_CHANNELS, HIST_CHANNELS
 from forecast.io import atomic_write
 
 FORMAT = "forecast-checkpoint/1"
+# power in capacity units: 0 … 1 × capacity_mw (the sites table's physical ceiling: GPUs at peak power, worst PUE,
+# base load), so every quantile of the power model is >= 0 MW and <= capacity_mw by construction
+POWER_BOUNDS = (0.0, 1.0)
 
 
 def build(cfg: ModelConfig, history: int, horizon: int) -> nn.Module:
@@ -24,7 +27,8 @@ def build(cfg: ModelConfig, history: int, horizon: int) -> nn.Module:
                     n_quantiles=len(cfg.quantiles), median_index=list(cfg.quantiles).index(0.5), hidden=cfg.hidden,
                     n_encoder=cfg.n_encoder, n_decoder=cfg.n_decoder, proj_dim=cfg.proj_dim,
                     decoder_dim=cfg.decoder_dim, temporal_hidden=cfg.temporal_hidden, dropout=cfg.dropout,
-                    anchor=(HIST_CHANNELS.index("phys_power"), FUT_CHANNELS.index("phys_power")) if cfg.anchor else None)
+                    anchor=(HIST_CHANNELS.index("phys_power"), FUT_CHANNELS.index("phys_power")) if cfg.anchor else None,
+                    bounds=POWER_BOUNDS)
     raise ValueError(f"unknown model {cfg.name!r}")
 
 

@@ -11,6 +11,8 @@ anchor channel (for power: the physics-expected power of the schedule as
 planned): the median starts from the anchor's future values plus a linear map
 of the recent gap between target and anchor, so the network spends its
 capacity on the plan-versus-meter gap rather than on reproducing the plan.
+With ``bounds=(low, high)`` every quantile lies in [low, high] by construction (for power: 0 and the
+site's capacity, in capacity units), and quantiles stay non-crossing.
 Every op is a batched matmul: it trains fast on a GPU and exports as a plain
 tensor-in/tensor-out module.
 """
@@ -40,9 +42,12 @@ class TiDE(nn.Module):
     def __init__(self, history: int, horizon: int, n_hist: int, n_fut: int, n_quantiles: int = 3,
                  median_index: int = 1, hidden: int = 256, n_encoder: int = 2, n_decoder: int = 1,
                  proj_dim: int = 4, decoder_dim: int = 16, temporal_hidden: int = 64, dropout: float = 0.1,
-                 anchor: tuple[int, int] | None = None):
+                 anchor: tuple[int, int] | None = None, bounds: tuple[float, float] | None = None):
         super().__init__()
         self.anchor = tuple(anchor) if anchor is not None else None
+        if bounds is not None and not bounds[0] < bounds[1]:
+            raise ValueError(f"bounds must be (low, high) with low < high, got {bounds}")
+        self.bounds = tuple(float(b) for b in bounds) if bounds is not None else None
         self.history, self.horizon, self.n_quantiles, self.median_index = history, horizon, n_quantiles, median_index
         self.decoder_dim = decoder_dim
         # history covariates: a linear per-step projection (the encoder MLP adds the non-linearity);
@@ -79,4 +84,7 @@ class TiDE(nn.Module):
         else:
             base = level + self.skip(y_hist - level)  # (B, H)
         raw = raw + self.median_mask.to(raw.dtype) * base.unsqueeze(-1)  # (B, H, Q)
-        return monotone_quantiles(raw, self.median_index)  # (B, H, Q)
+        q = monotone_quantiles(raw, self.median_index)  # (B, H, Q)
+        if self.bounds is not None:  # the physical range; clamping a non-decreasing vector keeps it non-decreasing
+            q = q.clamp(self.bounds[0], self.bounds[1])
+        return q

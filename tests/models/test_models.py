@@ -92,3 +92,22 @@ def test_residual_quantiles_fit_only_what_they_see():
     assert q.shape == (2, 3, 3)
     np.testing.assert_allclose(q[..., 1], 1.0)
     assert q[0, 0, 2] - 1 == pytest.approx(2.0 * 1.2816, rel=0.08)
+
+
+def test_power_model_quantiles_are_bounded_by_construction():
+    """Every quantile of the shipped power model lies in [0, capacity] (capacity units), for any input."""
+    from forecast.data.windows import FUT_CHANNELS, HIST_CHANNELS
+
+    torch.manual_seed(0)
+    m = registry.build(ModelConfig(hidden=16, temporal_hidden=8), 48, 12).eval()
+    assert m.bounds == (0.0, 1.0)
+    x_hist = torch.randn(64, 48, len(HIST_CHANNELS)) * 50  # far outside the training range
+    x_fut = torch.randn(64, 12, len(FUT_CHANNELS)) * 50
+    with torch.no_grad():
+        q = m(x_hist, x_fut)  # (B, H, Q)
+    assert q.shape == (64, 12, 3)
+    assert float(q.min()) == 0.0 and float(q.max()) == 1.0  # the bounds are reached, never passed
+    assert (q >= 0).all() and (q <= 1).all()
+    assert (torch.diff(q, dim=-1) >= 0).all()  # still non-crossing
+    with pytest.raises(ValueError, match="low < high"):
+        TiDE(48, 12, 5, 3, bounds=(1.0, 0.0))
