@@ -36,7 +36,7 @@ import numpy as np
 import pandas as pd
 from scipy.optimize import curve_fit
 
-from forecast.data.clusters import ReadReport
+from forecast.data.trace_io import ReadReport
 from forecast.data.gpus import gpu_spec
 from forecast.errors import ContractError
 
@@ -99,20 +99,12 @@ class PowerFit:
 
 
 # ---------------------------------------------------------------------------- readers
-def read_cornell_usage(path: str | os.PathLike, tz: str = CORNELL_TZ) -> tuple[pd.DataFrame, ReadReport]:
-    """Read a Cornell BioHPC ``*_usage_stats.txt`` export.
+def _cornell_table(src: str) -> tuple[list[str], list[list[str]], int | None]:
+    """Header, tab-split data rows and the footer's declared row count (None without one) of a Cornell export.
 
-    Format quirks handled: UTF-8 byte-order mark, tab separation, newest row
-    first, a ``(N rows affected)`` line, blank lines and a ``Completion time:``
-    footer. The footer row count is checked against the rows read. Returns rows
-    sorted oldest first with ``ts`` (UTC; local times localised to ``tz``, a
-    repeated fall-back hour taken as the first, daylight-time one), power in W
-    (``powerave``, ``powermin``, ``powermax``) and utilisation in percent.
-    Missing hours stay missing (reported), never filled.
+    Skips the byte-order mark, blank lines, the ``(N rows affected)`` line and the ``Completion time:``
+    footer; data after the footer or a row with the wrong field count is an error.
     """
-    src = str(path)
-    if not os.path.exists(src):
-        raise FileNotFoundError(f"{src}: no such file")
     lines = Path(src).read_text(encoding="utf-8-sig").splitlines()
     if not lines:
         raise ContractError(src, None, "empty file")
@@ -137,10 +129,11 @@ def read_cornell_usage(path: str | os.PathLike, tz: str = CORNELL_TZ) -> tuple[p
     bad = [i for i, r in enumerate(body) if len(r) != len(header)]
     if bad:
         raise ContractError(src, None, f"rows with {len(header)} tab-separated fields expected", bad)
-    df = pd.DataFrame(body, columns=header)
-    if declared is not None and declared != len(df):
-        raise ContractError(src, None, f"footer says {declared} rows but {len(df)} were read")
-    rep = ReadReport(src, len(df))
+    return header, body, declared
+
+
+def _cornell_numbers(df: pd.DataFrame, src: str) -> None:
+    """Power (W) and utilisation (%) columns as numbers, in place; power ≥ 0 and utilisation in 0–100."""
     for c in CORNELL_COLUMNS[2:]:
         v = pd.to_numeric(df[c], errors="coerce")
         nan = v.isna()
@@ -153,6 +146,11 @@ def read_cornell_usage(path: str | os.PathLike, tz: str = CORNELL_TZ) -> tuple[p
     out_of = (df["utilave"] < 0) | (df["utilave"] > 100)
     if out_of.any():
         raise ContractError(src, "utilave", "utilisation outside 0–100 %", df.loc[out_of, ["utilave"]])
+
+
+def _cornell_times(df: pd.DataFrame, src: str, tz: str) -> pd.DataFrame:
+    """Sorted oldest first with ``local`` (naive) and ``ts`` (UTC; a repeated fall-back hour read as the first,
+    daylight-time one; a spring-forward gap shifted forward); duplicated timestamps are an error."""
     t = pd.to_datetime(df["timestamp"].str.strip(), errors="coerce", format="ISO8601")
     if t.isna().any():
         raise ContractError(src, "timestamp", "unparseable timestamps", df.loc[t.isna(), ["timestamp"]])
@@ -162,6 +160,30 @@ def read_cornell_usage(path: str | os.PathLike, tz: str = CORNELL_TZ) -> tuple[p
         raise ContractError(src, "timestamp", f"duplicated timestamps ({int(dup.sum())} rows)", df.loc[dup, ["timestamp"]])
     df["ts"] = df["local"].dt.tz_localize(tz, ambiguous=np.ones(len(df), dtype=bool),
                                           nonexistent="shift_forward").dt.tz_convert("UTC")
+    return df
+
+
+def read_cornell_usage(path: str | os.PathLike, tz: str = CORNELL_TZ) -> tuple[pd.DataFrame, ReadReport]:
+    """Read a Cornell BioHPC ``*_usage_stats.txt`` export.
+
+    Format quirks handled: UTF-8 byte-order mark, tab separation, newest row
+    first, a ``(N rows affected)`` line, blank lines and a ``Completion time:``
+    footer. The footer row count is checked against the rows read. Returns rows
+    sorted oldest first with ``ts`` (UTC; local times localised to ``tz``, a
+    repeated fall-back hour taken as the first, daylight-time one), power in W
+    (``powerave``, ``powermin``, ``powermax``) and utilisation in percent.
+    Missing hours stay missing (reported), never filled.
+    """
+    src = str(path)
+    if not os.path.exists(src):
+        raise FileNotFoundError(f"{src}: no such file")
+    header, body, declared = _cornell_table(src)
+    df = pd.DataFrame(body, columns=header)
+    if declared is not None and declared != len(df):
+        raise ContractError(src, None, f"footer says {declared} rows but {len(df)} were read")
+    rep = ReadReport(src, len(df))
+    _cornell_numbers(df, src)
+    df = _cornell_times(df, src, tz)
     gaps = int((df["local"].diff() > pd.Timedelta(hours=1)).sum())
     if gaps:
         rep.flagged["gaps_in_hourly_index"] = gaps
