@@ -2,7 +2,7 @@
 
 Central line items (the ledger amounts) come from the central path: p50 draw,
 point load forecast, central price curve. P10/P50/P90 bands come from joint
-samples propagated through the same formulas (:mod:`forecast.pledge.sampling`);
+samples propagated through the same formulas (:mod:`forecast.pledge.bands`);
 a band of a total is the quantile of sampled totals, never a sum of quantiles.
 
 Per site s, local month m (hours h in m, days = local calendar days):
@@ -29,83 +29,19 @@ and totals are exact sums of line items.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from decimal import Decimal
 
 import numpy as np
 import pandas as pd
 
+from forecast.pledge.bands import monte_carlo, set_bands  # noqa: F401  (monte_carlo re-exported)
 from forecast.pledge.calendar import BillingMonth, hour_ending_label
-from forecast.pledge.config import PledgeConfig
+from forecast.pledge.config import PledgeConfig, SiteCfg
 from forecast.pledge.inputs import Inputs, sha
+from forecast.pledge.line_items import CATEGORIES, Accounting, LineItem  # noqa: F401  (re-exported)
 from forecast.pledge.money import CENT, KWH, ROUNDING, ZERO, cents, crf, dec, total
-from forecast.pledge.sampling import draw_samples, others_samples
 from forecast.price.response import PriceResponse
-
-CATEGORIES = ("bill", "pledge", "memo")  # memo lines are shown, never added to totals
-
-
-@dataclass
-class LineItem:
-    line_id: str  # "<item>:<site_id>[:<upgrade_id>]", unique within a month
-    month: str
-    category: str
-    item: str
-    site_id: str
-    hour_start_utc: pd.Timestamp
-    hour_end_utc: pd.Timestamp  # exclusive
-    hours: int
-    quantity: Decimal
-    quantity_unit: str
-    price: Decimal
-    price_unit: str
-    amount: Decimal  # USD, to the cent
-    formula: str
-    inputs_hash: str
-    p10: Decimal | None = None
-    p50: Decimal | None = None
-    p90: Decimal | None = None
-
-    def as_row(self) -> dict:
-        return {"month": self.month, "line_id": self.line_id, "category": self.category, "item": self.item,
-                "site_id": self.site_id, "hour_start_utc": self.hour_start_utc.isoformat(),
-                "hour_end_utc": self.hour_end_utc.isoformat(), "hours": self.hours,
-                "quantity": str(self.quantity), "quantity_unit": self.quantity_unit, "price": str(self.price),
-                "price_unit": self.price_unit, "amount_usd": str(self.amount),
-                "p10_usd": "" if self.p10 is None else str(self.p10),
-                "p50_usd": "" if self.p50 is None else str(self.p50),
-                "p90_usd": "" if self.p90 is None else str(self.p90),
-                "formula": self.formula, "inputs_hash": self.inputs_hash}
-
-
-@dataclass
-class Accounting:
-    """Result of :func:`compute`: line items, totals, bands, the hourly trace and chart data."""
-
-    lines: list[LineItem]
-    months: list[BillingMonth]
-    bands: dict[tuple[str, str], tuple[Decimal, Decimal, Decimal]]  # (month|"horizon", "total"|"pledge") -> P10/P50/P90
-    hourly: pd.DataFrame  # central trace per (site, hour)
-    sensitivity: pd.DataFrame
-    fan: dict[str, np.ndarray] = field(default_factory=dict)  # per-hour quantiles over samples
-    sample_totals: np.ndarray | None = None  # (N, M) sampled monthly totals, USD (float)
-    input_hashes: dict[str, str] = field(default_factory=dict)
-    n_samples: int = 0
-
-    def month_lines(self, month: str) -> list[LineItem]:
-        return [ln for ln in self.lines if ln.month == month]
-
-    def total(self, month: str | None = None, category: str | None = None) -> Decimal:
-        """Exact sum of line amounts (memo lines excluded)."""
-        return total(ln.amount for ln in self.lines if ln.category != "memo" and (month is None or ln.month == month)
-                     and (category is None or ln.category == category))
-
-    def amount(self, item: str, month: str | None = None) -> Decimal:
-        """Exact sum of one item's lines over sites (and months unless given)."""
-        return total(ln.amount for ln in self.lines if ln.item == item and (month is None or ln.month == month))
-
-    def lines_frame(self) -> pd.DataFrame:
-        return pd.DataFrame([ln.as_row() for ln in self.lines])
 
 
 # ----------------------------------------------------------------------------- deterministic pieces
@@ -181,95 +117,156 @@ def _rint_kwh(mw: np.ndarray) -> np.ndarray:
 
 
 # ----------------------------------------------------------------------------- central line items
+@dataclass(frozen=True)
+class _Book:
+    """What every central line reads: config, inputs, and the central path rounded per (site, hour)."""
+
+    cfg: PledgeConfig
+    inp: Inputs
+    h: dict[str, np.ndarray]
+    hashes: dict[str, str]
+    shift_c: np.ndarray  # (S, T) integer cents of shift
+    kwh: np.ndarray  # (S, T) integer kWh of draw
+    spot_c: np.ndarray  # (S, T) integer cents of draw × price with the campus
+    plc_tot: Decimal  # Σ PLC over sites, MW
+    dys: dict  # delivery year -> capacity market config
+    curve_hash: str
+    tariff_hash: str
+
+    @classmethod
+    def of(cls, cfg: PledgeConfig, inp: Inputs, h: dict[str, np.ndarray]) -> "_Book":
+        return cls(cfg, inp, h, inp.hashes(), _rint_cents(h["shift_site"]), _rint_kwh(h["draw"]),
+                   _rint_cents(h["draw"] * h["p_with"][None, :]), total(dec(s.plc_mw) for s in cfg.sites), _dy_table(cfg),
+                   sha({"curve": repr(getattr(cfg, "price_curve", None))}), sha(repr(cfg.tariff)))
+
+
+@dataclass(frozen=True)
+class _Slot:
+    """One site in one billing month: hours [a, b) of the horizon; ``common`` fields of its lines."""
+
+    s: int
+    site: SiteCfg
+    bm: BillingMonth
+    a: int
+    b: int
+    dh: str  # hash of the site's draw in the month
+    common: dict
+
+
+def _line(x: _Slot, line_id: str, category: str, item: str, **kw) -> LineItem:
+    return LineItem(line_id, category=category, item=item, site_id=x.site.site_id, **kw, **x.common)
+
+
+def _energy_line(k: _Book, x: _Slot) -> LineItem:
+    t, sid, lab = k.cfg.tariff, x.site.site_id, x.bm.label
+    qty = Decimal(int(k.kwh[x.s, x.a:x.b].sum())) * KWH  # MWh, exact
+    if t.energy_pricing == "fixed":
+        rate = dec(t.energy_rate_usd_per_mwh)
+        return _line(x, f"energy:{sid}", "bill", "energy", quantity=qty, quantity_unit="MWh", price=rate,
+                     price_unit="USD/MWh", amount=cents(qty * rate),
+                     formula="Σ_h D_h (kWh-rounded) × fixed energy rate", inputs_hash=sha([x.dh, k.tariff_hash]))
+    amt = Decimal(int(k.spot_c[x.s, x.a:x.b].sum())) * CENT
+    return _line(x, f"energy:{sid}", "bill", "energy", quantity=qty, quantity_unit="MWh",
+                 price=(amt / qty).quantize(Decimal("0.0001"), ROUNDING) if qty else ZERO,
+                 price_unit="USD/MWh (weighted)", amount=amt,
+                 formula="Σ_h cents(D_h × S_h(L_h)) (spot, with the campus)",
+                 inputs_hash=sha([x.dh, k.hashes[f"others_mw:{lab}"], k.curve_hash]))
+
+
+def _demand_line(k: _Book, x: _Slot) -> LineItem:
+    t, site = k.cfg.tariff, x.site
+    peak = Decimal(int(k.kwh[x.s, x.a:x.b].max())) * KWH
+    billed = max(peak, (dec(t.minimum_demand_frac) * dec(site.contract_demand_mw)).quantize(KWH, ROUNDING))
+    rate = dec(t.demand_charge_usd_per_kw_month)
+    return _line(x, f"demand:{site.site_id}", "bill", "demand", quantity=billed, quantity_unit="MW",
+                 price=rate * 1000, price_unit="USD/MW-month", amount=cents(billed * rate * 1000),
+                 formula="max(peak draw, min_frac × contract demand) × 1000 × $/kW-month",
+                 inputs_hash=sha([x.dh, k.tariff_hash]))
+
+
+def _capacity_line(k: _Book, x: _Slot) -> LineItem:
+    bm = x.bm
+    dy = k.dys[bm.delivery_year]
+    plc, pr = dec(x.site.plc_mw), dec(dy.price_usd_per_mw_day)
+    return _line(x, f"capacity:{x.site.site_id}", "bill", "capacity", quantity=plc * bm.days,
+                 quantity_unit="MW-day", price=pr, price_unit="USD/MW-day", amount=cents(plc * pr * bm.days),
+                 formula=f"PLC {plc} MW × {pr} $/MW-day ({dy.delivery_year}) × {bm.days} days",
+                 inputs_hash=sha([str(plc), str(pr), bm.days]))
+
+
+def _transmission_line(k: _Book, x: _Slot, nspl: float) -> LineItem:
+    days = x.bm.days
+    n_, r_ = dec(nspl), dec(k.cfg.tariff.transmission_usd_per_mw_day)
+    return _line(x, f"transmission:{x.site.site_id}", "bill", "transmission", quantity=n_ * days,
+                 quantity_unit="MW-day", price=r_, price_unit="USD/MW-day", amount=cents(n_ * r_ * days),
+                 formula=f"NSPL {n_} MW × {r_} $/MW-day × {days} days", inputs_hash=sha([str(n_), str(r_), days]))
+
+
+def _upgrade_line(x: _Slot, u) -> LineItem:
+    amt, formula = upgrade_charge(u, x.bm.label)
+    return _line(x, f"upgrade:{x.site.site_id}:{u.upgrade_id}", "pledge", "upgrade", quantity=Decimal(1),
+                 quantity_unit="month", price=cents(amt), price_unit="USD/month", amount=cents(amt), formula=formula,
+                 inputs_hash=sha([str(u.capex_usd), str(u.rate), u.years, u.recovery, u.in_service]))
+
+
+def _shift_energy_line(k: _Book, x: _Slot) -> LineItem:
+    cfg, inp, lab, a, b = k.cfg, k.inp, x.bm.label, x.a, x.b
+    amt = Decimal(int(k.shift_c[x.s, a:b].sum())) * CENT
+    exposed = Decimal(int(_rint_kwh(inp.others_mw[a:b] * cfg.shift.phi * k.h["share"][x.s, a:b]).sum())) * KWH
+    return _line(x, f"shift_energy:{x.site.site_id}", "pledge", "shift_energy",
+                 quantity=exposed, quantity_unit="MWh of others' load × φ × draw share",
+                 price=(amt / exposed).quantize(Decimal("0.0001"), ROUNDING) if exposed else ZERO,
+                 price_unit="USD/MWh (weighted ΔP)", amount=amt,
+                 formula=f"Σ_h cents(ΔP_h·(L_h − D_h)·φ·D_sh/D_h), ΔP = S(L) − S(L − D + G), φ = {dec(cfg.shift.phi)}",
+                 inputs_hash=sha([x.dh, k.hashes[f"others_mw:{lab}"], k.hashes[f"gen_mw:{lab}"], k.curve_hash]))
+
+
+def _shift_capacity_line(k: _Book, x: _Slot) -> LineItem:
+    bm, plc_tot = x.bm, k.plc_tot
+    dy = k.dys[bm.delivery_year]
+    q = dec(dy.obligation_mw)
+    full = capacity_shift(dy, plc_tot, bm.days)
+    share = dec(x.site.plc_mw) / plc_tot
+    return _line(x, f"shift_capacity:{x.site.site_id}", "pledge", "shift_capacity",
+                 quantity=(q - plc_tot) * bm.days, quantity_unit="MW-day of others' obligation",
+                 price=(capacity_price(dy, q) - capacity_price(dy, q - plc_tot * dec(dy.fpr))).quantize(
+                     Decimal("0.0001"), ROUNDING),
+                 price_unit="USD/MW-day (ΔP_cap, capped)", amount=cents(full * share),
+                 formula=f"[P_cap(Q) − P_cap(Q − PLC·FPR)]·(Q − PLC)·days × PLC_s/PLC; Q={q}, "
+                         f"PLC={plc_tot}, FPR={dec(dy.fpr)}, cap={dy.cap_usd_per_mw_day}",
+                 inputs_hash=sha(repr(dy)))
+
+
+def _slot_lines(k: _Book, x: _Slot) -> list[LineItem]:
+    """The lines of one site and month, in ledger order: energy, demand, capacity, transmission, upgrades,
+    shift_energy, shift_capacity (each only where its tariff or site value applies)."""
+    t, site = k.cfg.tariff, x.site
+    out = [_energy_line(k, x)]
+    if t.demand_charge_usd_per_kw_month > 0:
+        out.append(_demand_line(k, x))
+    if site.plc_mw > 0:
+        out.append(_capacity_line(k, x))
+    nspl = site.plc_mw if site.nspl_mw is None else site.nspl_mw
+    if t.transmission_usd_per_mw_day > 0 and nspl > 0:
+        out.append(_transmission_line(k, x, nspl))
+    out += [_upgrade_line(x, u) for u in k.cfg.upgrades if u.site_id == site.site_id]
+    out.append(_shift_energy_line(k, x))
+    if site.plc_mw > 0 and k.plc_tot > 0:
+        out.append(_shift_capacity_line(k, x))
+    return out
+
+
 def central_lines(cfg: PledgeConfig, inp: Inputs, h: dict[str, np.ndarray]) -> tuple[list[LineItem], pd.DataFrame]:
     """Ledger lines from the central path, and the hourly trace they are summed from."""
-    lines: list[LineItem] = []
+    k = _Book.of(cfg, inp, h)
     off = inp.offsets
-    hashes = inp.hashes()
-    dys = _dy_table(cfg)
-    t = cfg.tariff
-    shift_c = _rint_cents(h["shift_site"])  # (S, T)
-    kwh = _rint_kwh(h["draw"])  # (S, T)
-    spot_c = _rint_cents(h["draw"] * h["p_with"][None, :])  # (S, T)
-    plc_tot = total(dec(s.plc_mw) for s in cfg.sites)
-    curve_hash = sha({"curve": repr(getattr(cfg, "price_curve", None))})
-    tariff_hash = sha(repr(t))
+    lines: list[LineItem] = []
     for m, bm in enumerate(inp.months):
         a, b = int(off[m]), int(off[m + 1])
-        lab = bm.label
-        common = dict(month=lab, hour_start_utc=bm.start_utc, hour_end_utc=bm.end_utc, hours=bm.hours)
+        common = dict(month=bm.label, hour_start_utc=bm.start_utc, hour_end_utc=bm.end_utc, hours=bm.hours)
         for s, site in enumerate(cfg.sites):
-            sid = site.site_id
-            dh = hashes[f"draw:{sid}:{lab}"]
-            qty = Decimal(int(kwh[s, a:b].sum())) * KWH  # MWh, exact
-            if t.energy_pricing == "fixed":
-                rate = dec(t.energy_rate_usd_per_mwh)
-                lines.append(LineItem(f"energy:{sid}", category="bill", item="energy", site_id=sid, quantity=qty,
-                                      quantity_unit="MWh", price=rate, price_unit="USD/MWh",
-                                      amount=cents(qty * rate), formula="Σ_h D_h (kWh-rounded) × fixed energy rate",
-                                      inputs_hash=sha([dh, tariff_hash]), **common))
-            else:
-                amt = Decimal(int(spot_c[s, a:b].sum())) * CENT
-                lines.append(LineItem(f"energy:{sid}", category="bill", item="energy", site_id=sid, quantity=qty,
-                                      quantity_unit="MWh", price=(amt / qty).quantize(Decimal("0.0001"), ROUNDING) if qty else ZERO,
-                                      price_unit="USD/MWh (weighted)", amount=amt,
-                                      formula="Σ_h cents(D_h × S_h(L_h)) (spot, with the campus)",
-                                      inputs_hash=sha([dh, hashes[f"others_mw:{lab}"], curve_hash]), **common))
-            if t.demand_charge_usd_per_kw_month > 0:
-                peak = Decimal(int(kwh[s, a:b].max())) * KWH
-                billed = max(peak, (dec(t.minimum_demand_frac) * dec(site.contract_demand_mw)).quantize(KWH, ROUNDING))
-                rate = dec(t.demand_charge_usd_per_kw_month)
-                lines.append(LineItem(f"demand:{sid}", category="bill", item="demand", site_id=sid, quantity=billed,
-                                      quantity_unit="MW", price=rate * 1000, price_unit="USD/MW-month",
-                                      amount=cents(billed * rate * 1000),
-                                      formula="max(peak draw, min_frac × contract demand) × 1000 × $/kW-month",
-                                      inputs_hash=sha([dh, tariff_hash]), **common))
-            if site.plc_mw > 0:
-                dy = dys[bm.delivery_year]
-                plc, pr = dec(site.plc_mw), dec(dy.price_usd_per_mw_day)
-                lines.append(LineItem(f"capacity:{sid}", category="bill", item="capacity", site_id=sid,
-                                      quantity=plc * bm.days, quantity_unit="MW-day", price=pr, price_unit="USD/MW-day",
-                                      amount=cents(plc * pr * bm.days),
-                                      formula=f"PLC {plc} MW × {pr} $/MW-day ({dy.delivery_year}) × {bm.days} days",
-                                      inputs_hash=sha([str(plc), str(pr), bm.days]), **common))
-            nspl = site.plc_mw if site.nspl_mw is None else site.nspl_mw
-            if t.transmission_usd_per_mw_day > 0 and nspl > 0:
-                n_, r_ = dec(nspl), dec(t.transmission_usd_per_mw_day)
-                lines.append(LineItem(f"transmission:{sid}", category="bill", item="transmission", site_id=sid,
-                                      quantity=n_ * bm.days, quantity_unit="MW-day", price=r_, price_unit="USD/MW-day",
-                                      amount=cents(n_ * r_ * bm.days), formula=f"NSPL {n_} MW × {r_} $/MW-day × {bm.days} days",
-                                      inputs_hash=sha([str(n_), str(r_), bm.days]), **common))
-            for u in cfg.upgrades:
-                if u.site_id != sid:
-                    continue
-                amt, formula = upgrade_charge(u, lab)
-                lines.append(LineItem(f"upgrade:{sid}:{u.upgrade_id}", category="pledge", item="upgrade", site_id=sid,
-                                      quantity=Decimal(1), quantity_unit="month", price=cents(amt),
-                                      price_unit="USD/month", amount=cents(amt), formula=formula,
-                                      inputs_hash=sha([str(u.capex_usd), str(u.rate), u.years, u.recovery, u.in_service]),
-                                      **common))
-            amt = Decimal(int(shift_c[s, a:b].sum())) * CENT
-            exposed = Decimal(int(_rint_kwh(inp.others_mw[a:b] * cfg.shift.phi * h["share"][s, a:b]).sum())) * KWH
-            lines.append(LineItem(f"shift_energy:{sid}", category="pledge", item="shift_energy", site_id=sid,
-                                  quantity=exposed, quantity_unit="MWh of others' load × φ × draw share",
-                                  price=(amt / exposed).quantize(Decimal("0.0001"), ROUNDING) if exposed else ZERO,
-                                  price_unit="USD/MWh (weighted ΔP)", amount=amt,
-                                  formula=f"Σ_h cents(ΔP_h·(L_h − D_h)·φ·D_sh/D_h), ΔP = S(L) − S(L − D + G), φ = {dec(cfg.shift.phi)}",
-                                  inputs_hash=sha([dh, hashes[f"others_mw:{lab}"], hashes[f"gen_mw:{lab}"], curve_hash]),
-                                  **common))
-            if site.plc_mw > 0 and plc_tot > 0:
-                dy = dys[bm.delivery_year]
-                full = capacity_shift(dy, plc_tot, bm.days)
-                share = dec(site.plc_mw) / plc_tot
-                lines.append(LineItem(f"shift_capacity:{sid}", category="pledge", item="shift_capacity", site_id=sid,
-                                      quantity=(dec(dy.obligation_mw) - plc_tot) * bm.days, quantity_unit="MW-day of others' obligation",
-                                      price=(capacity_price(dy, dec(dy.obligation_mw)) - capacity_price(dy, dec(dy.obligation_mw) - plc_tot * dec(dy.fpr))).quantize(Decimal("0.0001"), ROUNDING),
-                                      price_unit="USD/MW-day (ΔP_cap, capped)", amount=cents(full * share),
-                                      formula=f"[P_cap(Q) − P_cap(Q − PLC·FPR)]·(Q − PLC)·days × PLC_s/PLC; Q={dec(dy.obligation_mw)}, "
-                                              f"PLC={plc_tot}, FPR={dec(dy.fpr)}, cap={dy.cap_usd_per_mw_day}",
-                                      inputs_hash=sha(repr(dy)), **common))
-    trace = _trace(cfg, inp, h, shift_c, kwh)
-    return lines, trace
+            lines += _slot_lines(k, _Slot(s, site, bm, a, b, k.hashes[f"draw:{site.site_id}:{bm.label}"], common))
+    return lines, _trace(cfg, inp, h, k.shift_c, k.kwh)
 
 
 def _trace(cfg, inp: Inputs, h, shift_c, kwh) -> pd.DataFrame:
@@ -294,79 +291,6 @@ def _trace(cfg, inp: Inputs, h, shift_c, kwh) -> pd.DataFrame:
     })
 
 
-# ----------------------------------------------------------------------------- Monte Carlo
-def monte_carlo(cfg: PledgeConfig, inp: Inputs, curve: PriceResponse, lines: list[LineItem],
-                cut_mw: np.ndarray | None = None, keep_paths: bool = True) -> dict:
-    """Propagate joint samples through the formulas; returns per-line sample values (N, M) and per-hour fans."""
-    mc = cfg.montecarlo
-    N, S, T, M = mc.samples, len(inp.site_ids), len(inp.ts), len(inp.months)
-    off = inp.offsets[:-1]
-    t = cfg.tariff
-    phi = cfg.shift.phi
-    rate = float(t.energy_rate_usd_per_mwh)
-    perm = np.random.default_rng(np.random.SeedSequence([mc.seed, 0xD8])).permutation(
-        np.resize(np.arange(curve.n_draws), max(N, curve.n_draws)))[:N]  # curve draw per sample, seeded
-    energy = np.empty((N, S, M))
-    shift = np.empty((N, S, M))
-    demand = np.empty((N, S, M))
-    fan_d = np.empty((N, T), dtype=np.float32) if keep_paths else None
-    fan_pw = np.empty((N, T), dtype=np.float32) if keep_paths else None
-    fan_po = np.empty((N, T), dtype=np.float32) if keep_paths else None
-    contract = np.array([s.contract_demand_mw for s in cfg.sites])[None, :, None] * t.minimum_demand_frac
-    for c0 in range(0, N, mc.chunk):  # loop over chunks of samples; everything inside is vectorised
-        n = min(mc.chunk, N - c0)
-        rng = np.random.default_rng(np.random.SeedSequence([mc.seed, c0 // mc.chunk]))
-        d_s = draw_samples(rng, n, inp.q, inp.levels, inp.capacity_mw, mc.rho_time, mc.rho_sites)  # (n, S, T)
-        if cut_mw is not None:
-            np.maximum(d_s - cut_mw[None], 0.0, out=d_s)
-        o = others_samples(rng, n, inp.others_mw, cfg.system_load.sigma_frac, cfg.system_load.rho)  # (n, T)
-        d = d_s.sum(axis=1)  # (n, T)
-        idx = perm[c0:c0 + n]
-        p_with = curve.price(o + d, inp.ts, idx)  # (n, T)
-        p_without = curve.price(o + inp.gen_mw, inp.ts, idx)
-        sh = (p_with - p_without) * o * phi  # (n, T) USD
-        # allocate by hourly draw share: Σ_h d_sh · (sh_h / d_h); capacity share where d_h = 0
-        pos = d > 0
-        w = np.divide(sh, d, out=np.zeros_like(sh), where=pos)  # (n, T)
-        shift[c0:c0 + n] = np.add.reduceat(d_s * w[:, None, :], off, axis=-1)
-        if not pos.all():
-            idle = np.add.reduceat(np.where(pos, 0.0, sh), off, axis=-1)  # (n, M)
-            shift[c0:c0 + n] += idle[:, None, :] * (inp.capacity_mw / inp.capacity_mw.sum())[None, :, None]
-        if t.energy_pricing == "fixed":
-            energy[c0:c0 + n] = np.add.reduceat(d_s, off, axis=-1) * rate
-        else:
-            energy[c0:c0 + n] = np.add.reduceat(d_s * p_with[:, None, :], off, axis=-1)
-        if t.demand_charge_usd_per_kw_month > 0:
-            demand[c0:c0 + n] = np.maximum(np.maximum.reduceat(d_s, off, axis=-1), contract) * 1000.0 * \
-                t.demand_charge_usd_per_kw_month
-        else:
-            demand[c0:c0 + n] = 0.0
-        if keep_paths:
-            fan_d[c0:c0 + n], fan_pw[c0:c0 + n], fan_po[c0:c0 + n] = d, p_with, p_without
-    values: dict[str, np.ndarray] = {}
-    for s, sid in enumerate(inp.site_ids):
-        values[f"energy:{sid}"] = energy[:, s, :]
-        values[f"shift_energy:{sid}"] = shift[:, s, :]
-        values[f"demand:{sid}"] = demand[:, s, :]
-    month_pos = {m.label: i for i, m in enumerate(inp.months)}
-    for ln in lines:  # deterministic lines: the same in every sample
-        if ln.line_id not in values:
-            values[ln.line_id] = np.zeros((N, M))
-        if ln.item not in ("energy", "shift_energy", "demand"):
-            values[ln.line_id][:, month_pos[ln.month]] = float(ln.amount)
-    out = {"values": values}
-    if keep_paths:
-        qs = [0.1, 0.5, 0.9]
-        out["fan"] = {"draw_mw": np.quantile(fan_d, qs, axis=0), "price_with": np.quantile(fan_pw, qs, axis=0),
-                      "price_without": np.quantile(fan_po, qs, axis=0)}  # each (3, T)
-    return out
-
-
-def _q3(x: np.ndarray) -> tuple[Decimal, Decimal, Decimal]:
-    a, b, c = np.quantile(x, [0.1, 0.5, 0.9])
-    return cents(float(a)), cents(float(b)), cents(float(c))
-
-
 # ----------------------------------------------------------------------------- the whole computation
 def compute(cfg: PledgeConfig, inp: Inputs, curve: PriceResponse, cut_mw: np.ndarray | None = None,
             samples: bool = True, keep_paths: bool = True) -> Accounting:
@@ -376,26 +300,7 @@ def compute(cfg: PledgeConfig, inp: Inputs, curve: PriceResponse, cut_mw: np.nda
     acc = Accounting(lines=lines, months=inp.months, bands={}, hourly=trace,
                      sensitivity=sensitivity(cfg, inp, h, lines), input_hashes=inp.hashes())
     if samples:
-        mc = monte_carlo(cfg, inp, curve, lines, cut_mw, keep_paths)
-        vals = mc["values"]
-        acc.n_samples = cfg.montecarlo.samples
-        cat = {ln.line_id: ln.category for ln in lines}
-        for ln in lines:
-            m = [mm.label for mm in inp.months].index(ln.month)
-            if ln.item in ("energy", "shift_energy", "demand"):
-                ln.p10, ln.p50, ln.p90 = _q3(vals[ln.line_id][:, m])
-            else:
-                ln.p10 = ln.p50 = ln.p90 = ln.amount
-        keys = [k for k in vals if cat.get(k) in ("bill", "pledge")]
-        tot = sum(vals[k] for k in keys)  # (N, M) sampled totals
-        pledge = sum(vals[k] for k in keys if cat[k] == "pledge")
-        acc.sample_totals = tot
-        for m, bm in enumerate(inp.months):
-            acc.bands[(bm.label, "total")] = _q3(tot[:, m])
-            acc.bands[(bm.label, "pledge")] = _q3(pledge[:, m])
-        acc.bands[("horizon", "total")] = _q3(tot.sum(axis=1))
-        acc.bands[("horizon", "pledge")] = _q3(pledge.sum(axis=1))
-        acc.fan = mc.get("fan", {})
+        set_bands(acc, inp, monte_carlo(cfg, inp, curve, lines, cut_mw, keep_paths), cfg.montecarlo.samples)
     return acc
 
 
