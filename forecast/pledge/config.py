@@ -4,43 +4,23 @@ Values live in ``conf/pledge/*.yaml`` (one file per scenario) and the primary
 config ``conf/pledge_app.yaml``; ``forecast pledge pledge=worked_example
 pledge.shift.phi=0.5`` composes them. Every ``__post_init__`` check names the
 override that fixes it. Money inputs are floats here and become exact decimals
-as written (see :mod:`forecast.pledge.money`).
+as written (see :mod:`forecast.pledge.money`). The money schemas (price curve,
+tariff, upgrades) live in :mod:`forecast.pledge.tariff_config` and the check
+helpers in :mod:`forecast.pledge.config_checks`; both are re-exported here.
 """
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
-from typing import Any, Optional
+from typing import Optional
 
 from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING, DictConfig, OmegaConf
 
 from forecast.config import compose as compose_config
-
-P = "pledge"  # config path prefix in error messages
-
-
-class PledgeConfigError(ValueError):
-    """A config value that cannot be used; the message names the override to fix it."""
-
-    def __init__(self, key: str, value: Any, problem: str, fix: str | None = None):
-        self.key = key
-        msg = f"{key}={value!r}: {problem}; fix with the override {key}={fix if fix is not None else '<value>'}"
-        super().__init__(msg)
-
-
-def _check(ok: bool, key: str, value: Any, problem: str, fix: str | None = None) -> None:
-    if not ok:
-        raise PledgeConfigError(key, value, problem, fix)
-
-
-def _choice(key: str, value: str, choices: tuple[str, ...]) -> None:
-    _check(value in choices, key, value, f"must be one of {', '.join(choices)}", choices[0])
-
-
-def _finite(x) -> bool:
-    return x is not None and math.isfinite(float(x))
+from forecast.pledge.config_checks import P, PledgeConfigError, check, choice
+from forecast.pledge.tariff_config import (DeliveryYearCfg, PriceCurveCfg, TariffCfg,  # noqa: F401  (re-exported)
+                                           UpgradeCfg, check_upgrades)
 
 
 @dataclass
@@ -65,7 +45,7 @@ class PeriodCfg:
     def __post_init__(self):
         from forecast.pledge.calendar import parse_month
         parse_month(self.start, f"{P}.period.start")
-        _check(1 <= self.months <= 240, f"{P}.period.months", self.months, "must be in 1..240", "12")
+        check(1 <= self.months <= 240, f"{P}.period.months", self.months, "must be in 1..240", "12")
 
 
 @dataclass
@@ -91,10 +71,10 @@ class DrawCfg:
     levels: list[float] = field(default_factory=lambda: [0.1, 0.5, 0.9])
 
     def __post_init__(self):
-        _choice(f"{P}.draw.source", self.source, ("stylised", "file"))
+        choice(f"{P}.draw.source", self.source, ("stylised", "file"))
         if self.source == "file":
-            _check(bool(self.path), f"{P}.draw.path", self.path, "draw.source=file needs a forecast file",
-                   "path/to/draw_forecast.parquet")
+            check(bool(self.path), f"{P}.draw.path", self.path, "draw.source=file needs a forecast file",
+                  "path/to/draw_forecast.parquet")
         from forecast.types import Quantiles
         try:
             Quantiles(tuple(self.levels))
@@ -118,114 +98,15 @@ class SystemLoadCfg:
 
     def __post_init__(self):
         k = f"{P}.system_load"
-        _choice(f"{k}.source", self.source, ("stylised", "file"))
+        choice(f"{k}.source", self.source, ("stylised", "file"))
         if self.source == "file":
-            _check(bool(self.path), f"{k}.path", self.path, "system_load.source=file needs a grid file",
-                   "path/to/grid.csv")
-        _check(self.base_gw > 0, f"{k}.base_gw", self.base_gw, "must be > 0", "100")
-        _check(self.peak_gw >= self.base_gw, f"{k}.peak_gw", self.peak_gw, "must be >= base_gw", str(self.base_gw))
-        _check(self.peak_hours >= 0, f"{k}.peak_hours", self.peak_hours, "must be >= 0", "37")
-        _check(0 <= self.sigma_frac < 0.5, f"{k}.sigma_frac", self.sigma_frac, "must be in [0, 0.5)", "0.02")
-        _check(0 <= self.rho < 1, f"{k}.rho", self.rho, "must be in [0, 1)", "0.95")
-
-
-@dataclass
-class PriceCurveCfg:
-    """forecast.price.configured.SupplyCurveParams as config (see that module for the formula)."""
-
-    kind: str = "configured"  # configured (a fitted curve plugs in through forecast.price.response.PriceResponse)
-    base_usd_per_mwh: float = 30.0
-    ref_load_gw: float = 100.0
-    linear_usd_per_mwh_per_gw: float = 0.0
-    exp_coef_usd_per_mwh: float = 12.0
-    exp_rate_per_gw: float = 0.05
-    cap_usd_per_mwh: float = 2000.0
-    hour_adders_usd_per_mwh: list[float] = field(default_factory=list)
-    n_draws: int = 200
-    sigma_linear: float = 0.0
-    sigma_exp_coef: float = 0.2
-    sigma_exp_rate: float = 0.1
-    seed: int = 0
-
-    def __post_init__(self):
-        _choice(f"{P}.price_curve.kind", self.kind, ("configured",))
-        from forecast.price.configured import SupplyCurveParams
-        kw = {f: getattr(self, f) for f in SupplyCurveParams.__dataclass_fields__ if hasattr(self, f)}
-        kw["hour_adders_usd_per_mwh"] = tuple(self.hour_adders_usd_per_mwh)
-        SupplyCurveParams(**kw, where=f"{P}.price_curve")  # raises naming the override
-
-
-@dataclass
-class DeliveryYearCfg:
-    """Capacity market for one delivery year (June–May), $/MW-day."""
-
-    delivery_year: str = MISSING  # "2026/27"
-    price_usd_per_mw_day: float = MISSING  # cleared (billed) price
-    cap_usd_per_mw_day: Optional[float] = None  # auction cap; None = no cap
-    uncapped_usd_per_mw_day: Optional[float] = None  # demand-curve price at the obligation Q (default: the price)
-    slope_usd_per_mw_day_per_mw: float = 0.0  # fall in the demand-curve price per MW less obligation
-    obligation_mw: float = 150000.0  # Q: RTO capacity obligation
-    fpr: float = 0.94  # forecast pool requirement (UCAP per MW of PLC)
-
-
-@dataclass
-class TariffCfg:
-    energy_pricing: str = "fixed"  # fixed (energy_rate) | spot (the price curve with the campus)
-    energy_rate_usd_per_mwh: float = 55.0
-    demand_charge_usd_per_kw_month: float = 0.0  # T&D demand charge; 0 = none
-    minimum_demand_frac: float = 0.85  # minimum bill: billed demand >= frac × contract demand
-    transmission_usd_per_mw_day: float = 0.0  # network integration service on NSPL; 0 = none
-    capacity: list[DeliveryYearCfg] = field(default_factory=list)
-
-    def __post_init__(self):
-        k = f"{P}.tariff"
-        _choice(f"{k}.energy_pricing", self.energy_pricing, ("fixed", "spot"))
-        _check(_finite(self.energy_rate_usd_per_mwh) and self.energy_rate_usd_per_mwh >= 0,
-               f"{k}.energy_rate_usd_per_mwh", self.energy_rate_usd_per_mwh, "must be finite and >= 0", "55")
-        _check(self.demand_charge_usd_per_kw_month >= 0, f"{k}.demand_charge_usd_per_kw_month",
-               self.demand_charge_usd_per_kw_month, "must be >= 0", "0")
-        _check(self.transmission_usd_per_mw_day >= 0, f"{k}.transmission_usd_per_mw_day",
-               self.transmission_usd_per_mw_day, "must be >= 0", "0")
-        _check(0 <= self.minimum_demand_frac <= 1, f"{k}.minimum_demand_frac", self.minimum_demand_frac,
-               "must be in [0, 1]", "0.85")
-        seen = set()
-        for i, dy in enumerate(self.capacity):
-            kk = f"{k}.capacity.{i}"
-            _check(_dy_ok(dy.delivery_year), f"{kk}.delivery_year", dy.delivery_year,
-                   "write the delivery year as YYYY/YY, e.g. 2026/27", "2026/27")
-            _check(dy.delivery_year not in seen, f"{kk}.delivery_year", dy.delivery_year, "listed twice")
-            seen.add(dy.delivery_year)
-            _check(dy.price_usd_per_mw_day >= 0, f"{kk}.price_usd_per_mw_day", dy.price_usd_per_mw_day, "must be >= 0")
-            _check(dy.cap_usd_per_mw_day is None or dy.cap_usd_per_mw_day >= dy.price_usd_per_mw_day,
-                   f"{kk}.cap_usd_per_mw_day", dy.cap_usd_per_mw_day, "must be >= the cleared price or null",
-                   "null")
-            _check(dy.slope_usd_per_mw_day_per_mw >= 0, f"{kk}.slope_usd_per_mw_day_per_mw",
-                   dy.slope_usd_per_mw_day_per_mw, "must be >= 0 (price rises with obligation)", "0")
-            _check(dy.obligation_mw > 0, f"{kk}.obligation_mw", dy.obligation_mw, "must be > 0", "150000")
-            _check(0 < dy.fpr <= 2, f"{kk}.fpr", dy.fpr, "must be in (0, 2]", "0.94")
-
-
-def _dy_ok(s: str) -> bool:
-    try:
-        a, b = str(s).split("/")
-        return len(a) == 4 and len(b) == 2 and (int(a) + 1) % 100 == int(b)
-    except ValueError:
-        return False
-
-
-@dataclass
-class UpgradeCfg:
-    upgrade_id: str = MISSING
-    site_id: str = MISSING
-    capex_usd: float = MISSING
-    rate: float = 0.08
-    years: int = 15
-    # amortised: K·CRF(r, n)/12 a month for 12n months from in_service | ciac: K billed once in the
-    # in-service month | ciac_paid: a lump-sum contribution already paid (nothing more to bill)
-    recovery: str = "amortised"
-    in_service: str = "2026-01"  # first billed local month, YYYY-MM
-    capex_low_usd: Optional[float] = None  # sensitivity range for the report
-    capex_high_usd: Optional[float] = None
+            check(bool(self.path), f"{k}.path", self.path, "system_load.source=file needs a grid file",
+                  "path/to/grid.csv")
+        check(self.base_gw > 0, f"{k}.base_gw", self.base_gw, "must be > 0", "100")
+        check(self.peak_gw >= self.base_gw, f"{k}.peak_gw", self.peak_gw, "must be >= base_gw", str(self.base_gw))
+        check(self.peak_hours >= 0, f"{k}.peak_hours", self.peak_hours, "must be >= 0", "37")
+        check(0 <= self.sigma_frac < 0.5, f"{k}.sigma_frac", self.sigma_frac, "must be in [0, 0.5)", "0.02")
+        check(0 <= self.rho < 1, f"{k}.rho", self.rho, "must be in [0, 1)", "0.95")
 
 
 @dataclass
@@ -237,12 +118,12 @@ class ShiftCfg:
 
     def __post_init__(self):
         k = f"{P}.shift"
-        _check(0 <= self.phi <= 1, f"{k}.phi", self.phi, "must be in [0, 1]", "1.0")
+        check(0 <= self.phi <= 1, f"{k}.phi", self.phi, "must be in [0, 1]", "1.0")
         for i, v in enumerate(self.phi_sensitivity):
-            _check(0 <= v <= 1, f"{k}.phi_sensitivity.{i}", v, "must be in [0, 1]", "0.5")
+            check(0 <= v <= 1, f"{k}.phi_sensitivity.{i}", v, "must be in [0, 1]", "0.5")
         for i, v in enumerate(self.slope_sensitivity):
-            _check(v > 0, f"{k}.slope_sensitivity.{i}", v, "must be > 0", "2.0")
-        _check(self.new_generation_mw >= 0, f"{k}.new_generation_mw", self.new_generation_mw, "must be >= 0", "0")
+            check(v > 0, f"{k}.slope_sensitivity.{i}", v, "must be > 0", "2.0")
+        check(self.new_generation_mw >= 0, f"{k}.new_generation_mw", self.new_generation_mw, "must be >= 0", "0")
 
 
 @dataclass
@@ -255,10 +136,10 @@ class MonteCarloCfg:
 
     def __post_init__(self):
         k = f"{P}.montecarlo"
-        _check(self.samples >= 10, f"{k}.samples", self.samples, "need >= 10 joint samples for P10/P90", "1000")
-        _check(0 <= self.rho_time < 1, f"{k}.rho_time", self.rho_time, "must be in [0, 1)", "0.9")
-        _check(0 <= self.rho_sites <= 1, f"{k}.rho_sites", self.rho_sites, "must be in [0, 1]", "0.5")
-        _check(self.chunk >= 1, f"{k}.chunk", self.chunk, "must be >= 1", "50")
+        check(self.samples >= 10, f"{k}.samples", self.samples, "need >= 10 joint samples for P10/P90", "1000")
+        check(0 <= self.rho_time < 1, f"{k}.rho_time", self.rho_time, "must be in [0, 1)", "0.9")
+        check(0 <= self.rho_sites <= 1, f"{k}.rho_sites", self.rho_sites, "must be in [0, 1]", "0.5")
+        check(self.chunk >= 1, f"{k}.chunk", self.chunk, "must be >= 1", "50")
 
 
 @dataclass
@@ -275,16 +156,16 @@ class CurtailmentCfg:
 
     def __post_init__(self):
         k = f"{P}.curtailment"
-        _check(0.0025 <= self.budget_frac <= 0.01, f"{k}.budget_frac", self.budget_frac,
-               "must be in [0.0025, 0.01] (0.25–1% of the year's hours)", "0.005")
-        _check(self.budget_hours is None or self.budget_hours >= 0, f"{k}.budget_hours", self.budget_hours,
-               "must be >= 0 or null", "null")
-        _check(self.depth_steps >= 1, f"{k}.depth_steps", self.depth_steps, "must be >= 1", "4")
-        _check(self.cost_usd_per_mwh >= 0, f"{k}.cost_usd_per_mwh", self.cost_usd_per_mwh, "must be >= 0", "0")
-        _check(self.cp_hours >= 1, f"{k}.cp_hours", self.cp_hours, "must be >= 1", "5")
+        check(0.0025 <= self.budget_frac <= 0.01, f"{k}.budget_frac", self.budget_frac,
+              "must be in [0.0025, 0.01] (0.25–1% of the year's hours)", "0.005")
+        check(self.budget_hours is None or self.budget_hours >= 0, f"{k}.budget_hours", self.budget_hours,
+              "must be >= 0 or null", "null")
+        check(self.depth_steps >= 1, f"{k}.depth_steps", self.depth_steps, "must be >= 1", "4")
+        check(self.cost_usd_per_mwh >= 0, f"{k}.cost_usd_per_mwh", self.cost_usd_per_mwh, "must be >= 0", "0")
+        check(self.cp_hours >= 1, f"{k}.cp_hours", self.cp_hours, "must be >= 1", "5")
         for i, m in enumerate(self.cp_months):
-            _check(1 <= m <= 12, f"{k}.cp_months.{i}", m, "must be a month 1..12", "7")
-        _check(self.samples >= 1, f"{k}.samples", self.samples, "must be >= 1", "200")
+            check(1 <= m <= 12, f"{k}.cp_months.{i}", m, "must be a month 1..12", "7")
+        check(self.samples >= 1, f"{k}.samples", self.samples, "must be >= 1", "200")
 
 
 @dataclass
@@ -298,10 +179,10 @@ class ActualsCfg:
 
     def __post_init__(self):
         k = f"{P}.actuals"
-        _choice(f"{k}.source", self.source, ("stylised", "file"))
+        choice(f"{k}.source", self.source, ("stylised", "file"))
         if self.source == "file":
-            _check(bool(self.meter_path), f"{k}.meter_path", self.meter_path, "actuals.source=file needs a meter file",
-                   "path/to/meter.csv")
+            check(bool(self.meter_path), f"{k}.meter_path", self.meter_path, "actuals.source=file needs a meter file",
+                  "path/to/meter.csv")
 
 
 @dataclass
@@ -312,9 +193,9 @@ class TrueUpCfg:
 
     def __post_init__(self):
         k = f"{P}.trueup"
-        _check(0 <= self.interest_rate_annual < 1, f"{k}.interest_rate_annual", self.interest_rate_annual,
-               "must be in [0, 1)", "0.05")
-        _check(self.lag_days >= 0, f"{k}.lag_days", self.lag_days, "must be >= 0", "60")
+        check(0 <= self.interest_rate_annual < 1, f"{k}.interest_rate_annual", self.interest_rate_annual,
+              "must be in [0, 1)", "0.05")
+        check(self.lag_days >= 0, f"{k}.lag_days", self.lag_days, "must be >= 0", "60")
 
 
 @dataclass
@@ -335,50 +216,38 @@ class PledgeConfig:
     trueup: TrueUpCfg = field(default_factory=TrueUpCfg)
 
     def __post_init__(self):
-        _check(len(self.sites) >= 1, f"{P}.sites", list(self.sites), "list at least one site",
-               "[{site_id:campus-1,capacity_mw:1000}]")
+        check(len(self.sites) >= 1, f"{P}.sites", list(self.sites), "list at least one site",
+              "[{site_id:campus-1,capacity_mw:1000}]")
         ids = set()
         for i, s in enumerate(self.sites):
             k = f"{P}.sites.{i}"
-            _check(bool(str(s.site_id).strip()), f"{k}.site_id", s.site_id, "must not be empty", "campus-1")
-            _check(s.site_id not in ids, f"{k}.site_id", s.site_id, "site listed twice")
+            check(bool(str(s.site_id).strip()), f"{k}.site_id", s.site_id, "must not be empty", "campus-1")
+            check(s.site_id not in ids, f"{k}.site_id", s.site_id, "site listed twice")
             ids.add(s.site_id)
-            _check(s.capacity_mw > 0, f"{k}.capacity_mw", s.capacity_mw, "must be > 0", "1000")
-            _check(s.plc_mw >= 0, f"{k}.plc_mw", s.plc_mw, "must be >= 0", "0")
-            _check(s.nspl_mw is None or s.nspl_mw >= 0, f"{k}.nspl_mw", s.nspl_mw, "must be >= 0 or null", "null")
-            _check(s.contract_demand_mw >= 0, f"{k}.contract_demand_mw", s.contract_demand_mw, "must be >= 0", "0")
-            _check(0 <= s.curtailable_frac <= 1, f"{k}.curtailable_frac", s.curtailable_frac, "must be in [0, 1]", "0.5")
+            check(s.capacity_mw > 0, f"{k}.capacity_mw", s.capacity_mw, "must be > 0", "1000")
+            check(s.plc_mw >= 0, f"{k}.plc_mw", s.plc_mw, "must be >= 0", "0")
+            check(s.nspl_mw is None or s.nspl_mw >= 0, f"{k}.nspl_mw", s.nspl_mw, "must be >= 0 or null", "null")
+            check(s.contract_demand_mw >= 0, f"{k}.contract_demand_mw", s.contract_demand_mw, "must be >= 0", "0")
+            check(0 <= s.curtailable_frac <= 1, f"{k}.curtailable_frac", s.curtailable_frac, "must be in [0, 1]", "0.5")
             if self.draw.source == "stylised":
                 qs = (s.p10_mw, s.p50_mw, s.p90_mw)
                 for name, v in zip(("p10_mw", "p50_mw", "p90_mw"), qs):
-                    _check(v is not None and v >= 0, f"{k}.{name}", v,
-                           "draw.source=stylised needs p10_mw <= p50_mw <= p90_mw per site (>= 0)", "850")
-                _check(qs[0] <= qs[1] <= qs[2], f"{k}.p50_mw", qs, "quantiles cross: need p10_mw <= p50_mw <= p90_mw")
-                _check(list(self.draw.levels) == [0.1, 0.5, 0.9], f"{P}.draw.levels", list(self.draw.levels),
-                       "the stylised draw has p10/p50/p90 only", "[0.1,0.5,0.9]")
+                    check(v is not None and v >= 0, f"{k}.{name}", v,
+                          "draw.source=stylised needs p10_mw <= p50_mw <= p90_mw per site (>= 0)", "850")
+                check(qs[0] <= qs[1] <= qs[2], f"{k}.p50_mw", qs, "quantiles cross: need p10_mw <= p50_mw <= p90_mw")
+                check(list(self.draw.levels) == [0.1, 0.5, 0.9], f"{P}.draw.levels", list(self.draw.levels),
+                      "the stylised draw has p10/p50/p90 only", "[0.1,0.5,0.9]")
             if self.actuals.source == "stylised":
-                _check(s.actual_mw is None or s.actual_mw >= 0, f"{k}.actual_mw", s.actual_mw, "must be >= 0")
-        for i, u in enumerate(self.upgrades):
-            k = f"{P}.upgrades.{i}"
-            _check(u.site_id in ids, f"{k}.site_id", u.site_id, f"not a listed site ({', '.join(sorted(ids))})")
-            _check(_finite(u.capex_usd) and u.capex_usd >= 0, f"{k}.capex_usd", u.capex_usd, "must be >= 0",
-                   "600000000")
-            _check(0 <= u.rate < 1, f"{k}.rate", u.rate, "annual rate must be in [0, 1)", "0.08")
-            _check(1 <= u.years <= 60, f"{k}.years", u.years, "must be in 1..60", "15")
-            _choice(f"{k}.recovery", u.recovery, ("amortised", "ciac", "ciac_paid"))
-            from forecast.pledge.calendar import parse_month
-            parse_month(u.in_service, f"{k}.in_service")
-            for name in ("capex_low_usd", "capex_high_usd"):
-                v = getattr(u, name)
-                _check(v is None or v >= 0, f"{k}.{name}", v, "must be >= 0 or null", "null")
+                check(s.actual_mw is None or s.actual_mw >= 0, f"{k}.actual_mw", s.actual_mw, "must be >= 0")
+        check_upgrades(self.upgrades, ids)
         from forecast.pledge.calendar import billing_months
         months = billing_months(self.period.start, self.period.months, self.market.timezone)
         dys = {d.delivery_year for d in self.tariff.capacity}
         if any(s.plc_mw > 0 for s in self.sites):
             for m in months:
-                _check(m.delivery_year in dys, f"{P}.tariff.capacity", sorted(dys),
-                       f"no capacity price for delivery year {m.delivery_year} (month {m.label})",
-                       f"[{{delivery_year:'{m.delivery_year}',price_usd_per_mw_day:329.17}}]")
+                check(m.delivery_year in dys, f"{P}.tariff.capacity", sorted(dys),
+                      f"no capacity price for delivery year {m.delivery_year} (month {m.label})",
+                      f"[{{delivery_year:'{m.delivery_year}',price_usd_per_mw_day:329.17}}]")
 
     def site_ids(self) -> list[str]:
         return [s.site_id for s in self.sites]
@@ -398,7 +267,7 @@ class PledgeApp:
     experiment: str = "pledge"
 
     def __post_init__(self):
-        _choice("action", self.action, ("forecast", "settle", "trueup", "plan"))
+        choice("action", self.action, ("forecast", "settle", "trueup", "plan"))
 
 
 def register_configs() -> None:

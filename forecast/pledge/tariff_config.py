@@ -1,0 +1,130 @@
+"""Pledge config, money side: the price curve, the tariff (with the capacity market by delivery year)
+and grid upgrades. Money in USD as floats here (exact decimals later, :mod:`forecast.pledge.money`);
+capacity prices in $/MW-day, energy in $/MWh.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Optional
+
+from omegaconf import MISSING
+
+from forecast.pledge.config_checks import P, check, choice, finite
+
+
+@dataclass
+class PriceCurveCfg:
+    """forecast.price.configured.SupplyCurveParams as config (see that module for the formula)."""
+
+    kind: str = "configured"  # configured (a fitted curve plugs in through forecast.price.response.PriceResponse)
+    base_usd_per_mwh: float = 30.0
+    ref_load_gw: float = 100.0
+    linear_usd_per_mwh_per_gw: float = 0.0
+    exp_coef_usd_per_mwh: float = 12.0
+    exp_rate_per_gw: float = 0.05
+    cap_usd_per_mwh: float = 2000.0
+    hour_adders_usd_per_mwh: list[float] = field(default_factory=list)
+    n_draws: int = 200
+    sigma_linear: float = 0.0
+    sigma_exp_coef: float = 0.2
+    sigma_exp_rate: float = 0.1
+    seed: int = 0
+
+    def __post_init__(self):
+        choice(f"{P}.price_curve.kind", self.kind, ("configured",))
+        from forecast.price.configured import SupplyCurveParams
+        kw = {f: getattr(self, f) for f in SupplyCurveParams.__dataclass_fields__ if hasattr(self, f)}
+        kw["hour_adders_usd_per_mwh"] = tuple(self.hour_adders_usd_per_mwh)
+        SupplyCurveParams(**kw, where=f"{P}.price_curve")  # raises naming the override
+
+
+@dataclass
+class DeliveryYearCfg:
+    """Capacity market for one delivery year (June–May), $/MW-day."""
+
+    delivery_year: str = MISSING  # "2026/27"
+    price_usd_per_mw_day: float = MISSING  # cleared (billed) price
+    cap_usd_per_mw_day: Optional[float] = None  # auction cap; None = no cap
+    uncapped_usd_per_mw_day: Optional[float] = None  # demand-curve price at the obligation Q (default: the price)
+    slope_usd_per_mw_day_per_mw: float = 0.0  # fall in the demand-curve price per MW less obligation
+    obligation_mw: float = 150000.0  # Q: RTO capacity obligation
+    fpr: float = 0.94  # forecast pool requirement (UCAP per MW of PLC)
+
+
+@dataclass
+class TariffCfg:
+    energy_pricing: str = "fixed"  # fixed (energy_rate) | spot (the price curve with the campus)
+    energy_rate_usd_per_mwh: float = 55.0
+    demand_charge_usd_per_kw_month: float = 0.0  # T&D demand charge; 0 = none
+    minimum_demand_frac: float = 0.85  # minimum bill: billed demand >= frac × contract demand
+    transmission_usd_per_mw_day: float = 0.0  # network integration service on NSPL; 0 = none
+    capacity: list[DeliveryYearCfg] = field(default_factory=list)
+
+    def __post_init__(self):
+        k = f"{P}.tariff"
+        choice(f"{k}.energy_pricing", self.energy_pricing, ("fixed", "spot"))
+        check(finite(self.energy_rate_usd_per_mwh) and self.energy_rate_usd_per_mwh >= 0,
+              f"{k}.energy_rate_usd_per_mwh", self.energy_rate_usd_per_mwh, "must be finite and >= 0", "55")
+        check(self.demand_charge_usd_per_kw_month >= 0, f"{k}.demand_charge_usd_per_kw_month",
+              self.demand_charge_usd_per_kw_month, "must be >= 0", "0")
+        check(self.transmission_usd_per_mw_day >= 0, f"{k}.transmission_usd_per_mw_day",
+              self.transmission_usd_per_mw_day, "must be >= 0", "0")
+        check(0 <= self.minimum_demand_frac <= 1, f"{k}.minimum_demand_frac", self.minimum_demand_frac,
+              "must be in [0, 1]", "0.85")
+        seen = set()
+        for i, dy in enumerate(self.capacity):
+            kk = f"{k}.capacity.{i}"
+            check(_dy_ok(dy.delivery_year), f"{kk}.delivery_year", dy.delivery_year,
+                  "write the delivery year as YYYY/YY, e.g. 2026/27", "2026/27")
+            check(dy.delivery_year not in seen, f"{kk}.delivery_year", dy.delivery_year, "listed twice")
+            seen.add(dy.delivery_year)
+            check(dy.price_usd_per_mw_day >= 0, f"{kk}.price_usd_per_mw_day", dy.price_usd_per_mw_day, "must be >= 0")
+            check(dy.cap_usd_per_mw_day is None or dy.cap_usd_per_mw_day >= dy.price_usd_per_mw_day,
+                  f"{kk}.cap_usd_per_mw_day", dy.cap_usd_per_mw_day, "must be >= the cleared price or null",
+                  "null")
+            check(dy.slope_usd_per_mw_day_per_mw >= 0, f"{kk}.slope_usd_per_mw_day_per_mw",
+                  dy.slope_usd_per_mw_day_per_mw, "must be >= 0 (price rises with obligation)", "0")
+            check(dy.obligation_mw > 0, f"{kk}.obligation_mw", dy.obligation_mw, "must be > 0", "150000")
+            check(0 < dy.fpr <= 2, f"{kk}.fpr", dy.fpr, "must be in (0, 2]", "0.94")
+
+
+def _dy_ok(s: str) -> bool:
+    try:
+        a, b = str(s).split("/")
+        return len(a) == 4 and len(b) == 2 and (int(a) + 1) % 100 == int(b)
+    except ValueError:
+        return False
+
+
+@dataclass
+class UpgradeCfg:
+    upgrade_id: str = MISSING
+    site_id: str = MISSING
+    capex_usd: float = MISSING
+    rate: float = 0.08
+    years: int = 15
+    # amortised: K·CRF(r, n)/12 a month for 12n months from in_service | ciac: K billed once in the
+    # in-service month | ciac_paid: a lump-sum contribution already paid (nothing more to bill)
+    recovery: str = "amortised"
+    in_service: str = "2026-01"  # first billed local month, YYYY-MM
+    capex_low_usd: Optional[float] = None  # sensitivity range for the report
+    capex_high_usd: Optional[float] = None
+
+
+def check_upgrades(upgrades: list[UpgradeCfg], site_ids: set[str]) -> None:
+    """Each upgrade: at a listed site, capex >= 0 (and its sensitivity range), rate in [0, 1), 1..60 years,
+    a known recovery and a YYYY-MM in-service month."""
+    for i, u in enumerate(upgrades):
+        k = f"{P}.upgrades.{i}"
+        check(u.site_id in site_ids, f"{k}.site_id", u.site_id, f"not a listed site ({', '.join(sorted(site_ids))})")
+        check(finite(u.capex_usd) and u.capex_usd >= 0, f"{k}.capex_usd", u.capex_usd, "must be >= 0",
+              "600000000")
+        check(0 <= u.rate < 1, f"{k}.rate", u.rate, "annual rate must be in [0, 1)", "0.08")
+        check(1 <= u.years <= 60, f"{k}.years", u.years, "must be in 1..60", "15")
+        choice(f"{k}.recovery", u.recovery, ("amortised", "ciac", "ciac_paid"))
+        from forecast.pledge.calendar import parse_month
+        parse_month(u.in_service, f"{k}.in_service")
+        for name in ("capex_low_usd", "capex_high_usd"):
+            v = getattr(u, name)
+            check(v is None or v >= 0, f"{k}.{name}", v, "must be >= 0 or null", "null")
