@@ -150,3 +150,35 @@ def test_missing_temperature_is_refused_not_defaulted(trained, tmp_path):
                                predict=dataclasses.replace(cfg.predict, out=str(tmp_path / "fc")))
     with pytest.raises(ContractError, match=r"grid.parquet: column 'temperature_c': zone 'DOM' \(site 'site-a'\) lacks 120 of the 336 hours"):
         predict(cfg2, reference_time="2024-03-20T00:00Z")
+
+
+def test_draw_forecast_covers_the_next_billing_month_bounded_and_blended(trained):
+    """Learned model for its horizon, long-horizon beyond, every hour to the end of the next local month."""
+    from forecast.data.inputs import load_inputs
+    from forecast.pipeline.draw import forecast_draw
+    from forecast.pipeline.predict import predict
+    from forecast.pledge.calendar import billing_months, hourly_index
+    from forecast.pledge.inputs import read_draw_forecast
+
+    cfg, res, work = trained
+    t = pd.Timestamp("2024-03-20T00:00:00Z")
+    d = forecast_draw(cfg, "America/New_York", reference_time=t, blend_h=48)
+    assert d.end == pd.Timestamp("2024-05-01T04:00:00Z")  # local midnight May 1 (EDT)
+    f = d.frame
+    H = int((d.end - t) / pd.Timedelta(hours=1))
+    assert len(f) == 4 * H and f.groupby("series_id")["horizon_h"].max().eq(H).all()
+    assert f["ts"].min() == t and f["ts"].max() == d.end - pd.Timedelta(hours=1)
+    q = f[["p10", "p50", "p90"]].to_numpy()
+    cap = load_inputs(cfg.data).sites.groupby("site_id")["capacity_mw"].first()
+    assert (q >= 0).all() and (q <= f["series_id"].map(cap).to_numpy()[:, None] + 1e-9).all()
+    assert (np.diff(q, axis=1) >= 0).all()
+    learned = predict(cfg, reference_time=t).frame.set_index(["series_id", "horizon_h"])
+    g = f.set_index(["series_id", "horizon_h"])
+    early = g.index.get_level_values(1) <= 120  # before the 48 h blend window: the learned model itself
+    np.testing.assert_allclose(g.loc[early, "p50"], learned.loc[g.index[early], "p50"])
+    assert not np.allclose(g.loc[~early & (g.index.get_level_values(1) <= 168), "p50"],
+                           learned.loc[g.index[~early & (g.index.get_level_values(1) <= 168)], "p50"])
+    # the pledge reads the file for the next billing month without complaint: every hour covered, P10 >= 0
+    months = billing_months("2024-04", 1, "America/New_York")
+    got = read_draw_forecast(str(d.path), sorted(cap.index), hourly_index(months), (0.1, 0.5, 0.9))
+    assert got.shape == (4, 720, 3)

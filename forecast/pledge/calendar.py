@@ -88,3 +88,11 @@ def hour_ending_label(ts: pd.DatetimeIndex, tz: str) -> list[str]:
     loc = pd.DatetimeIndex(ts).tz_convert(tz)
     he = loc.hour + 1
     return [f"{d} HE{h:02d} {z}" for d, h, z in zip(loc.strftime("%Y-%m-%d"), he, loc.strftime("%Z"))]
+
+
+def next_billing_month(t: pd.Timestamp, tz: str) -> BillingMonth:
+    """The first local month that starts at or after ``t``: the month a forecast issued at t is billed for."""
+    loc = pd.Timestamp(t).tz_convert(tz)
+    p = pd.Period(year=loc.year, month=loc.month, freq="M")
+    first = billing_months(str(p), 1, tz)[0]
+    return first if first.start_utc >= t else billing_months(str(p + 1), 1, tz)[0]
