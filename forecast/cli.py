@@ -60,6 +60,7 @@ def demo_main(argv: list[str]) -> int:
     print(f"\nbatch forecast: {out.path} ({out.rows} rows, issued {out.issued_at}, model version {out.model_version})")
     print(f"MLflow: run {tr.run_id} in experiment '{cfg.tracking.experiment}' at {tr.tracking_uri}")
     print(f"plots: {', '.join(str(p) for p in tr.plots)}")
+    print(f"report: {res.report}")
     print(f"total {res.seconds:.0f} s")
     return 0
 

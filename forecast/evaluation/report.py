@@ -1,4 +1,5 @@
-"""Backtest report: one self-contained HTML page (PNGs embedded) plus the PNG files beside it.
+"""Backtest and series-bench report, built with :mod:`forecast.evaluation.reportkit`: one self-contained
+HTML page (PNGs embedded) plus the PNG files beside it.
 
 Contents: the metrics table of the learned model against every baseline, error
 by horizon (MAE and P10–P90 coverage), fan charts of sample weeks per series,
@@ -7,27 +8,27 @@ the refit table (when and on what each fit was made) and notes.
 
 from __future__ import annotations
 
-import base64
-import html
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from forecast.io import atomic_write, atomic_write_text
+from forecast.evaluation import reportkit as kit
 from forecast.evaluation.rolling import RollingResult
 
 TABLE_COLS = ("mae", "rmse", "smape", "mase", "pinball", "crps", "coverage_p10_p90", "top5_mae", "n_origins")
+#: metric -> (header label, unit ("{u}": the target's units), format); sMAPE is already in percent
+METRIC_COLUMNS = {
+    "mae": ("MAE", "{u}", kit.fixed(3)), "rmse": ("RMSE", "{u}", kit.fixed(3)),
+    "smape": ("sMAPE", "%", kit.fixed(2)), "mase": ("MASE", None, kit.fixed(3)),
+    "pinball": ("pinball", "{u}", kit.fixed(3)), "crps": ("CRPS", "{u}", kit.fixed(3)),
+    "coverage_p10_p90": ("P10–P90 coverage", None, kit.percent(1)),
+    "top5_mae": ("top-5% MAE", "{u}", kit.fixed(3)), "mae_h1_24": ("MAE h 1–24", "{u}", kit.fixed(3)),
+    "mae_h145_168": ("MAE h 145–168", "{u}", kit.fixed(3)), "n_origins": ("origins", None, kit.integer()),
+}
+LOWER_IS_BETTER = ("mae", "rmse", "smape", "mase", "pinball", "crps", "top5_mae", "mae_h1_24", "mae_h145_168")
 STYLES = {"model": ("C0", "-"), "seasonal_naive_24h": ("C3", "-."), "seasonal_naive_168h": ("C1", ":"),
           "physics": ("C2", "--"), "lightgbm": ("C4", "-")}
-
-
-def _save(fig, path: Path) -> Path:
-    import matplotlib.pyplot as plt
-
-    atomic_write(path, lambda tmp: fig.savefig(tmp, dpi=100, bbox_inches="tight", format="png"))
-    plt.close(fig)
-    return path
 
 
 def plot_by_horizon(per_h: dict, path: Path, units: str) -> Path:
@@ -47,7 +48,7 @@ def plot_by_horizon(per_h: dict, path: Path, units: str) -> Path:
     axes[1].axhline(0.8, color="0.5", lw=0.8)
     axes[1].set(xlabel="horizon (h)", ylabel="share inside P10–P90", title="P10–P90 coverage by horizon", ylim=(0, 1))
     axes[0].legend(fontsize=8)
-    return _save(fig, path)
+    return kit.save_figure(fig, path, dpi=100)
 
 
 def plot_fan(res: RollingResult, k: int, sid: str, levels: tuple[float, ...], path: Path, units: str,
@@ -83,28 +84,25 @@ def plot_fan(res: RollingResult, k: int, sid: str, levels: tuple[float, ...], pa
     ax.set(ylabel=units, title=f"{sid}: {what}, 1–{H} h ahead")
     ax.legend(fontsize=8, ncol=3, loc="upper left")
     fig.autofmt_xdate()
-    return _save(fig, path)
+    return kit.save_figure(fig, path, dpi=100)
 
 
-def _img(path: Path) -> str:
-    data = base64.b64encode(path.read_bytes()).decode()
-    return f'<img alt="{html.escape(path.name)}" src="data:image/png;base64,{data}" style="max-width:100%">'
+def metrics_table(rows: dict[str, dict[str, float]], units: str, cols: tuple[str, ...] = TABLE_COLS) -> str:
+    """Model name -> metric dict as a kit table: units in the headers, lowest error in bold."""
+    cols = tuple(c for c in cols if any(c in m for m in rows.values()))
+    df = pd.DataFrame([{"model": name, **{c: m.get(c, float("nan")) for c in cols}} for name, m in rows.items()],
+                      columns=["model", *cols])
+    return kit.table(df, labels={c: METRIC_COLUMNS[c][0] for c in cols if c in METRIC_COLUMNS},
+                     units={c: METRIC_COLUMNS[c][1].format(u=units) for c in cols
+                            if c in METRIC_COLUMNS and METRIC_COLUMNS[c][1]},
+                     formats={c: METRIC_COLUMNS[c][2] for c in cols if c in METRIC_COLUMNS},
+                     best_min=[c for c in cols if c in LOWER_IS_BETTER])
 
 
-def _table(rows: dict[str, dict[str, float]]) -> str:
-    cols = [c for c in TABLE_COLS if any(c in m for m in rows.values())]
-    head = "".join(f"<th>{c}</th>" for c in ["model", *cols])
-    best = {c: min(m[c] for m in rows.values()) for c in cols if c not in ("coverage_p10_p90", "n_origins")}
-    body = []
-    for name, m in rows.items():
-        cells = []
-        for c in cols:
-            v = m.get(c, float("nan"))
-            txt = f"{v:.0f}" if c == "n_origins" else f"{v:.4g}"
-            strong = c in best and np.isfinite(v) and v == best[c]
-            cells.append(f"<td>{'<b>' + txt + '</b>' if strong else txt}</td>")
-        body.append(f"<tr><td>{html.escape(name)}</td>{''.join(cells)}</tr>")
-    return f"<table><tr>{head}</tr>{''.join(body)}</table>"
+def refits_table(refits: pd.DataFrame) -> str:
+    return kit.table(refits, units={"seconds": "s"}, labels={"seconds": "fit time"},
+                     formats={"seconds": kit.fixed(1), "calib_lo": kit.fixed(3), "calib_hi": kit.fixed(3),
+                              "n_train": kit.integer(), "n_val": kit.integer(), "n_origins": kit.integer()})
 
 
 def write_report(folder: str | Path, title: str, res: RollingResult, scores: dict, series_ids: list[str],
@@ -113,25 +111,16 @@ def write_report(folder: str | Path, title: str, res: RollingResult, scores: dic
     """Write folder/report.html and its PNGs (error_by_horizon.png, fan_<series>.png); returns the HTML path."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    pngs = [plot_by_horizon(scores["per_horizon"], folder / "error_by_horizon.png", units)]
-    for k, sid in enumerate(series_ids):
-        p = plot_fan(res, k, sid, levels, folder / f"fan_{sid}.png", units)
-        if p is not None:
-            pngs.append(p)
-    parts = [f"<h1>{html.escape(title)}</h1>"]
-    parts += [f"<p>{html.escape(n)}</p>" for n in notes or []]
-    parts.append(f"<h2>All series ({units}; bold = best)</h2>" + _table(scores["aggregate"]))
+    by_h = plot_by_horizon(scores["per_horizon"], folder / "error_by_horizon.png", units)
+    fans = [p for k, sid in enumerate(series_ids)
+            if (p := plot_fan(res, k, sid, levels, folder / f"fan_{sid}.png", units)) is not None]
+    page = kit.Page(title, lead=list(notes or []))
+    page.section("All series (bold = best)", metrics_table(scores["aggregate"], units))
     if len(scores["per_series"]) > 1:
         for sid, rows in scores["per_series"].items():
-            parts.append(f"<h3>{html.escape(sid)}</h3>" + _table(rows))
-    parts.append("<h2>Error by horizon</h2>" + _img(pngs[0]))
-    parts.append("<h2>Fan charts: last week of origins</h2>" + "".join(_img(p) for p in pngs[1:]))
+            page.section(sid, metrics_table(rows, units), level=3)
+    page.section("Error by horizon", kit.embed_png(by_h, "MAE and P10–P90 coverage by horizon"))
+    page.section("Fan charts: last week of origins", *(kit.embed_png(p, p.stem) for p in fans))
     if refits is not None and len(refits):
-        parts.append("<h2>Refits (each used only data before its time)</h2>" + refits.to_html(index=False))
-    css = ("body{font-family:sans-serif;max-width:1250px;margin:auto}table{border-collapse:collapse;margin:8px 0}"
-           "td,th{border:1px solid #ccc;padding:3px 8px;text-align:right}td:first-child{text-align:left}")
-    page = f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title><style>{css}</style>" \
-           f"</head><body>{''.join(parts)}</body></html>"
-    out = folder / "report.html"
-    atomic_write_text(out, page)
-    return out
+        page.section("Refits (each used only data before its time)", refits_table(refits))
+    return page.write(folder / "report.html")

@@ -1,13 +1,19 @@
-"""demo(cfg): simulate -> train -> register -> batch forecast, on the built-in scenario by default."""
+"""demo(cfg): simulate -> train -> register -> batch forecast -> report, on the built-in scenario by default."""
 
 from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from pathlib import Path
 
 from forecast.config import Config
+from forecast.evaluation import reportkit as kit
+from forecast.evaluation.holdout import format_summary
+from forecast.evaluation.report import metrics_table
 from forecast.pipeline.predict import PredictOutput, predict
 from forecast.pipeline.train import TrainResult, train
+
+METRIC_COLS = ("mae", "rmse", "smape", "pinball", "coverage_p10_p90", "top5_mae", "mae_h1_24", "mae_h145_168")
 
 
 @dataclass
@@ -15,13 +21,30 @@ class DemoResult:
     train: TrainResult
     forecast: PredictOutput | None  # None on ranks other than 0
     seconds: float
+    report: Path | None = None  # <out_dir>/report.html, rank 0 only
 
 
 def demo(cfg: Config) -> DemoResult:
-    """Train and register the model, then issue the batch forecast with the registered champion."""
+    """Train and register the model, issue the batch forecast with the registered champion, write the report."""
     t0 = time.perf_counter()
     res = train(cfg)
     if not res.is_global_zero:
         return DemoResult(res, None, time.perf_counter() - t0)
     out = predict(cfg, model_ref=None)
-    return DemoResult(res, out, time.perf_counter() - t0)
+    report = write_demo_report(Path(cfg.out_dir) / "report.html", res, out, cfg.data.horizon_h)
+    return DemoResult(res, out, time.perf_counter() - t0, report)
+
+
+def write_demo_report(path: str | Path, tr: TrainResult, out: PredictOutput, horizon_h: int) -> Path:
+    """The held-out metrics (model vs baselines, MW), the training plots and where the batch forecast is."""
+    summary = format_summary(tr.metrics)
+    page = kit.Page("Power forecast demo", lead=[
+        f"Held-out test weeks: forecasts issued daily, horizons 1–{horizon_h} h, facility power in MW; the learned "
+        "model and every baseline are scored on the same issue times.",
+        summary[:1].upper() + summary[1:] + "."])
+    page.section("Held-out metrics (bold = best)", metrics_table(tr.metrics, "MW", METRIC_COLS))
+    page.section("Plots", *(kit.embed_png(p, Path(p).stem) for p in tr.plots if Path(p).is_file()))
+    files = f"Written to {kit.code(str(out.path))}" + (f" and {kit.code(str(out.csv_path))}" if out.csv_path else "")
+    what = f"{out.rows:,} rows issued {out.issued_at} by model version {out.model_version} (MLflow run {out.run_id})."
+    page.section("Batch forecast", kit.paragraph(what), f"<p>{files}.</p>")
+    return page.write(path)

@@ -21,6 +21,8 @@ from decimal import ROUND_HALF_EVEN, Decimal, localcontext
 
 import numpy as np
 
+from forecast.evaluation.reportkit import format_money
+
 CENT = Decimal("0.01")
 KWH = Decimal("0.001")  # in MWh
 ROUNDING = ROUND_HALF_EVEN
@@ -88,9 +90,9 @@ def crf(rate, years: int) -> Decimal:
 
 
 def fmt_usd(x: Decimal) -> str:
-    """'$5,841,477.37' style, for reports."""
-    sign = "-" if x < 0 else ""
-    return f"{sign}${abs(x):,.2f}"
+    """'$5,841,477.37' style (negative: '-$12.50'), for reports: the report kit's one money formatter,
+    half-even to the cent."""
+    return format_money(x)
 
 
 def fmt_musd(x) -> str:

@@ -1,16 +1,15 @@
-"""A single self-contained HTML report (PNG plots embedded as base64) plus the line-item CSV.
+"""The pledge report, built with :mod:`forecast.evaluation.reportkit`: one self-contained HTML page (PNG
+plots embedded) plus the line-item CSV.
 
 Plots: fan chart of the campus draw (P10–P90 of the joint samples), price with
 and without the campus, the bill waterfall of the horizon with the P10–P90 band
-of the total, and the curtailment hours. Tables: line items, bands,
+of the total, and the curtailment hours. Tables: totals by month, line items,
 sensitivities, curtailment plan, provenance.
 """
 
 from __future__ import annotations
 
-import base64
-import html
-import io
+import json
 from decimal import Decimal
 from pathlib import Path
 
@@ -22,22 +21,18 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from forecast.io import atomic_write, atomic_write_text  # noqa: E402
+from forecast.evaluation import reportkit as kit  # noqa: E402
+from forecast.io import atomic_write  # noqa: E402
 from forecast.pledge.accounting import Accounting  # noqa: E402
 from forecast.pledge.curtail import CurtailmentPlan  # noqa: E402
-from forecast.pledge.money import fmt_usd, total  # noqa: E402
+from forecast.pledge.money import fmt_musd, fmt_usd, total  # noqa: E402
 
 ITEM_LABEL = {"energy": "Energy", "demand": "Demand charge", "capacity": "Capacity (PLC)",
               "transmission": "Transmission", "upgrade": "Pledge 1: upgrades",
               "shift_energy": "Pledge 2: energy price shift", "shift_capacity": "Pledge 2: capacity shift"}
 ITEMS = list(ITEM_LABEL)
-
-
-def _png(fig) -> str:
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=110, bbox_inches="tight")
-    plt.close(fig)
-    return base64.b64encode(buf.getvalue()).decode("ascii")
+DPI = 110
+MONEY = kit.money
 
 
 def _local(ts: pd.DatetimeIndex, tz: str):
@@ -71,7 +66,7 @@ def fan_chart(acc: Accounting, ts: pd.DatetimeIndex, tz: str) -> str:
     ax.legend(loc="lower left", fontsize=8, ncol=3)
     ax.xaxis.set_major_formatter(mdates.DateFormatter("%b %d"))
     ax.grid(alpha=0.3)
-    return _png(fig)
+    return kit.embed_figure(fig, "Campus draw: fan chart of the joint samples", dpi=DPI)
 
 
 def price_chart(acc: Accounting, ts: pd.DatetimeIndex, tz: str) -> str:
@@ -94,7 +89,7 @@ def price_chart(acc: Accounting, ts: pd.DatetimeIndex, tz: str) -> str:
     ax2.set_ylabel("ΔP, $/MWh")
     ax2.grid(alpha=0.3)
     ax2.xaxis.set_major_formatter(mdates.DateFormatter("%b %d"))
-    return _png(fig)
+    return kit.embed_figure(fig, "Energy price with and without the campus", dpi=DPI)
 
 
 def waterfall(acc: Accounting) -> str:
@@ -104,7 +99,7 @@ def waterfall(acc: Accounting) -> str:
     for k, (name, v) in enumerate(vals):
         color = "tab:gray" if not name.startswith("Pledge") else "tab:orange"
         ax.bar(k, v / 1e6, bottom=run / 1e6, color=color, edgecolor="black", lw=0.5)
-        ax.text(k, (run + v / 2) / 1e6, f"{v / 1e6:,.2f}M", ha="center", va="center", fontsize=8)
+        ax.text(k, (run + v / 2) / 1e6, fmt_musd(v), ha="center", va="center", fontsize=8)
         run += v
     k = len(vals)
     ax.bar(k, run / 1e6, color="tab:blue", edgecolor="black", lw=0.5)
@@ -114,12 +109,12 @@ def waterfall(acc: Accounting) -> str:
         ax.errorbar(k, run / 1e6, yerr=[[run / 1e6 - lo], [hi - run / 1e6]], color="black", capsize=6,
                     label="P10–P90 of sampled totals")
         ax.legend(loc="upper left", fontsize=8)
-    ax.text(k, run / 2e6, f"{run / 1e6:,.2f}M", ha="center", va="center", fontsize=8, color="white")
+    ax.text(k, run / 2e6, fmt_musd(run), ha="center", va="center", fontsize=8, color="white")
     ax.set_xticks(range(k + 1), [n for n, _ in vals] + ["Total"], rotation=20, ha="right", fontsize=8)
     ax.set_ylabel("USD, millions")
     ax.set_title("Bill and pledge waterfall over the horizon (grey: bill, orange: pledge)")
     ax.grid(axis="y", alpha=0.3)
-    return _png(fig)
+    return kit.embed_figure(fig, "Bill and pledge waterfall over the horizon", dpi=DPI)
 
 
 def curtailment_chart(plan: CurtailmentPlan, acc: Accounting, ts: pd.DatetimeIndex, tz: str) -> str:
@@ -142,65 +137,91 @@ def curtailment_chart(plan: CurtailmentPlan, acc: Accounting, ts: pd.DatetimeInd
     ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.12), ncol=2, fontsize=8, frameon=False)
     ax.xaxis.set_major_formatter(mdates.DateFormatter("%b %d"))
     ax.grid(alpha=0.3)
-    return _png(fig)
+    return kit.embed_figure(fig, "Curtailment plan: chosen hours and depth", dpi=DPI)
 
 
-def _table(df: pd.DataFrame) -> str:
-    return df.to_html(index=False, border=0, classes="t", escape=True)
+def months_table(acc: Accounting) -> str:
+    """Central total and pledge per month with the P10/P50/P90 of the sampled totals."""
+    rows = []
+    for m in acc.months:
+        lo, mid, hi = acc.bands.get((m.label, "total"), (None, None, None))
+        plo, _, phi = acc.bands.get((m.label, "pledge"), (None, None, None))
+        rows.append({"month": m.label, "hours": m.hours, "days": m.days, "total": acc.total(m.label),
+                     "pledge": acc.total(m.label, "pledge"), "total_p10": lo, "total_p50": mid, "total_p90": hi,
+                     "pledge_p10": plo, "pledge_p90": phi})
+    money = ["total", "pledge", "total_p10", "total_p50", "total_p90", "pledge_p10", "pledge_p90"]
+    return kit.table(pd.DataFrame(rows), formats={c: MONEY for c in money},
+                     labels={"total": "bill + pledge (central)", "pledge": "pledge (central)", "total_p10": "total P10",
+                             "total_p50": "total P50", "total_p90": "total P90", "pledge_p10": "pledge P10",
+                             "pledge_p90": "pledge P90"})
+
+
+def _decimal(x) -> Decimal | None:
+    return None if x is None or x == "" else Decimal(str(x))
+
+
+def items_table(acc: Accounting) -> str:
+    """Every line item: quantity × price = amount (exact decimals), its P10/P50/P90 and formula."""
+    df = acc.lines_frame()[["month", "line_id", "category", "quantity", "quantity_unit", "price", "price_unit",
+                            "amount_usd", "p10_usd", "p50_usd", "p90_usd", "formula"]]
+    exact = ["quantity", "price", "amount_usd", "p10_usd", "p50_usd", "p90_usd"]
+    df = df.assign(**{c: df[c].map(_decimal).astype(object) for c in exact})
+    return kit.table(df, formats={"quantity": kit.grouped, "price": kit.grouped, **{c: MONEY for c in exact[2:]}},
+                     long=("line_id", "formula"),
+                     labels={"quantity_unit": "unit", "price_unit": "price unit", "amount_usd": "amount",
+                             "p10_usd": "P10", "p50_usd": "P50", "p90_usd": "P90"})
+
+
+def sensitivity_table(acc: Accounting) -> str:
+    df = acc.sensitivity.assign(amount_usd=[Decimal(str(x)) for x in acc.sensitivity["amount_usd"]])
+    return kit.table(df, formats={"amount_usd": MONEY}, labels={"amount_usd": "amount"})
+
+
+def curtailment_parts(plan: CurtailmentPlan) -> list[str]:
+    """The plan's summary sentence and its chosen hours (first 200)."""
+    s = plan.summary()
+    hours = plan.hours.assign(ts=plan.hours["ts"].astype(str)).head(200)
+    mw = {c: "MW" for c in ("system_load_mw", "draw_mw", "depth_mw")}
+    usd = ("value_shift_usd", "value_capacity_usd", "cost_usd", "net_usd")
+    table = kit.table(hours, units=mw, labels={"ts": "hour start (UTC)", "hour_ending_local": "hour ending (local)",
+                                               "system_load_mw": "system load", "draw_mw": "draw", "depth_mw": "cut",
+                                               "p_cp": "P(coincident peak)", "value_shift_usd": "shift value",
+                                               "value_capacity_usd": "capacity value", "cost_usd": "cost",
+                                               "net_usd": "net"},
+                      formats={**{c: kit.fixed(3) for c in mw}, "p_cp": kit.fixed(3), **{c: MONEY for c in usd}})
+    text = (f"Budget {s['budget_hours']} h, used {s['hours_used']} h, {s['curtailed_mwh']:,} MWh cut. "
+            f"Saves {fmt_usd(Decimal(s['shift_saving_usd']))} of energy price shift and an expected "
+            f"{fmt_usd(Decimal(s['capacity_saving_usd']))} a year of capacity charges "
+            f"(PLC −{s['plc_reduction_mw']:,} MW expected).")
+    return [kit.paragraph(text), table]
+
+
+LEAD = ("Central amounts use the p50 draw, the load forecast and the central price curve; P10/P50/P90 are "
+        "quantiles of {n} joint samples of draw, load and curve parameters propagated through the same "
+        "formulas (bands of totals are quantiles of sampled totals, not sums of quantiles). Money is exact "
+        "decimal, rounded half-even to the cent; totals are sums of line items.")
 
 
 def render(path: str | Path, title: str, acc: Accounting, ts: pd.DatetimeIndex, tz: str,
            plan: CurtailmentPlan | None, provenance: dict, lines_csv: str | None = None) -> Path:
     """Write the report to ``path`` (atomic) and return it."""
-    imgs = [("Campus draw", fan_chart(acc, ts, tz)), ("Price with and without the campus", price_chart(acc, ts, tz)),
-            ("Bill waterfall", waterfall(acc))]
+    page = kit.Page(title, lead=LEAD.format(n=acc.n_samples))
+    page.section("Totals by month", months_table(acc),
+                 f"<p><b>Horizon total (central):</b> {fmt_usd(acc.total())} — of which pledge "
+                 f"{fmt_usd(acc.total(category='pledge'))}</p>")
+    page.section("Campus draw", fan_chart(acc, ts, tz))
+    page.section("Price with and without the campus", price_chart(acc, ts, tz))
+    page.section("Bill waterfall", waterfall(acc))
     if plan is not None:
-        imgs.append(("Curtailment hours", curtailment_chart(plan, acc, ts, tz)))
-    rows = []
-    for m in acc.months:
-        lo, mid, hi = acc.bands.get((m.label, "total"), (None, None, None))
-        plo, pmid, phi = acc.bands.get((m.label, "pledge"), (None, None, None))
-        rows.append({"month": m.label, "hours": m.hours, "days": m.days, "bill + pledge (central)": fmt_usd(acc.total(m.label)),
-                     "pledge (central)": fmt_usd(acc.total(m.label, "pledge")),
-                     "total P10": fmt_usd(lo) if lo is not None else "", "total P50": fmt_usd(mid) if mid is not None else "",
-                     "total P90": fmt_usd(hi) if hi is not None else "",
-                     "pledge P10–P90": f"{fmt_usd(plo)} – {fmt_usd(phi)}" if plo is not None else ""})
-    items = acc.lines_frame()[["month", "line_id", "category", "quantity", "quantity_unit", "price", "price_unit",
-                               "amount_usd", "p10_usd", "p50_usd", "p90_usd", "formula"]]
-    sens = acc.sensitivity.assign(amount_usd=[fmt_usd(Decimal(x)) for x in acc.sensitivity["amount_usd"]])
-    parts = [f"<h1>{html.escape(title)}</h1>",
-             "<p>Central amounts use the p50 draw, the load forecast and the central price curve; P10/P50/P90 are "
-             f"quantiles of {acc.n_samples} joint samples of draw, load and curve parameters propagated through the same "
-             "formulas (bands of totals are quantiles of sampled totals, not sums of quantiles). Money is exact "
-             "decimal, rounded half-even to the cent; totals are sums of line items.</p>",
-             "<h2>Totals by month</h2>", _table(pd.DataFrame(rows)),
-             f"<p><b>Horizon total (central):</b> {fmt_usd(acc.total())} — of which pledge {fmt_usd(acc.total(category='pledge'))}</p>"]
-    for name, b64 in imgs:
-        parts.append(f"<h2>{html.escape(name)}</h2><img alt='{html.escape(name)}' src='data:image/png;base64,{b64}'>")
-    parts += ["<h2>Sensitivities (horizon, central)</h2>", _table(sens)]
+        page.section("Curtailment hours", curtailment_chart(plan, acc, ts, tz))
+    page.section("Sensitivities (horizon, central)", sensitivity_table(acc))
     if plan is not None:
-        s = plan.summary()
-        parts += ["<h2>Curtailment plan</h2>",
-                  f"<p>Budget {s['budget_hours']} h, used {s['hours_used']} h, {s['curtailed_mwh']:,} MWh cut. "
-                  f"Saves {fmt_usd(Decimal(s['shift_saving_usd']))} of energy price shift and an expected "
-                  f"{fmt_usd(Decimal(s['capacity_saving_usd']))} a year of capacity charges "
-                  f"(PLC −{s['plc_reduction_mw']:,} MW expected).</p>",
-                  _table(plan.hours.assign(ts=plan.hours["ts"].astype(str)).round(3).head(200))]
-    parts += ["<h2>Line items</h2>", _table(items),
-              "<h2>Provenance</h2>", "<pre>" + html.escape(_prov(provenance)) + "</pre>"]
+        page.section("Curtailment plan", *curtailment_parts(plan))
+    page.section("Line items", items_table(acc))
+    page.section("Provenance", kit.preformatted(json.dumps(provenance, indent=2, default=str)))
     if lines_csv:
-        parts.append(f"<p>Line items as CSV: <code>{html.escape(str(lines_csv))}</code></p>")
-    doc = ("<!doctype html><html><head><meta charset='utf-8'><title>" + html.escape(title) + "</title><style>"
-           "body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;color:#222}"
-           "table.t{border-collapse:collapse;font-size:12px;margin:1em 0}table.t td,table.t th{border-bottom:1px solid #ddd;"
-           "padding:3px 8px;text-align:right}img{max-width:100%}pre{background:#f6f6f6;padding:1em;font-size:11px;"
-           "white-space:pre-wrap}</style></head><body>" + "\n".join(parts) + "</body></html>")
-    return atomic_write_text(path, doc)
-
-
-def _prov(p: dict) -> str:
-    import json
-    return json.dumps(p, indent=2, default=str)
+        page.sections[-1].parts.append(f"<p>Line items as CSV: {kit.code(str(lines_csv))}</p>")
+    return page.write(path)
 
 
 def write_lines_csv(path: str | Path, acc: Accounting) -> Path:
