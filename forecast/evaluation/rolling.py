@@ -191,6 +191,64 @@ def gather_targets(store: WindowStore, g: np.ndarray) -> tuple[np.ndarray, np.nd
     return b["y"].cpu().numpy().astype(np.float64), b["scale"].cpu().numpy().astype(np.float64)
 
 
+def _segment(times: pd.DatetimeIndex, plan: list[pd.Timestamp], j: int) -> np.ndarray:
+    """Positions of the origins forecast by refit j: issue times in [plan[j], plan[j + 1])."""
+    t0 = plan[j]
+    t_next = plan[j + 1] if j + 1 < len(plan) else None
+    return np.flatnonzero((times >= t0) & ((times < t_next) if t_next is not None else True))
+
+
+def _training_windows(store: WindowStore, t0: pd.Timestamp, policy: Policy) -> tuple[np.ndarray, np.ndarray, pd.Timestamp]:
+    """:func:`windows_before`, with an error naming the settings when either set is empty."""
+    tr, va, from_ = windows_before(store, t0, policy)
+    if len(tr) == 0 or len(va) == 0:
+        raise ValueError(f"refit at {t0}: {len(tr)} training and {len(va)} validation windows before it "
+                         f"(history {store.history} h + horizon {store.horizon} h + {policy.val_days} validation days); "
+                         "start the backtest later or lower backtest.val_days / data.history_h")
+    return tr, va, from_
+
+
+def _fit_ensemble(j: int, make_model: Callable[[], nn.Module], previous: list[nn.Module], store: WindowStore,
+                  tr: np.ndarray, va: np.ndarray, g: np.ndarray, levels: tuple[float, ...], opt: OptimizerConfig,
+                  tc: TrainerConfig, rt: Runtime, epochs: int, policy: Policy, seed: int):
+    """Fit ``policy.ensemble`` models for refit j (member m seeded ``seed + 1000·m + j``, warm-started from
+    ``previous[m]`` when asked). Returns the models, their mean quantiles on origins ``g`` (n, H, Q) and
+    on the validation windows (0.0 unless calibrating), model units, and the last member's epochs."""
+    from forecast.models.inference import predict_windows
+
+    cpu = Runtime("cpu", "32-true", torch.device("cpu"))
+    fitted, q, q_val = [], 0.0, 0.0
+    for m in range(policy.ensemble):
+        torch.manual_seed(seed + 1000 * m + j)  # weights at init depend on the refit only, not on what ran before
+        init = make_model()
+        if policy.warm_start and previous:
+            init.load_state_dict(previous[m].state_dict())
+        model, n_ep = fit(init, store, tr, va, levels, opt, tc, rt, epochs, seed + 1000 * m + j)
+        fitted.append(model)
+        q = q + predict_windows(model, store, g, cpu).astype(np.float64) / policy.ensemble  # (n, H, Q)
+        if policy.calibrate:
+            q_val = q_val + predict_windows(model, store, va, cpu).astype(np.float64) / policy.ensemble
+    return fitted, q, q_val, n_ep
+
+
+def _baseline_quantiles(store: WindowStore, fit_idx: np.ndarray, g: np.ndarray, baselines: tuple[str, ...],
+                        levels: tuple[float, ...], seed: int) -> dict[str, np.ndarray]:
+    """Residual-quantile baselines fitted on windows ``fit_idx`` (at most 20,000, a seeded subsample), applied
+    to origins ``g``: {name: (n, H, Q)} model units."""
+    H = store.horizon
+    if len(fit_idx) > 20000:
+        fit_idx = np.sort(np.random.default_rng(seed).choice(fit_idx, 20000, replace=False))
+    y_fit, _ = gather_targets(store, fit_idx)
+    bf = store.gather(torch.from_numpy(fit_idx))
+    bs = store.gather(torch.from_numpy(g))
+    out = {}
+    for name in baselines:
+        p_fit = BASELINES[name](bf, H).double().numpy()
+        p_seg = BASELINES[name](bs, H).double().numpy()
+        out[name] = ResidualQuantiles(levels).fit(p_fit, y_fit).apply(p_seg)
+    return out
+
+
 def rolling(store: WindowStore, origins: np.ndarray, policy: Policy, make_model: Callable[[], nn.Module],
             levels: tuple[float, ...], opt: OptimizerConfig, tc: TrainerConfig, rt: Runtime,
             baselines: tuple[str, ...] = tuple(BASELINES),
@@ -198,8 +256,6 @@ def rolling(store: WindowStore, origins: np.ndarray, policy: Policy, make_model:
             seed: int = 0) -> RollingResult:
     """Forecast every origin with the learned model (refit per ``policy``), residual-quantile baselines
     fitted on the same training windows, and ``extra(t0, segment_origins) -> {name: (n, H, Q)}`` models."""
-    from forecast.models.inference import predict_windows
-
     store.to("cpu")
     times = issue_times(store, origins)
     order = np.argsort(times.asi8, kind="stable")
@@ -215,28 +271,12 @@ def rolling(store: WindowStore, origins: np.ndarray, policy: Policy, make_model:
     models: list[nn.Module] = []
     epochs = policy.max_epochs or tc.max_epochs
     for j, t0 in enumerate(plan):
-        t_next = plan[j + 1] if j + 1 < len(plan) else None
-        seg = np.flatnonzero((times >= t0) & ((times < t_next) if t_next is not None else True))
-        tr, va, from_ = windows_before(store, t0, policy)
-        if len(tr) == 0 or len(va) == 0:
-            raise ValueError(f"refit at {t0}: {len(tr)} training and {len(va)} validation windows before it "
-                             f"(history {store.history} h + horizon {H} h + {policy.val_days} validation days); "
-                             "start the backtest later or lower backtest.val_days / data.history_h")
+        seg = _segment(times, plan, j)
+        tr, va, from_ = _training_windows(store, t0, policy)
         t_fit = time.perf_counter()
         g = origins[seg]
-        cpu = Runtime("cpu", "32-true", torch.device("cpu"))
-        fitted, q, q_val = [], 0.0, 0.0
-        for m in range(policy.ensemble):
-            torch.manual_seed(seed + 1000 * m + j)  # weights at init depend on the refit only, not on what ran before
-            init = make_model()
-            if policy.warm_start and models:
-                init.load_state_dict(models[m].state_dict())
-            model, n_ep = fit(init, store, tr, va, levels, opt, tc, rt, epochs, seed + 1000 * m + j)
-            fitted.append(model)
-            q = q + predict_windows(model, store, g, cpu).astype(np.float64) / policy.ensemble  # (n, H, Q)
-            if policy.calibrate:
-                q_val = q_val + predict_windows(model, store, va, cpu).astype(np.float64) / policy.ensemble
-        models = fitted
+        models, q, q_val, n_ep = _fit_ensemble(j, make_model, models, store, tr, va, g, levels, opt, tc, rt, epochs,
+                                               policy, seed)
         c = (1.0, 1.0)
         if policy.calibrate:
             y_val, _ = gather_targets(store, va)
@@ -246,16 +286,8 @@ def rolling(store: WindowStore, origins: np.ndarray, policy: Policy, make_model:
         refit_of[seg] = j
         # baselines: residual quantiles from the same training + validation windows (all before t0)
         if baselines:
-            fit_idx = np.concatenate([tr, va])
-            if len(fit_idx) > 20000:
-                fit_idx = np.sort(np.random.default_rng(seed + j).choice(fit_idx, 20000, replace=False))
-            y_fit, _ = gather_targets(store, fit_idx)
-            bf = store.gather(torch.from_numpy(fit_idx))
-            bs = store.gather(torch.from_numpy(g))
-            for name in baselines:
-                p_fit = BASELINES[name](bf, H).double().numpy()
-                p_seg = BASELINES[name](bs, H).double().numpy()
-                out[name][seg] = ResidualQuantiles(levels).fit(p_fit, y_fit).apply(p_seg)
+            for name, qb in _baseline_quantiles(store, np.concatenate([tr, va]), g, baselines, levels, seed + j).items():
+                out[name][seg] = qb
         if extra is not None:
             for name, qx in extra(t0, g).items():
                 out.setdefault(name, np.zeros((N, H, Q)))[seg] = qx
