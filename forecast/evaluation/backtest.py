@@ -114,6 +114,49 @@ def peer_extra(cfg: Config, store: WindowStore, levels: tuple[float, ...]):
     return neuralforecast_extra(store, levels, cfg.backtest.peers, cfg.data.val_weeks * 7)
 
 
+def extra_models(cfg: Config, store: WindowStore, levels: tuple[float, ...], policy: Policy):
+    """LightGBM (when ``backtest.lightgbm``) and NeuralForecast peers as one ``extra(t0, g)`` for
+    :func:`forecast.evaluation.rolling.rolling`; None when there are none."""
+    bc = cfg.backtest
+    extras = [e for e in (gbm_extra(store, levels, policy, bc.lightgbm_every_h, bc.lightgbm_max_rows, cfg.trainer.seed)
+                          if bc.lightgbm else None, peer_extra(cfg, store, levels)) if e is not None]
+
+    def extra(t0, g):
+        out = {}
+        for e in extras:
+            out.update(e(t0, g))
+        return out
+
+    return extra if extras else None
+
+
+def write_outputs(folder: Path, frame: pd.DataFrame, refits: pd.DataFrame, sc: dict) -> None:
+    """forecasts.parquet (tidy, MW), refits.csv and metrics.json under ``folder`` (created), each written atomically."""
+    folder.mkdir(parents=True, exist_ok=True)
+    atomic_write(folder / "forecasts.parquet", lambda tmp: frame.to_parquet(tmp, index=False))
+    atomic_write(folder / "refits.csv", lambda tmp: refits.to_csv(tmp, index=False))
+    atomic_write_text(folder / "metrics.json", json.dumps(sc, indent=1))
+
+
+def log_run(cfg: Config, policy: Policy, sc: dict, n_refits: int, seconds: float, folder: Path) -> str:
+    """One MLflow run (experiment ``<tracking.experiment>-backtest``): aggregate metrics ``bt_<model>_<metric>``,
+    MAE by horizon (step = hour ahead), seconds, refits, and the files in ``folder``. Returns its run id."""
+    with tracking.run(to_dict(cfg), experiment=f"{cfg.tracking.experiment}-backtest", tracking_uri=cfg.tracking.uri,
+                      run_name=f"backtest-{policy.retrain}",
+                      tags={"kind": "backtest", "retrain": policy.retrain,
+                            "data.dir": str(Path(cfg.data.dir).resolve())}) as run:
+        for name, m in sc["aggregate"].items():
+            run.log_metrics({f"bt_{name}_{k}": float(v) for k, v in m.items() if np.isfinite(v)})
+        for name, m in sc["per_horizon"].items():
+            for h, v in enumerate(m["mae"], start=1):
+                run.log_metrics({f"bt_{name}_mae_by_horizon": v}, step=h)
+        run.log_metrics({"bt_seconds": seconds, "bt_refits": float(n_refits)})
+        for p in sorted(folder.iterdir()):
+            if p.is_file() and not p.name.startswith("."):
+                run.log_artifact(p, artifact_path="backtest")
+        return run.run_id
+
+
 def backtest(cfg: Config) -> BacktestResult:
     """Run the rolling-origin backtest, write its outputs and log them to MLflow."""
     t_start = time.perf_counter()
@@ -129,26 +172,13 @@ def backtest(cfg: Config) -> BacktestResult:
     store = WindowStore(site_series(inp, dc), dc.history_h, dc.horizon_h, device="cpu")
     origins, start = backtest_origins(store, cfg)
     policy = policy_of(cfg)
-    extras = [e for e in (gbm_extra(store, quant.levels, policy, bc.lightgbm_every_h, bc.lightgbm_max_rows, tc.seed)
-                          if bc.lightgbm else None, peer_extra(cfg, store, quant.levels)) if e is not None]
-
-    def extra(t0, g):
-        out = {}
-        for e in extras:
-            out.update(e(t0, g))
-        return out
-
     res = rolling(store, origins, policy, lambda: registry.build(cfg.model, dc.history_h, dc.horizon_h),
                   quant.levels, cfg.model.optimizer, tc, rt, baselines=tuple(bc.baselines),
-                  extra=extra if extras else None, seed=tc.seed)
+                  extra=extra_models(cfg, store, quant.levels, policy), seed=tc.seed)
     sc = score(res, quant.levels, mase_scales(store, start, 168), store.ids)
     folder = Path(cfg.out_dir) / "backtest"
-    folder.mkdir(parents=True, exist_ok=True)
     refits = res.refit_table()
-    frame = tidy(res, store.ids, quant.levels)
-    atomic_write(folder / "forecasts.parquet", lambda tmp: frame.to_parquet(tmp, index=False))
-    atomic_write(folder / "refits.csv", lambda tmp: refits.to_csv(tmp, index=False))
-    atomic_write_text(folder / "metrics.json", json.dumps(sc, indent=1))
+    write_outputs(folder, tidy(res, store.ids, quant.levels), refits, sc)
     report = None
     if bc.report:
         from forecast.evaluation.report import write_report
@@ -163,19 +193,7 @@ def backtest(cfg: Config) -> BacktestResult:
                  "MASE: MAE over the in-sample MAE of the 168 h seasonal naive before the first origin, per site."]
         report = write_report(folder, "Power-model backtest", res, sc, store.ids, quant.levels, "MW", refits, notes)
     seconds = time.perf_counter() - t_start
-    with tracking.run(to_dict(cfg), experiment=f"{cfg.tracking.experiment}-backtest", tracking_uri=cfg.tracking.uri,
-                      run_name=f"backtest-{policy.retrain}",
-                      tags={"kind": "backtest", "retrain": policy.retrain, "data.dir": str(Path(dc.dir).resolve())}) as run:
-        for name, m in sc["aggregate"].items():
-            run.log_metrics({f"bt_{name}_{k}": float(v) for k, v in m.items() if np.isfinite(v)})
-        for name, m in sc["per_horizon"].items():
-            for h, v in enumerate(m["mae"], start=1):
-                run.log_metrics({f"bt_{name}_mae_by_horizon": v}, step=h)
-        run.log_metrics({"bt_seconds": seconds, "bt_refits": float(len(refits))})
-        for p in sorted(folder.iterdir()):
-            if p.is_file() and not p.name.startswith("."):
-                run.log_artifact(p, artifact_path="backtest")
-        run_id = run.run_id
+    run_id = log_run(cfg, policy, sc, len(refits), seconds, folder)
     return BacktestResult(run_id, sc, refits, folder, report, seconds, res)
 
 
