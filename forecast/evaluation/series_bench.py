@@ -44,7 +44,7 @@ from forecast.data.windows import SeriesArrays, WindowStore
 from forecast.models.device import resolve
 from forecast.errors import ContractError
 from forecast.io import atomic_write, atomic_write_text
-from forecast.evaluation.rolling import Policy, mase_scales, rolling, score, tidy
+from forecast.evaluation.rolling import Policy, RollingResult, mase_scales, rolling, score, tidy
 
 log = logging.getLogger("forecast")
 LEVELS = (0.1, 0.5, 0.9)
@@ -158,30 +158,21 @@ def _gbm_extra(p: Prepared, y_raw: np.ndarray, horizon: int, policy: Policy, see
     return extra
 
 
-def run_bench(cfg: BenchConfig) -> dict:
-    """Run the benchmark and write DIR/metrics.json, DIR/forecasts.csv (and the report). Returns metrics."""
-    t_start = time.perf_counter()
-    df, rep = load_hourly_series(cfg.data, cfg.timestamp, cfg.target, cfg.known_future)
-    p = prepare(df, cfg.target, list(cfg.known_future), cfg.horizon, cfg.history, cfg.at_hour, cfg.data)
-    policy = Policy(retrain=cfg.retrain, k=cfg.refit_days, window_days=cfg.window_days, val_days=cfg.val_days,
-                    calibrate=cfg.calibrate, max_epochs=cfg.epochs, ensemble=cfg.ensemble)
-    K = len(cfg.known_future)
-
-    L = cfg.model_history or cfg.history
-    if not 24 <= L <= cfg.history:
-        raise ValueError(f"--model-history must be in [24, --history={cfg.history}], got {L}")
-
+def _model_factory(cfg: BenchConfig, n_known: int, hours: int):
+    """A zero-argument builder of TiDE on history, calendar and ``n_known`` known-future channels that reads
+    the last ``hours`` of the history window."""
     def make_model():
         from forecast.models.tide import TiDE
 
-        m = TiDE(history=L, horizon=cfg.horizon, n_hist=1 + K + 6, n_fut=K + 6, n_quantiles=3,
+        m = TiDE(history=hours, horizon=cfg.horizon, n_hist=1 + n_known + 6, n_fut=n_known + 6, n_quantiles=3,
                  median_index=1, hidden=cfg.hidden, dropout=cfg.dropout, temporal_hidden=32)
-        return m if L == cfg.history else TailHistory(m, L)
+        return m if hours == cfg.history else TailHistory(m, hours)
 
-    tc = TrainerConfig(accelerator="cpu", devices=1, precision="32-true", max_epochs=cfg.epochs,
-                       batch_size=cfg.batch_size, seed=cfg.seed, progress=False)
-    opt = OptimizerConfig(lr=cfg.lr)
-    y_raw = df[cfg.target].to_numpy(np.float64)
+    return make_model
+
+
+def _extra_models(cfg: BenchConfig, p: Prepared, y_raw: np.ndarray, policy: Policy):
+    """LightGBM (``lightgbm``) and NeuralForecast peers (``peers``) as one ``extra(t0, g)``; None when none."""
     extras = [_gbm_extra(p, y_raw, cfg.horizon, policy, cfg.seed, cfg.lightgbm_params)] if cfg.lightgbm else []
     if cfg.peers:
         from forecast.evaluation import peers
@@ -196,24 +187,32 @@ def run_bench(cfg: BenchConfig) -> dict:
         for e in extras:
             out.update(e(t0, g))
         return out
-    res = rolling(p.store, p.origins, policy, make_model, LEVELS, opt, tc, resolve("cpu", "32-true"),
-                  baselines=("seasonal_naive_24h", "seasonal_naive_168h"), extra=extra if extras else None,
-                  seed=cfg.seed)
-    sc = score(res, LEVELS, mase_scales(p.store, p.test_start), [cfg.target])
+
+    return extra if extras else None
+
+
+def _metrics(cfg: BenchConfig, sc: dict, res: RollingResult, p: Prepared, rep, model_history: int) -> dict:
+    """metrics.json content (target units): the model's aggregate metrics, ``baselines``, ``per_horizon`` and
+    the ``protocol`` that produced them."""
     agg = sc["aggregate"]
     out = dict(agg["model"])
     out["baselines"] = {k: v for k, v in agg.items() if k != "model"}
     out["per_horizon"] = sc["per_horizon"]
     out["protocol"] = {
         "data": str(cfg.data), "target": cfg.target, "known_future": list(cfg.known_future),
-        "horizon_h": cfg.horizon, "history_h": cfg.history, "hours": len(df), "input_step": str(rep.step),
+        "horizon_h": cfg.horizon, "history_h": cfg.history, "hours": len(p.frame), "input_step": str(rep.step),
         "missing_target_hours": rep.n_missing_hours.get(cfg.target, 0), "test_start": str(p.test_start),
         "origins_at_hour_utc": cfg.at_hour, "retrain": cfg.retrain, "refit_every_origins": cfg.refit_days,
         "val_days": cfg.val_days, "calibrated": cfg.calibrate, "epochs": cfg.epochs, "hidden": cfg.hidden,
-        "ensemble": cfg.ensemble, "model_history_h": L, "lr": cfg.lr, "batch_size": cfg.batch_size,
+        "ensemble": cfg.ensemble, "model_history_h": model_history, "lr": cfg.lr, "batch_size": cfg.batch_size,
         "refits": res.refit_table().to_dict(orient="records"),
     }
-    out["seconds"] = round(time.perf_counter() - t_start, 1)
+    return out
+
+
+def _write_outputs(cfg: BenchConfig, out: dict, res: RollingResult, sc: dict, p: Prepared) -> None:
+    """DIR/metrics.json, DIR/forecasts.csv (origin, ts, horizon_h, actual, p10, p50, p90, model, refit_id) and,
+    when ``report``, DIR/report.html; files written atomically."""
     folder = Path(cfg.out)
     folder.mkdir(parents=True, exist_ok=True)
     atomic_write_text(folder / "metrics.json", json.dumps(out, indent=1))
@@ -225,6 +224,29 @@ def run_bench(cfg: BenchConfig) -> dict:
 
         write_report(folder, f"series-bench: {Path(cfg.data).name} / {cfg.target}", res, sc, [cfg.target], LEVELS,
                      units=cfg.target, refits=res.refit_table(), notes=_notes(cfg, p))
+
+
+def run_bench(cfg: BenchConfig) -> dict:
+    """Run the benchmark and write DIR/metrics.json, DIR/forecasts.csv (and the report). Returns metrics."""
+    t_start = time.perf_counter()
+    df, rep = load_hourly_series(cfg.data, cfg.timestamp, cfg.target, cfg.known_future)
+    p = prepare(df, cfg.target, list(cfg.known_future), cfg.horizon, cfg.history, cfg.at_hour, cfg.data)
+    policy = Policy(retrain=cfg.retrain, k=cfg.refit_days, window_days=cfg.window_days, val_days=cfg.val_days,
+                    calibrate=cfg.calibrate, max_epochs=cfg.epochs, ensemble=cfg.ensemble)
+    L = cfg.model_history or cfg.history
+    if not 24 <= L <= cfg.history:
+        raise ValueError(f"--model-history must be in [24, --history={cfg.history}], got {L}")
+    tc = TrainerConfig(accelerator="cpu", devices=1, precision="32-true", max_epochs=cfg.epochs,
+                       batch_size=cfg.batch_size, seed=cfg.seed, progress=False)
+    opt = OptimizerConfig(lr=cfg.lr)
+    y_raw = df[cfg.target].to_numpy(np.float64)
+    res = rolling(p.store, p.origins, policy, _model_factory(cfg, len(cfg.known_future), L), LEVELS, opt, tc,
+                  resolve("cpu", "32-true"), baselines=("seasonal_naive_24h", "seasonal_naive_168h"),
+                  extra=_extra_models(cfg, p, y_raw, policy), seed=cfg.seed)
+    sc = score(res, LEVELS, mase_scales(p.store, p.test_start), [cfg.target])
+    out = _metrics(cfg, sc, res, p, rep, L)
+    out["seconds"] = round(time.perf_counter() - t_start, 1)
+    _write_outputs(cfg, out, res, sc, p)
     return out
 
 
