@@ -30,10 +30,14 @@ from __future__ import annotations
 
 import pandas as pd
 
-from forecast.data.openb import (OPENB_ANCHOR, OPENB_DEFAULT_GPU_TYPE, OPENB_SITE, POD_COLUMNS,  # noqa: F401
-                                 openb_occupancy, read_openb_nodes, read_openb_pods)
-from forecast.data.philly import PHILLY_TZ, read_philly  # noqa: F401
-from forecast.data.trace_io import ReadReport  # noqa: F401
-from forecast.data.venus import VENUS_COLUMNS, VENUS_TZ, read_venus, venus_events  # noqa: F401
+from forecast.data.openb import (OPENB_ANCHOR, OPENB_DEFAULT_GPU_TYPE, OPENB_SITE, POD_COLUMNS, openb_occupancy,
+                                 read_openb_nodes, read_openb_pods)
+from forecast.data.philly import PHILLY_TZ, read_philly
+from forecast.data.trace_io import ReadReport
+from forecast.data.venus import VENUS_COLUMNS, VENUS_TZ, read_venus, venus_events
 
 HOUR = pd.Timedelta(hours=1)
+
+__all__ = ["HOUR", "OPENB_ANCHOR", "OPENB_DEFAULT_GPU_TYPE", "OPENB_SITE", "PHILLY_TZ", "POD_COLUMNS", "VENUS_COLUMNS",
+           "VENUS_TZ", "ReadReport", "openb_occupancy", "read_openb_nodes", "read_openb_pods", "read_philly",
+           "read_venus", "venus_events"]
