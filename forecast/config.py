@@ -39,9 +39,13 @@ class DataConfig:
     val_every_h: int = 6
     eval_hour: int = 0  # test forecasts are issued daily at this UTC hour
     use_temperature: bool = True
+    # where each job version's known_at comes from: column (the jobs table must have it) | planned_start
+    # (none in the table: each version known at its planned start) | always (none: every version known forever)
+    known_at: str = "column"
 
     def __post_init__(self):
         _choice("data.source", self.source, ("simulate", "files"))
+        _choice("data.known_at", self.known_at, ("column", "planned_start", "always"))
         if not self.dir or self.dir == "???":
             _fail("data.dir", "no data folder given")
         if not 24 <= self.history_h <= 24 * 60:

@@ -5,7 +5,8 @@ Long format, hourly, timezone-aware; every timestamp is converted to UTC.
 - jobs:  job_id, site_id, planned_start, planned_end | duration_h, n_gpus, gpu_type,
          flop_budget, precision, curtailable [, known_at]
          ``known_at`` is when that version of the plan became known; a job may have
-         several rows (revisions). Without it every row is taken as known forever.
+         several rows (revisions). A table without it is refused unless the assumption
+         is stated (``known_at="planned_start"`` or ``"always"``, config ``data.known_at``).
 - sites: site_id, zone, gpu_type, n_gpus, pue_design, capacity_mw, base_load_mw [, host_ratio]
          (one row per site and GPU type; site-level columns must agree within a site)
 - meter: site_id, ts, power_mw   (hour-beginning; facility power, MW)
@@ -26,6 +27,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from forecast.data.asof import KNOWN_AT_ASSUMPTIONS, assume_known_at
 from forecast.data.gpus import GPU_TYPES, PRECISIONS
 from forecast.errors import ContractError
 
@@ -129,8 +131,9 @@ def load(path: str | os.PathLike, schema: Schema | str) -> pd.DataFrame:
     return validate(read_table(path), schema, source=str(path))
 
 
-def load_jobs(path) -> pd.DataFrame:
-    return load(path, JOBS)
+def load_jobs(path, known_at: str = "column") -> pd.DataFrame:
+    """The jobs table; ``known_at`` says where each version's known_at comes from (see :func:`validate`)."""
+    return validate(read_table(path), JOBS, source=str(path), known_at=known_at)
 
 
 def load_sites(path) -> pd.DataFrame:
@@ -145,8 +148,13 @@ def load_grid(path) -> pd.DataFrame:
     return load(path, GRID)
 
 
-def validate(df: pd.DataFrame, schema: Schema | str, source: str = "<frame>") -> pd.DataFrame:
-    """Check and type ``df`` against ``schema``. Returns a new frame; never drops rows."""
+def validate(df: pd.DataFrame, schema: Schema | str, source: str = "<frame>",
+             known_at: str = "column") -> pd.DataFrame:
+    """Check and type ``df`` against ``schema``. Returns a new frame; never drops rows.
+
+    ``known_at`` (jobs only): ``column`` — the table must have a known_at column; ``planned_start`` or
+    ``always`` — it must not, and each version counts as known at its planned start / forever.
+    """
     schema = SCHEMAS[schema] if isinstance(schema, str) else schema
     df = df.reset_index(drop=True)  # row labels = 0-based data rows, as errors report them
     df.columns = [str(c).strip() for c in df.columns]
@@ -159,7 +167,7 @@ def validate(df: pd.DataFrame, schema: Schema | str, source: str = "<frame>") ->
         if name in df.columns:
             df[name] = _coerce(df[name], name, col, source)
     if schema is JOBS or schema.name == "jobs":
-        df = _check_jobs(df, source)
+        df = _check_jobs(df, source, known_at)
     if schema.name == "sites":
         _check_sites(df, source)
     if schema.time_col:
@@ -269,7 +277,7 @@ def parse_utc(s: pd.Series, name: str = "ts", source: str = "<frame>") -> pd.Ser
 
 
 # ---------------------------------------------------------------------------- table rules
-def _check_jobs(df: pd.DataFrame, source: str) -> pd.DataFrame:
+def _check_jobs(df: pd.DataFrame, source: str, known_at: str = "column") -> pd.DataFrame:
     if "planned_end" not in df.columns:
         df["planned_end"] = df["planned_start"] + pd.to_timedelta(df["duration_h"], unit="h")
     elif "duration_h" in df.columns:
@@ -279,19 +287,35 @@ def _check_jobs(df: pd.DataFrame, source: str) -> pd.DataFrame:
     if bad.any():
         raise _bad(source, "planned_end", "job ends before (or when) it starts",
                    df[["job_id", "planned_start", "planned_end"]], bad)
-    if "known_at" not in df.columns:
-        df["known_at"] = pd.Timestamp.min.tz_localize("UTC")
-    else:
-        late = df["known_at"] > df["planned_end"]
-        # a plan first known after it ended is a record of the past, not a plan
-        if late.any():
-            raise _bad(source, "known_at", "plan known only after its planned end",
-                       df[["job_id", "known_at", "planned_end"]], late)
+    _known_at_column(df, source, known_at)
+    late = df["known_at"] > df["planned_end"]
+    # a plan first known after it ended is a record of the past, not a plan
+    if late.any():
+        raise _bad(source, "known_at", "plan known only after its planned end",
+                   df[["job_id", "known_at", "planned_end"]], late)
     dup = df.duplicated(["job_id", "known_at"], keep=False)
     if dup.any():
         raise _bad(source, "job_id", "duplicated (job_id, known_at): two versions of one job known at the same time",
                    df[["job_id", "known_at"]], dup)
     return df
+
+
+def _known_at_column(df: pd.DataFrame, source: str, known_at: str) -> None:
+    """The jobs' known_at column as the stated assumption says; a table without one is refused by default,
+    since taking every plan as known forever would let forecasts see revisions made after they were issued."""
+    if known_at not in KNOWN_AT_ASSUMPTIONS:
+        raise ValueError(f"known_at={known_at!r} is not one of {', '.join(KNOWN_AT_ASSUMPTIONS)}")
+    has = "known_at" in df.columns
+    if known_at == "column" and not has:
+        raise ContractError(source, "known_at", "missing: when each plan version became known is needed to forecast "
+                            "without look-ahead; add the column, or state an assumption with "
+                            "data.known_at=planned_start (each version known at its planned start) or "
+                            "data.known_at=always (every version known forever)")
+    if known_at != "column" and has:
+        raise ContractError(source, "known_at", f"present, but data.known_at={known_at} says to assume it; "
+                            "drop the column or use data.known_at=column")
+    if not has:
+        df["known_at"] = assume_known_at(df, known_at)
 
 
 def _check_sites(df: pd.DataFrame, source: str) -> None:
@@ -343,9 +367,3 @@ def _dst_note(mask: np.ndarray, offsets: pd.Series | None, after: int) -> str:
     if len(window) > 1:
         return f" at a DST transition (UTC offset changes {window[0]} -> {window[-1]}; local clock times were written without the skipped/repeated hour)"
     return ""
-
-
-def schedule_as_of(jobs: pd.DataFrame, t: pd.Timestamp) -> pd.DataFrame:
-    """The schedule as it was known at ``t``: for each job the latest version with known_at <= t."""
-    known = jobs[jobs["known_at"] <= t]
-    return known.sort_values(["job_id", "known_at"]).groupby("job_id", sort=False).tail(1).reset_index(drop=True)

@@ -3,7 +3,7 @@
 For a forecast issued at hour t (hour-beginning index ``i`` of ``ts``), lead
 h = 0 … H−1 targets hour ``ts[i+h]`` (``horizon_h = h + 1``). Its known-future
 covariates come from the schedule *as known at t*: for each job, the latest
-version with ``known_at <= t``. History uses only hours before t.
+version with ``known_at <= t`` (the rule lives in ``forecast.data.asof``). History uses only hours before t.
 
 Schedule channels (per site, normalised so that one model serves sites of any size):
     gpus_<TYPE>   GPUs scheduled to be busy, by type / GPUs installed at the site
@@ -20,13 +20,13 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from forecast.data.asof import HOUR_NS, VersionIntervals, version_intervals
 from forecast.data.contracts import DEFAULT_HOST_RATIO
 from forecast.data.gpus import GPU_TYPES, gpu_spec
 
 SCHEDULE_CHANNELS: tuple[str, ...] = (*(f"gpus_{g}" for g in GPU_TYPES), "flop_rate", "phys_power", "starts", "ends")
 PHYS = SCHEDULE_CHANNELS.index("phys_power")
 CALENDAR_CHANNELS: tuple[str, ...] = ("hod_sin", "hod_cos", "dow_sin", "dow_cos", "doy_sin", "doy_cos")
-HOUR_NS = 3_600_000_000_000
 
 
 @dataclass(frozen=True)
@@ -92,68 +92,73 @@ def calendar(ts: pd.DatetimeIndex) -> np.ndarray:
 
 
 def _hours_since(times: pd.Series | pd.DatetimeIndex, origin: pd.Timestamp) -> np.ndarray:
-    """Whole hours from ``origin`` (ceil for starts is not wanted: plans are on the hour; round down)."""
+    """Whole hours from ``origin`` (floor: plans and issue times are on the hour)."""
     v = pd.DatetimeIndex(times).as_unit("ns").asi8
     return np.floor_divide(v - origin.as_unit("ns").value, HOUR_NS)
+
+
+def _site_versions(jobs: pd.DataFrame, meta: SiteMeta, origin: pd.Timestamp) -> tuple[pd.DataFrame, VersionIntervals]:
+    """The versions planned at this site, ordered, with their issue-hour intervals. Every version of those
+    jobs takes part in superseding: a revision that moves a job to another site ends it here."""
+    here = jobs["site_id"] == meta.site_id
+    unknown = sorted(set(jobs.loc[here, "gpu_type"]) - set(meta.fleet))
+    if unknown:
+        raise ValueError(f"jobs for site {meta.site_id} use GPU types {unknown} not installed there (sites table)")
+    mine = jobs[jobs["job_id"].isin(jobs.loc[here, "job_id"].unique())]
+    iv = version_intervals(mine, origin)
+    keep = mine["site_id"].to_numpy()[iv.order] == meta.site_id
+    iv = VersionIntervals(iv.order[keep], iv.job[keep], iv.k[keep], iv.k_end[keep])
+    return mine.iloc[iv.order], iv
+
+
+def _version_weights(j: pd.DataFrame, meta: SiteMeta, ps: np.ndarray, pe: np.ndarray) -> tuple[np.ndarray, ...]:
+    """(V, C) weights per version: while it runs (GPUs by type, FLOP rate, dynamic power), in its start hour,
+    in its end hour."""
+    V, C = len(j), len(SCHEDULE_CHANNELS)
+    n = j["n_gpus"].to_numpy(np.float64)
+    dur_s = np.maximum(pe - ps, 1) * 3600.0
+    w_active = np.zeros((V, C))
+    types = j["gpu_type"].to_numpy()
+    for g in GPU_TYPES:
+        w_active[:, SCHEDULE_CHANNELS.index(f"gpus_{g}")] = np.where(types == g, n / meta.n_gpus, 0.0)
+    fb = j["flop_budget"].to_numpy(np.float64)
+    w_active[:, SCHEDULE_CHANNELS.index("flop_rate")] = np.nan_to_num(fb / dur_s) / meta.peak_flops
+    dyn_w = np.array([gpu_spec(t).train_w - gpu_spec(t).idle_w for t in types]) * n
+    w_active[:, PHYS] = meta.pue_design * (1 + meta.host_ratio) * dyn_w / 1e6 / meta.capacity_mw
+    w_start = np.zeros((V, C))
+    w_start[:, SCHEDULE_CHANNELS.index("starts")] = n / meta.n_gpus
+    w_end = np.zeros((V, C))
+    w_end[:, SCHEDULE_CHANNELS.index("ends")] = n / meta.n_gpus
+    return w_active, w_start, w_end
 
 
 def schedule_covariates(jobs: pd.DataFrame, meta: SiteMeta, issue_times: pd.DatetimeIndex, horizon: int) -> np.ndarray:
     """Known-future schedule channels, (N, H, C) float32, for N hourly issue times and leads 0 … H−1.
 
-    Cell [n, h] describes hour issue_times[n] + h as planned at issue_times[n]. Built with a
-    difference array along the issue axis, so the cost is O(versions × H + N × H × C), never
-    a loop over issue times.
+    Cell [n, h] describes hour issue_times[n] + h as planned at issue_times[n] (``asof``: the versions in
+    force then). Built with a difference array along the issue axis, so the cost is
+    O(versions × H + N × H × C), never a loop over issue times.
     """
-    if not len(issue_times):
-        return np.zeros((0, horizon, len(SCHEDULE_CHANNELS)), np.float32)
+    N, H, C = len(issue_times), horizon, len(SCHEDULE_CHANNELS)
+    if not N:
+        return np.zeros((0, H, C), np.float32)
     origin = issue_times[0]
     issue = _hours_since(issue_times, origin)  # (N,) sorted ints
     if np.any(np.diff(issue) <= 0):
         raise ValueError("issue_times must be strictly increasing hours")
-    N, H, C = len(issue), horizon, len(SCHEDULE_CHANNELS)
-    j = jobs[jobs["site_id"] == meta.site_id]
-    unknown = sorted(set(j["gpu_type"]) - set(meta.fleet))
-    if unknown:
-        raise ValueError(f"jobs for site {meta.site_id} use GPU types {unknown} not installed there (sites table)")
+    j, iv = _site_versions(jobs, meta, origin)
     diff = np.zeros((N + 1, H, C), np.float64)
     if len(j):
-        j = j.sort_values(["job_id", "known_at"], kind="stable")
-        k = _hours_since(j["known_at"].clip(lower=origin - pd.Timedelta(days=3650)), origin)
-        nxt = np.roll(k, -1)
-        same_next = np.roll(j["job_id"].to_numpy(), -1) == j["job_id"].to_numpy()
-        same_next[-1] = False
-        k_end = np.where(same_next, nxt, np.iinfo(np.int64).max // 4)  # superseded when the next version is known
-        ps = _hours_since(j["planned_start"], origin)
-        pe = _hours_since(j["planned_end"], origin)
-        n = j["n_gpus"].to_numpy(np.float64)
-        dur_s = np.maximum(pe - ps, 1) * 3600.0
-        V = len(j)
-        w_active = np.zeros((V, C))
-        types = j["gpu_type"].to_numpy()
-        for g in GPU_TYPES:
-            w_active[:, SCHEDULE_CHANNELS.index(f"gpus_{g}")] = np.where(types == g, n / meta.n_gpus, 0.0)
-        fb = j["flop_budget"].to_numpy(np.float64)
-        w_active[:, SCHEDULE_CHANNELS.index("flop_rate")] = np.nan_to_num(fb / dur_s) / meta.peak_flops
-        dyn_w = np.array([gpu_spec(t).train_w - gpu_spec(t).idle_w for t in types]) * n
-        w_active[:, PHYS] = meta.pue_design * (1 + meta.host_ratio) * dyn_w / 1e6 / meta.capacity_mw
-        w_start = np.zeros((V, C))
-        w_start[:, SCHEDULE_CHANNELS.index("starts")] = n / meta.n_gpus
-        w_end = np.zeros((V, C))
-        w_end[:, SCHEDULE_CHANNELS.index("ends")] = n / meta.n_gpus
+        ps, pe = _hours_since(j["planned_start"], origin), _hours_since(j["planned_end"], origin)
         # intervals of target hours [a, b) with weights, valid for issue hours [k, k_end)
-        a = np.concatenate([ps, ps, pe])
-        b = np.concatenate([pe, ps + 1, pe + 1])
-        kk = np.concatenate([k, k, k])
-        ke = np.concatenate([k_end, k_end, k_end])
-        w = np.concatenate([w_active, w_start, w_end])
+        a, b = np.concatenate([ps, ps, pe]), np.concatenate([pe, ps + 1, pe + 1])
+        kk, ke = np.tile(iv.k, 3), np.tile(iv.k_end, 3)
+        w = np.concatenate(_version_weights(j, meta, ps, pe))
         hs = np.arange(H)
         # issue t sees target t+h in [a, b)  <=>  t in [a-h, b-h); and t in [k, ke)
-        lo_t = np.maximum(kk[:, None], a[:, None] - hs[None, :])  # (3V, H)
-        hi_t = np.minimum(ke[:, None], b[:, None] - hs[None, :])
-        lo = np.searchsorted(issue, lo_t, side="left")
-        hi = np.searchsorted(issue, hi_t, side="left")
-        ok = hi > lo
-        rows, cols = np.nonzero(ok)
+        lo = np.searchsorted(issue, np.maximum(kk[:, None], a[:, None] - hs[None, :]), side="left")  # (3V, H)
+        hi = np.searchsorted(issue, np.minimum(ke[:, None], b[:, None] - hs[None, :]), side="left")
+        rows, cols = np.nonzero(hi > lo)
         for c in range(C):
             wc = w[rows, c]
             m = wc != 0

@@ -49,7 +49,7 @@ def load_inputs(dc: DataConfig, need_grid: bool | None = None) -> Inputs:
     need_grid = dc.use_temperature if need_grid is None else need_grid
     paths = {t: find_table(folder, t, required=(t != "grid" or need_grid)) for t in TABLES}
     sites = contracts.load_sites(paths["sites"])
-    jobs = contracts.load_jobs(paths["jobs"])
+    jobs = contracts.load_jobs(paths["jobs"], known_at=dc.known_at)
     meter = contracts.load_meter(paths["meter"])
     grid = contracts.load_grid(paths["grid"]) if paths["grid"] is not None else None
     known = set(sites["site_id"])

@@ -16,7 +16,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from forecast.data.features import HOUR_NS, PHYS, SCHEDULE_CHANNELS, SiteMeta, calendar
+from forecast.data.asof import HOUR_NS, version_intervals
+from forecast.data.features import PHYS, SCHEDULE_CHANNELS, SiteMeta, calendar
 from forecast.data.gpus import gpu_spec
 from forecast.data.windows import TEMP_SCALE_C
 
@@ -45,54 +46,48 @@ def _scatter_hours(site_idx: np.ndarray, hour: np.ndarray, values: np.ndarray, S
     return out
 
 
+def _version_channels(jobs: pd.DataFrame, metas: list[SiteMeta], rows: np.ndarray, si: np.ndarray,
+                      ps: np.ndarray, pe: np.ndarray) -> list[tuple[np.ndarray, np.ndarray, list]]:
+    """Per version (jobs rows ``rows`` at site indices ``si``): intervals of target hours [a, b), each with
+    (channel, weight) pairs: the job's GPUs, FLOP rate and physics power while it runs; its GPUs in the hour
+    it starts / ends."""
+    n = jobs["n_gpus"].to_numpy(np.float64)[rows]
+    dur_s = np.maximum(pe - ps, 1) * 3600.0
+    n_gpus = np.array([m.n_gpus for m in metas], np.float64)[si]
+    peak = np.array([m.peak_flops for m in metas], np.float64)[si]
+    phys_k = np.array([m.pue_design * (1 + m.host_ratio) / 1e6 / m.capacity_mw for m in metas])[si]
+    tcode, tnames = pd.factorize(jobs["gpu_type"])
+    tcode = tcode[rows]
+    share = n / n_gpus  # (V,) GPUs of the job / GPUs installed
+    gpu_col = np.array([SCHEDULE_CHANNELS.index(f"gpus_{g}") for g in tnames])  # (types,)
+    dyn = np.array([gpu_spec(g).train_w - gpu_spec(g).idle_w for g in tnames])  # (types,) W per GPU
+    flop = np.nan_to_num(jobs["flop_budget"].to_numpy(np.float64)[rows] / dur_s) / peak
+    one = lambda c: np.full(len(rows), SCHEDULE_CHANNELS.index(c))  # noqa: E731
+    return [(ps, pe, [(gpu_col[tcode], share), (one("flop_rate"), flop), (one("phys_power"), phys_k * dyn[tcode] * n)]),
+            (ps, ps + 1, [(one("starts"), share)]),
+            (pe, pe + 1, [(one("ends"), share)])]
+
+
 def schedule_at(jobs: pd.DataFrame, metas: list[SiteMeta], t: pd.Timestamp, history: int,
                 horizon: int) -> tuple[np.ndarray, np.ndarray]:
     """Schedule channels for all sites: (S, L, C) at lead 0 for the L hours before t, each as planned at that
-    hour, and (S, H, C) for hours t … t+H−1 as planned at t. Same rules as ``features.schedule_covariates``
-    (the latest version with known_at ≤ issue time), vectorised over sites with difference arrays."""
+    hour, and (S, H, C) for hours t … t+H−1 as planned at t. The versions in force come from
+    ``asof.version_intervals`` (as in ``features.schedule_covariates``), vectorised over sites with difference
+    arrays."""
     S, L, H, C = len(metas), history, horizon, len(SCHEDULE_CHANNELS)
     origin = t - pd.Timedelta(hours=L)
-    hist = fut = None  # difference arrays along the hour axis: (S, L + 1, C), (S, H + 1, C)
-    if not len(jobs):
-        hist, fut = np.zeros((S, L + 1, C)), np.zeros((S, H + 1, C))
-    else:
+    hist, fut = np.zeros((S, L + 1, C)), np.zeros((S, H + 1, C))  # difference arrays along the hour axis
+    if len(jobs):
+        iv = version_intervals(jobs, origin)  # every version supersedes, also those at sites not forecast
         si_all = pd.Index([m.site_id for m in metas]).get_indexer(jobs["site_id"])  # (V,) -1: site not forecast
-        jcode = pd.factorize(jobs["job_id"])[0]  # (V,) ints: versions of one job share a code
-        known_ns = pd.DatetimeIndex(jobs["known_at"]).as_unit("ns").asi8
-        # versions of each job in known_at order (stable, as sort_values(["job_id", "known_at"]) per site)
-        order = np.lexsort((known_ns, jcode, si_all))
-        order = order[si_all[order] >= 0]
-        si, jc = si_all[order], jcode[order]
-        floor_ns = (origin - pd.Timedelta(days=3650)).as_unit("ns").value
-        k = _hours_from(np.maximum(known_ns[order], floor_ns), origin)
-        same_next = np.zeros(len(order), bool)
-        same_next[:-1] = (jc[1:] == jc[:-1]) & (si[1:] == si[:-1])
-        k_end = np.full(len(order), np.iinfo(np.int64).max // 4)  # superseded when the next version is known
-        k_end[:-1] = np.where(same_next[:-1], k[1:], k_end[:-1])
-        ps = _hours_from(pd.DatetimeIndex(jobs["planned_start"]).as_unit("ns").asi8[order], origin)
-        pe = _hours_from(pd.DatetimeIndex(jobs["planned_end"]).as_unit("ns").asi8[order], origin)
-        n = jobs["n_gpus"].to_numpy(np.float64)[order]
-        dur_s = np.maximum(pe - ps, 1) * 3600.0
-        n_gpus = np.array([m.n_gpus for m in metas], np.float64)[si]
-        peak = np.array([m.peak_flops for m in metas], np.float64)[si]
-        phys_k = np.array([m.pue_design * (1 + m.host_ratio) / 1e6 / m.capacity_mw for m in metas])[si]
-        tcode, tnames = pd.factorize(jobs["gpu_type"])
-        tcode = tcode[order]
-        share = n / n_gpus  # (V,) GPUs of the job / GPUs installed
-        gpu_col = np.array([SCHEDULE_CHANNELS.index(f"gpus_{g}") for g in tnames])  # (types,)
-        dyn = np.array([gpu_spec(g).train_w - gpu_spec(g).idle_w for g in tnames])  # (types,) W per GPU
-        fb = jobs["flop_budget"].to_numpy(np.float64)[order]
-        flop = np.nan_to_num(fb / dur_s) / peak
-        phys = phys_k * dyn[tcode] * n
-        one = lambda c: np.full(len(order), SCHEDULE_CHANNELS.index(c))  # noqa: E731
-        # intervals of target hours [a, b), valid for issue hours [k, k_end), each with (channel, weight) pairs:
-        # the job's GPUs, FLOP rate and physics power while it runs; its GPUs in the hour it starts / ends
-        kinds = [(ps, pe, [(gpu_col[tcode], share), (one("flop_rate"), flop), (one("phys_power"), phys)]),
-                 (ps, ps + 1, [(one("starts"), share)]),
-                 (pe, pe + 1, [(one("ends"), share)])]
+        mine = si_all[iv.order] >= 0
+        rows, k, k_end = iv.order[mine], iv.k[mine], iv.k_end[mine]
+        si = si_all[rows]
+        ps = _hours_from(pd.DatetimeIndex(jobs["planned_start"]).as_unit("ns").asi8[rows], origin)
+        pe = _hours_from(pd.DatetimeIndex(jobs["planned_end"]).as_unit("ns").asi8[rows], origin)
         valid_t = (k <= L) & (L < k_end)  # versions in force at issue L (= t)
         h_parts, f_parts = [], []
-        for a, b, chans in kinds:
+        for a, b, chans in _version_channels(jobs, metas, rows, si, ps, pe):
             # history: issue i sees its own hour (lead 0) iff i in [max(k, a), min(k_end, b))
             lo, hi = np.clip(np.maximum(k, a), 0, L), np.clip(np.minimum(k_end, b), 0, L)
             h_parts += [(si, lo, hi, c, w) for c, w in chans]

@@ -124,11 +124,43 @@ def test_job_ending_before_it_starts(tmp_path):
 
 def test_jobs_duration_instead_of_end_and_defaults(tmp_path):
     df = jobs_frame().drop(columns=["planned_end"]).assign(duration_h=[10, 24])
-    out = c.load_jobs(write(tmp_path, df, "jobs.csv"))
+    out = c.load_jobs(write(tmp_path, df, "jobs.csv"), known_at="always")
     assert (out["planned_end"] - out["planned_start"]).dt.total_seconds().tolist() == [36000.0, 86400.0]
     assert out["curtailable"].tolist() == [True, False]
     assert out["flop_budget"].isna().tolist() == [False, True]
     assert (out["known_at"] == pd.Timestamp.min.tz_localize("UTC")).all()
+
+
+def test_jobs_without_known_at_are_refused_naming_file_column_and_fix(tmp_path):
+    p = write(tmp_path, jobs_frame(), "jobs.csv")
+    with pytest.raises(ContractError) as e:
+        c.load_jobs(p)
+    msg = str(e.value)
+    assert "\n" not in msg and msg.startswith(f"{p}: column 'known_at': missing")
+    assert "data.known_at=planned_start" in msg and "data.known_at=always" in msg
+    assert e.value.column == "known_at" and e.value.source == str(p)
+    with pytest.raises(ContractError, match="column 'known_at': missing"):
+        c.validate(jobs_frame(), "jobs", "jobs.csv")  # the in-memory path refuses too
+
+
+def test_known_at_assumption_planned_start(tmp_path):
+    out = c.load_jobs(write(tmp_path, jobs_frame(), "jobs.csv"), known_at="planned_start")
+    assert out["known_at"].tolist() == out["planned_start"].tolist()
+    assert out["known_at"].tolist() == [pd.Timestamp("2025-01-01T00:00Z"), pd.Timestamp("2025-01-02T00:00Z")]
+
+
+def test_known_at_assumption_with_a_known_at_column_is_refused(tmp_path):
+    p = write(tmp_path, jobs_frame(known_at=["2024-12-01T00:00Z"] * 2), "jobs.csv")
+    with pytest.raises(ContractError, match=r"column 'known_at': present, but data.known_at=always"):
+        c.load_jobs(p, known_at="always")
+    with pytest.raises(ValueError, match="known_at='sometimes' is not one of column, planned_start, always"):
+        c.load_jobs(p, known_at="sometimes")
+
+
+def test_always_known_jobs_cannot_have_revisions(tmp_path):
+    p = write(tmp_path, jobs_frame(job_id=["j1", "j1"]), "jobs.csv")
+    with pytest.raises(ContractError, match=r"duplicated \(job_id, known_at\)"):
+        c.load_jobs(p, known_at="always")
 
 
 def test_jobs_need_an_end_or_a_duration(tmp_path):
@@ -139,15 +171,6 @@ def test_jobs_need_an_end_or_a_duration(tmp_path):
 def test_non_positive_gpu_count(tmp_path):
     with pytest.raises(ContractError, match=r"column 'n_gpus': must be positive"):
         c.load_jobs(write(tmp_path, jobs_frame(n_gpus=[0, 8]), "jobs.csv"))
-
-
-def test_schedule_as_of_takes_latest_known_version():
-    df = c.validate(jobs_frame(job_id=["j1", "j1"], known_at=["2024-12-01T00:00Z", "2024-12-20T00:00Z"]), "jobs", "j")
-    early = c.schedule_as_of(df, pd.Timestamp("2024-12-10T00:00Z"))
-    late = c.schedule_as_of(df, pd.Timestamp("2024-12-25T00:00Z"))
-    assert len(early) == 1 and early["gpu_type"].item() == "H100"
-    assert len(late) == 1 and late["gpu_type"].item() == "B200"
-    assert c.schedule_as_of(df, pd.Timestamp("2024-11-01T00:00Z")).empty
 
 
 def test_sites_must_agree_within_a_site():

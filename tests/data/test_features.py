@@ -7,6 +7,7 @@ import pandas as pd
 import pytest
 
 from forecast.data import contracts as c
+from forecast.data.asof import schedule_as_of
 from forecast.data.features import PHYS, SCHEDULE_CHANNELS, SiteMeta, calendar, schedule_covariates
 from forecast.data.gpus import gpu_spec
 
@@ -32,7 +33,7 @@ def jobs():
 def brute(jobs, t_h, H, channel):
     """Reference: the schedule as of t, evaluated hour by hour."""
     t = T0 + pd.Timedelta(hours=t_h)
-    s = c.schedule_as_of(jobs, t)
+    s = schedule_as_of(jobs, t)
     out = np.zeros(H)
     for h in range(H):
         hour = t + pd.Timedelta(hours=h)
@@ -69,6 +70,35 @@ def test_revision_known_later_does_not_leak_into_earlier_issues(jobs):
     # j2 is known from hour 10 only
     b200 = cov[:, :, SCHEDULE_CHANNELS.index("gpus_B200")]
     assert b200[9].max() == 0.0 and b200[10, 20] == pytest.approx(200 / 1500)
+
+
+def test_revision_known_at_half_past_is_invisible_at_the_hour_before():
+    """Known at 10:30: the forecast issued at 10:00 still sees the old plan, the one issued at 11:00 the new."""
+    rows = [J("j1", -50, 20, 30, 400), {**J("j1", 0, 14, 30, 400), "known_at": "2025-01-01T10:30:00+00:00"}]
+    jobs = c.validate(pd.DataFrame(rows), "jobs", "jobs")
+    issue = pd.date_range(T0 + pd.Timedelta(hours=9), periods=4, freq="h")  # 09:00 … 12:00
+    h100 = schedule_covariates(jobs, META, issue, 24)[:, :, SCHEDULE_CHANNELS.index("gpus_H100")]
+    busy = 400 / 1500
+    # issued at 10:00: j1 still planned for hours 20..29 -> hour 14 (lead 4) free, hour 20 (lead 10) busy
+    assert h100[1, 4] == 0.0 and h100[1, 10] == pytest.approx(busy)
+    # issued at 11:00: the revision (hours 14..29) is known -> hour 14 (lead 3) busy
+    assert h100[2, 3] == pytest.approx(busy) and h100[2, 2] == 0.0
+    np.testing.assert_array_equal(h100[0, 1:], h100[1, :-1])  # 09:00 and 10:00 see the same plan
+    starts = schedule_covariates(jobs, META, issue, 24)[:, :, SCHEDULE_CHANNELS.index("starts")]
+    assert np.flatnonzero(starts[1]).tolist() == [10] and np.flatnonzero(starts[2]).tolist() == [3]
+
+
+def test_job_moved_to_another_site_leaves_the_first():
+    """A revision that moves a job to site b supersedes it at site a from the hour it is known."""
+    meta_b = SiteMeta("b", "Z", capacity_mw=50.0, pue_design=1.2, base_load_mw=1.0, host_ratio=0.3, fleet={"H100": 800})
+    rows = [J("j1", -10, 5, 20, 400), {**J("j1", 3, 5, 20, 400), "site_id": "b"}]
+    jobs = c.validate(pd.DataFrame(rows), "jobs", "jobs")
+    issue = pd.date_range(T0, periods=5, freq="h")
+    col = SCHEDULE_CHANNELS.index("gpus_H100")
+    at_a = schedule_covariates(jobs, META, issue, 24)[:, :, col]
+    at_b = schedule_covariates(jobs, meta_b, issue, 24)[:, :, col]
+    assert at_a[2, 5] == pytest.approx(400 / 1500) and at_a[3:].max() == 0.0  # gone from a once the move is known
+    assert at_b[:3].max() == 0.0 and at_b[3, 2] == pytest.approx(400 / 800)
 
 
 def test_single_issue_time_equals_row_of_the_batch(jobs):

@@ -10,19 +10,21 @@ import pytest
 import torch
 
 from forecast.config import DataConfig
-from forecast.data.features import site_metas
-from forecast.data.reference import reference_windows
+from forecast.data.asof import schedule_as_of
+from forecast.data.features import SCHEDULE_CHANNELS, SiteMeta, site_metas
+from forecast.data.reference import reference_windows, schedule_at
 from forecast.data.windows import FUT_CHANNELS, HIST_CHANNELS, WindowStore
 
 L, H = 72, 24
 HOUR = pd.Timedelta(hours=1)
 
 
-def _store_windows(sc, t: pd.Timestamp, use_temperature: bool):
+def _store_windows(sc, t: pd.Timestamp, use_temperature: bool, jobs: pd.DataFrame | None = None):
     """The slow, per-site path: site_series -> WindowStore -> gather at issue time t."""
     from forecast.data.inputs import Inputs, site_series
 
-    inp = Inputs(sc.sites, sc.jobs, sc.meter[sc.meter.ts < t], sc.grid[sc.grid.ts < t], {}, site_metas(sc.sites))
+    jobs = sc.jobs if jobs is None else jobs
+    inp = Inputs(sc.sites, jobs, sc.meter[sc.meter.ts < t], sc.grid[sc.grid.ts < t], {}, site_metas(sc.sites))
     dc = dataclasses.replace(DataConfig(), history_h=L, horizon_h=H, use_temperature=use_temperature)
     series = site_series(inp, dc, start=t - L * HOUR, end=t + HOUR)
     store = WindowStore(series, L, H)
@@ -70,3 +72,45 @@ def test_missing_meter_hours_are_reported_not_filled(small_scenario):
     rw = reference_windows(site_metas(sc.sites), sc.jobs, meter, sc.grid, t, L, H)
     missing = np.argwhere(~rw.meter_hours)
     assert missing.tolist() == [[rw.series_ids.index("s2"), L - 5]]
+
+
+def test_revision_known_at_half_past_reaches_schedule_at_from_the_next_hour():
+    """A revision known at 10:30: invisible to the forecast issued at 10:00, visible to the one at 11:00."""
+    meta = SiteMeta("a", "Z", capacity_mw=100.0, pue_design=1.2, base_load_mw=2.0, host_ratio=0.3, fleet={"H100": 1000})
+    t10 = pd.Timestamp("2025-01-01T10:00Z")
+    row = dict(job_id="j1", site_id="a", n_gpus=400, gpu_type="H100", flop_budget=None, precision="bf16",
+               curtailable=False)
+    jobs = pd.DataFrame([{**row, "known_at": t10 - 50 * HOUR, "planned_start": t10 + 10 * HOUR,
+                          "planned_end": t10 + 20 * HOUR},
+                         {**row, "known_at": t10 + pd.Timedelta(minutes=30), "planned_start": t10 + 4 * HOUR,
+                          "planned_end": t10 + 20 * HOUR}])
+    col = SCHEDULE_CHANNELS.index("gpus_H100")
+    _, fut10 = schedule_at(jobs, [meta], t10, 12, 24)
+    hist11, fut11 = schedule_at(jobs, [meta], t10 + HOUR, 12, 24)
+    assert np.flatnonzero(fut10[0, :, col]).tolist() == list(range(10, 20))  # the old plan: hours 20..29
+    assert np.flatnonzero(fut11[0, :, col]).tolist() == list(range(3, 19))  # the revision: hours 14..29
+    assert fut11[0, 3, col] == pytest.approx(0.4)
+    # history at 11:00: each hour as planned then; neither plan has j1 running before 14:00
+    assert hist11[0, :, col].max() == 0.0
+
+
+def test_half_past_revision_reference_windows_and_window_store_agree(small_scenario):
+    """The same 10:30-style revision in a real scenario: both input paths ignore it at t and use it at t + 1 h."""
+    _, sc = small_scenario
+    t = sc.meter.ts.min() + 24 * 25 * HOUR
+    plan = schedule_as_of(sc.jobs, t)
+    soon = plan[(plan.site_id == "s1") & (plan.planned_start > t + 2 * HOUR) & (plan.planned_start < t + 20 * HOUR)]
+    rev = soon.iloc[[0]].assign(known_at=t + pd.Timedelta(minutes=30), n_gpus=lambda d: d.n_gpus // 2)
+    jobs = pd.concat([sc.jobs, rev], ignore_index=True)
+    metas = site_metas(sc.sites)
+    for when, changed in ((t, False), (t + HOUR, True)):
+        base = reference_windows(metas, sc.jobs, sc.meter, sc.grid, when, L, H)
+        rw = reference_windows(metas, jobs, sc.meter, sc.grid, when, L, H)
+        assert (not np.array_equal(base.x_fut, rw.x_fut)) is changed, when
+        np.testing.assert_array_equal(base.x_hist, rw.x_hist)  # lead 0 of hours before t + 1 h: the old plan
+        ids, b = _store_windows(sc, when, True, jobs)
+        assert rw.series_ids == ids
+        np.testing.assert_allclose(rw.x_hist, b["x_hist"].numpy(), rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(rw.x_fut, b["x_fut"].numpy(), rtol=1e-5, atol=1e-6)
+    s1 = rw.series_ids.index("s1")
+    np.testing.assert_array_equal(base.x_fut[1 - s1], rw.x_fut[1 - s1])  # the other site is untouched
