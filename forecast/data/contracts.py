@@ -2,7 +2,7 @@
 
 Long format, hourly, timezone-aware; every timestamp is converted to UTC.
 
-- jobs:  job_id, site_id, planned_start, planned_end | duration_h, n_gpus, gpu_type,
+- jobs:  job_id, site_id, planned_start, planned_end | duration_h | (from flop_budget), n_gpus, gpu_type,
          flop_budget, precision, curtailable [, known_at]
          ``known_at`` is when that version of the plan became known; a job may have
          several rows (revisions). A table without it is refused unless the assumption
@@ -28,6 +28,7 @@ import numpy as np
 import pandas as pd
 
 from forecast.data.asof import KNOWN_AT_ASSUMPTIONS, assume_known_at
+from forecast.data.flops import fill_ends_from_budgets
 from forecast.data.gpus import GPU_TYPES, PRECISIONS
 from forecast.errors import ContractError
 
@@ -63,15 +64,14 @@ JOBS = Schema(
         "site_id": Column("str"),
         "known_at": Column("time", required=False),
         "planned_start": Column("time"),
-        "planned_end": Column("time", required=False),
-        "duration_h": Column("float", required=False, positive=True),
+        "planned_end": Column("time", required=False, nullable=True),  # or duration_h, or from flop_budget
+        "duration_h": Column("float", required=False, nullable=True, positive=True),
         "n_gpus": Column("int", positive=True),
         "gpu_type": Column("category", choices=GPU_TYPES),
         "flop_budget": Column("float", nullable=True, min=0.0),
         "precision": Column("category", choices=PRECISIONS),
         "curtailable": Column("bool"),
     },
-    groups=(("planned_end", "duration_h"),),
 )
 SITES = Schema(
     "sites",
@@ -263,6 +263,12 @@ def parse_utc(s: pd.Series, name: str = "ts", source: str = "<frame>") -> pd.Ser
         if getattr(s.dt, "tz", None) is None:
             raise ContractError(source, name, "timezone-naive timestamps; store them tz-aware (UTC)", s.to_frame().head())
         return s.dt.tz_convert("UTC")
+    null = s.isna()
+    if null.any():  # a nullable column: parse the values, keep the gaps as NaT (the caller decides about them)
+        out = pd.Series(pd.NaT, index=s.index, dtype="datetime64[ns, UTC]")
+        if (~null).any():
+            out[~null] = parse_utc(s[~null], name, source)
+        return out
     txt = s.astype(str).str.strip()
     naive = ~txt.str.contains(_TZ_SUFFIX)
     if naive.any():
@@ -279,15 +285,21 @@ def parse_utc(s: pd.Series, name: str = "ts", source: str = "<frame>") -> pd.Ser
 # ---------------------------------------------------------------------------- table rules
 def _check_jobs(df: pd.DataFrame, source: str, known_at: str = "column") -> pd.DataFrame:
     if "planned_end" not in df.columns:
-        df["planned_end"] = df["planned_start"] + pd.to_timedelta(df["duration_h"], unit="h")
-    elif "duration_h" in df.columns:
+        df["planned_end"] = pd.Series(pd.NaT, index=df.index, dtype="datetime64[ns, UTC]")
+    if "duration_h" in df.columns:
         miss = df["planned_end"].isna()
         df.loc[miss, "planned_end"] = df.loc[miss, "planned_start"] + pd.to_timedelta(df.loc[miss, "duration_h"], unit="h")
-    bad = ~(df["planned_end"] > df["planned_start"])
+    bad = df["planned_end"].notna() & ~(df["planned_end"] > df["planned_start"])
     if bad.any():
         raise _bad(source, "planned_end", "job ends before (or when) it starts",
                    df[["job_id", "planned_start", "planned_end"]], bad)
     _known_at_column(df, source, known_at)
+    df = fill_ends_from_budgets(df)  # no end planned: from the FLOP budget at the site's learned MFU
+    no_end = df["planned_end"].isna()
+    if no_end.any():
+        raise _bad(source, "planned_end", "no end: give planned_end, duration_h or a positive flop_budget "
+                   "(the end then follows from the budget, GPU type, precision and the site's MFU)",
+                   df[["job_id", "planned_start", "flop_budget"]], no_end)
     late = df["known_at"] > df["planned_end"]
     # a plan first known after it ended is a record of the past, not a plan
     if late.any():

@@ -7,7 +7,8 @@ version with ``known_at <= t`` (the rule lives in ``forecast.data.asof``). Histo
 
 Schedule channels (per site, normalised so that one model serves sites of any size):
     gpus_<TYPE>   GPUs scheduled to be busy, by type / GPUs installed at the site
-    flop_rate     planned FLOP/s (budget / planned duration) / site peak BF16 FLOP/s
+    flop_rate     planned FLOP/s (budget / planned duration) / (GPUs installed × dense peak of the job's
+                  GPU type at its precision): the planned MFU times the job's share of the site's GPUs
     phys_power    physics-expected facility power / capacity_mw:
                   pue_design · (1 + host_ratio) · Σ n·[P_idle + (P_train − P_idle)] + idle of free GPUs + base
     starts, ends  GPUs whose job starts / ends in the hour / GPUs installed
@@ -22,6 +23,7 @@ import pandas as pd
 
 from forecast.data.asof import HOUR_NS, VersionIntervals, version_intervals
 from forecast.data.contracts import DEFAULT_HOST_RATIO
+from forecast.data.flops import peak_flops
 from forecast.data.gpus import GPU_TYPES, gpu_spec
 
 SCHEDULE_CHANNELS: tuple[str, ...] = (*(f"gpus_{g}" for g in GPU_TYPES), "flop_rate", "phys_power", "starts", "ends")
@@ -122,7 +124,8 @@ def _version_weights(j: pd.DataFrame, meta: SiteMeta, ps: np.ndarray, pe: np.nda
     for g in GPU_TYPES:
         w_active[:, SCHEDULE_CHANNELS.index(f"gpus_{g}")] = np.where(types == g, n / meta.n_gpus, 0.0)
     fb = j["flop_budget"].to_numpy(np.float64)
-    w_active[:, SCHEDULE_CHANNELS.index("flop_rate")] = np.nan_to_num(fb / dur_s) / meta.peak_flops
+    # the job's planned FLOP/s over the site's GPUs at the job's own GPU type and precision (FP8 peak for FP8)
+    w_active[:, SCHEDULE_CHANNELS.index("flop_rate")] = np.nan_to_num(fb / dur_s) / (meta.n_gpus * peak_flops(j))
     dyn_w = np.array([gpu_spec(t).train_w - gpu_spec(t).idle_w for t in types]) * n
     w_active[:, PHYS] = meta.pue_design * (1 + meta.host_ratio) * dyn_w / 1e6 / meta.capacity_mw
     w_start = np.zeros((V, C))

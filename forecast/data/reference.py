@@ -18,6 +18,7 @@ import pandas as pd
 
 from forecast.data.asof import HOUR_NS, version_intervals
 from forecast.data.features import PHYS, SCHEDULE_CHANNELS, SiteMeta, calendar
+from forecast.data.flops import peak_flops
 from forecast.data.gpus import gpu_spec
 from forecast.data.windows import TEMP_SCALE_C
 
@@ -54,14 +55,14 @@ def _version_channels(jobs: pd.DataFrame, metas: list[SiteMeta], rows: np.ndarra
     n = jobs["n_gpus"].to_numpy(np.float64)[rows]
     dur_s = np.maximum(pe - ps, 1) * 3600.0
     n_gpus = np.array([m.n_gpus for m in metas], np.float64)[si]
-    peak = np.array([m.peak_flops for m in metas], np.float64)[si]
+    peak = peak_flops(jobs)[rows]  # (V,) per GPU, the job's type at its precision
     phys_k = np.array([m.pue_design * (1 + m.host_ratio) / 1e6 / m.capacity_mw for m in metas])[si]
     tcode, tnames = pd.factorize(jobs["gpu_type"])
     tcode = tcode[rows]
     share = n / n_gpus  # (V,) GPUs of the job / GPUs installed
     gpu_col = np.array([SCHEDULE_CHANNELS.index(f"gpus_{g}") for g in tnames])  # (types,)
     dyn = np.array([gpu_spec(g).train_w - gpu_spec(g).idle_w for g in tnames])  # (types,) W per GPU
-    flop = np.nan_to_num(jobs["flop_budget"].to_numpy(np.float64)[rows] / dur_s) / peak
+    flop = np.nan_to_num(jobs["flop_budget"].to_numpy(np.float64)[rows] / dur_s) / (n_gpus * peak)
     one = lambda c: np.full(len(rows), SCHEDULE_CHANNELS.index(c))  # noqa: E731
     return [(ps, pe, [(gpu_col[tcode], share), (one("flop_rate"), flop), (one("phys_power"), phys_k * dyn[tcode] * n)]),
             (ps, ps + 1, [(one("starts"), share)]),

@@ -47,7 +47,8 @@ def jobs_frame(rows) -> pd.DataFrame:
     df = pd.DataFrame([dict(zip(keys, r)) for r in rows], columns=list(keys))
     for col in ("known_at", "planned_start", "planned_end"):
         df[col] = pd.to_datetime(df[col], utc=True)
-    return df.assign(precision="bf16", curtailable=False)
+    # every other row FP8: the FLOP-rate channel divides by the peak at each job's own precision
+    return df.assign(precision=np.where(np.arange(len(df)) % 2 == 1, "fp8", "bf16"), curtailable=False)
 
 
 def test_version_intervals_supersede_from_the_hour_the_next_is_visible():
@@ -101,7 +102,8 @@ def brute_channels(rows: list[dict], meta: SiteMeta, t: pd.Timestamp, hour: pd.T
             out[CH[f"gpus_{r['gpu_type']}"]] += share
             if r["flop_budget"] is not None and not np.isnan(r["flop_budget"]):
                 dur_s = max((r["planned_end"] - r["planned_start"]) / HOUR, 1) * 3600.0
-                out[CH["flop_rate"]] += r["flop_budget"] / dur_s / meta.peak_flops
+                peak = spec.peak_flops(r["precision"])  # the job's GPU type at its own precision
+                out[CH["flop_rate"]] += r["flop_budget"] / dur_s / (meta.n_gpus * peak)
             out[PHYS] += (meta.pue_design * (1 + meta.host_ratio) * r["n_gpus"] * (spec.train_w - spec.idle_w)
                           / 1e6 / meta.capacity_mw)
         out[CH["starts"]] += share * (hour == r["planned_start"])

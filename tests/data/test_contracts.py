@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -163,9 +164,36 @@ def test_always_known_jobs_cannot_have_revisions(tmp_path):
         c.load_jobs(p, known_at="always")
 
 
-def test_jobs_need_an_end_or_a_duration(tmp_path):
-    with pytest.raises(ContractError, match="planned_end or duration_h"):
-        c.load_jobs(write(tmp_path, jobs_frame().drop(columns=["planned_end"]), "jobs.csv"))
+def test_jobs_need_an_end_a_duration_or_a_flop_budget(tmp_path):
+    # j1 has a FLOP budget (its end follows from it), j2 has none: refused, naming it
+    with pytest.raises(ContractError, match=r"column 'planned_end': no end: give planned_end, duration_h or a "
+                                            r"positive flop_budget.*job_id='j2'"):
+        c.load_jobs(write(tmp_path, jobs_frame().drop(columns=["planned_end"]), "jobs.csv"), known_at="always")
+
+
+def test_end_from_flop_budget_uses_the_precision_peak_and_the_sites_learned_mfu(tmp_path):
+    """A plan without an end runs C / (n · peak(GPU, precision) · MFU), MFU from the site's earlier plans."""
+    from forecast.data.gpus import gpu_spec
+
+    peak16, peak8 = gpu_spec("H100").peak_flops("bf16"), gpu_spec("H100").peak_flops("fp8")
+    rows = [  # two planned jobs at MFU 0.30 and 0.50 known first, then two without an end
+        dict(job_id="p1", known_at="2025-01-01T00:00Z", planned_start="2025-01-02T00:00Z",
+             planned_end="2025-01-02T10:00Z", flop_budget=100 * peak16 * 0.30 * 36000, precision="bf16"),
+        dict(job_id="p2", known_at="2025-01-01T01:00Z", planned_start="2025-01-03T00:00Z",
+             planned_end="2025-01-03T10:00Z", flop_budget=100 * peak16 * 0.50 * 36000, precision="bf16"),
+        dict(job_id="n1", known_at="2025-01-05T00:00Z", planned_start="2025-01-06T00:00Z", planned_end=None,
+             flop_budget=100 * peak8 * 0.40 * 20 * 3600, precision="fp8"),
+        dict(job_id="n0", known_at="2024-12-31T00:00Z", planned_start="2025-01-01T00:00Z", planned_end=None,
+             flop_budget=100 * peak16 * 0.40 * 5 * 3600, precision="bf16"),
+    ]
+    df = pd.DataFrame([dict(r, site_id="s1", n_gpus=100, gpu_type="H100", curtailable=False) for r in rows])
+    out = c.load_jobs(write(tmp_path, df, "jobs.csv")).set_index("job_id")
+    # n1: median MFU of p1, p2 (0.40, both known before it), FP8 peak: exactly 20 h
+    assert out.loc["n1", "planned_end"] - out.loc["n1", "planned_start"] == pd.Timedelta(hours=20)
+    assert out.loc["n1", "mfu"] == pytest.approx(0.40) and out.loc["n1", "end_from"] == "flop_budget"
+    # n0 was planned before any other plan was known: the BF16 default MFU 0.40 -> 5 h
+    assert out.loc["n0", "planned_end"] - out.loc["n0", "planned_start"] == pd.Timedelta(hours=5)
+    assert out.loc["p1", "end_from"] == "plan" and np.isnan(out.loc["p1", "mfu"])
 
 
 def test_non_positive_gpu_count(tmp_path):

@@ -121,7 +121,7 @@ def test_physics_channel_is_idle_plus_dynamic_power(jobs):
     flop = cov[:, SCHEDULE_CHANNELS.index("flop_rate")]
     assert flop[25] == 0.0  # hour 34: j2 runs then, but at hour 9 it is not yet known
     later = schedule_covariates(jobs, META, pd.DatetimeIndex([T0 + pd.Timedelta(hours=10)]), 40)[0]
-    peak = 1000 * h100.peak_flops() + 500 * b200.peak_flops()
+    peak = 1500 * b200.peak_flops("bf16")  # j2 runs on B200 at BF16: the site's 1,500 GPUs at that peak
     rate = later[:, SCHEDULE_CHANNELS.index("flop_rate")]
     assert rate[24] == pytest.approx(1e21 / (10 * 3600) / peak, rel=1e-5)  # hour 34, issued at 10
     assert rate[19] == 0.0  # hour 29: before j2 starts; j1 has no FLOP budget
