@@ -20,7 +20,9 @@ calendar window in one past year, shifted by up to ±``shift_days`` days
 (weather-year block bootstrap; a sample keeps its year across blocks, so a hot
 or mild month stays hot or mild). With fewer than 2 past years the blocks are
 drawn from anywhere in the history, and temperature is its seasonal-hourly
-climatology plus the resampled anomaly. Samples are ``exp(log-load)``, so
+climatology plus the resampled anomaly; fitted on less than one year, the model
+has no annual harmonics and no trend (neither is identified), so its level is the
+history's and its bands are wide. Samples are ``exp(log-load)``, so
 non-negative; quantiles are the samples' empirical quantiles.
 """
 
@@ -99,18 +101,20 @@ class SystemLoadModel:
         self.timezone, self.n_fourier, self.profile_harmonics = timezone, n_fourier, profile_harmonics
         self.trend_knot_years, self.ridge, self.trend_ridge = trend_knot_years, ridge, trend_ridge
         self.block_days, self.shift_days = block_days, shift_days
+        self.harmonics = (n_fourier, profile_harmonics)  # as fitted: (0, 0) on less than a year of data
         self.beta: np.ndarray | None = None
 
     # ------------------------------------------------------------------ design
     def calendar_design(self, ts: pd.DatetimeIndex) -> sparse.csr_matrix:
         """(T, 96 + 48·profile_harmonics + 2·(n_fourier − profile_harmonics)) calendar columns, sparse:
-        day type × hour one-hot, hour one-hot × the first harmonics, then the other harmonics."""
+        day type × hour one-hot, hour one-hot × the first harmonics, then the other harmonics. Fitted on
+        less than a year, the model has no annual harmonics (an annual cycle is not identified)."""
         local = ts.tz_convert(self.timezone)
-        n, hour, kp = len(ts), local.hour.to_numpy(), self.profile_harmonics
+        (n_k, kp), n, hour = self.harmonics, len(ts), local.hour.to_numpy()
         phase = 2 * np.pi * ((local.tz_localize(None) - EPOCH) / pd.Timedelta(days=YEAR_DAYS)).to_numpy()
-        k = np.arange(1, self.n_fourier + 1)
+        k = np.arange(1, n_k + 1)
         harm = np.concatenate([np.sin(phase[:, None] * k), np.cos(phase[:, None] * k)], axis=1)  # (T, 2K)
-        prof_cols = np.r_[0:kp, self.n_fourier:self.n_fourier + kp]
+        prof_cols = np.r_[0:kp, n_k:n_k + kp]
         dt, rows = day_types(local), np.arange(n)
         hol = np.flatnonzero(dt == 3)
         rows = [rows, hol] + [rows] * (2 * kp)
@@ -148,6 +152,7 @@ class SystemLoadModel:
         span = (grid[-1] - grid[0]) / pd.Timedelta(days=YEAR_DAYS)
         step = self.trend_knot_years
         self.knots = () if step is None else tuple(np.arange(step, span - 1.0 + 1e-9, step))
+        self.harmonics = (self.n_fourier, self.profile_harmonics) if span >= 1.0 else (0, 0)
         logy = np.log(y.reindex(grid).to_numpy())
         temp = None if temperature is None else _as_series(temperature, "temperature_c", "temperature").reindex(grid)
         temp = None if temp is None else temp.to_numpy()
@@ -156,6 +161,7 @@ class SystemLoadModel:
         pen = np.full(self.n_cal + 1 + len(self.knots) + (6 if self.has_temperature else 0), self.ridge)
         pen[:N_BASE] = 1e-10  # intercepts: only enough to keep X'X invertible
         pen[self.n_cal + 1:self.n_cal + 1 + len(self.knots)] = self.trend_ridge
+        pen[self.n_cal] = self.ridge if span >= 1.0 else 1e6  # within a year a trend is the season: none
         x = self.design(grid, np.where(ok, temp, 0.0) if temp is not None else None)  # (G, P) sparse
         self.beta = _ridge(x, logy, ok, pen)
         self.resid = np.where(ok, logy - x @ self.beta, np.nan)
@@ -168,7 +174,7 @@ class SystemLoadModel:
 
     def coefficients(self) -> dict[str, np.ndarray]:
         """Named fitted coefficients (log-MW units): profile (4, 24) by DAY_TYPES × local hour, …"""
-        b, kp, k = self.beta, self.profile_harmonics, self.n_fourier
+        b, (k, kp) = self.beta, self.harmonics
         n_prof = HOURS * 2 * kp
         base = b[:N_BASE].reshape(3, HOURS)  # (72,) -> (weekday/Saturday/Sunday, 24 hours)
         out = {"profile": np.vstack([base, base[2] + b[N_BASE:N_ONE]]),  # (4 DAY_TYPES, 24)
@@ -253,7 +259,8 @@ class SystemLoadModel:
                 "data": self.data_source, "timezone": self.timezone,
                 "fitted_span": [self.grid[0].isoformat(), self.grid[-1].isoformat()],
                 "n_obs": self.n_obs, "n_params": int(len(self.beta)), "coef_sha256": h.hexdigest(),
-                "temperature": self.has_temperature, "trend_knots_years": [float(k) for k in self.knots],
+                "temperature": self.has_temperature, "harmonics": list(self.harmonics),
+                "trend_knots_years": [float(k) for k in self.knots],
                 "scenario_pool": pool, "scenario_groups": n_years, "block_days": self.block_days,
                 "shift_days": self.shift_days, "issued_at": issued.isoformat(), "n_samples": n_samples, "seed": seed}
 

@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 
 from forecast.errors import ContractError
+from forecast.price.readers import read_pjm_dataminer
 from forecast.price.system_load import EPOCH, YEAR_DAYS, SystemLoadModel, day_types, hinges
 from forecast.price.zonal_load import read_pjm_zonal_load
 
@@ -277,3 +278,16 @@ def test_real_dom_month_ahead_mape():
     assert mape < 12.0, mape  # measured 7.75 % (no weather input; seasonal naive 364 d: 10.9 %)
     cov = np.mean((act >= f.quantiles[:, 0]) & (act <= f.quantiles[:, 2]))
     assert 0.6 < cov <= 1.0, cov
+
+
+@pytest.mark.skipif(not (DATA / "pjm_rto_2025").exists(), reason="real PJM RTO 2025 export not present")
+def test_real_rto_2025_under_a_year_of_history():
+    df = read_pjm_dataminer(DATA / "pjm_rto_2025" / "hrl_load_metered.csv")
+    y = pd.Series(df["value"].to_numpy(), index=pd.DatetimeIndex(df["ts"]))
+    issued, hours = _month("2025-11-01")
+    f = SystemLoadModel().fit(y, until=issued).forecast(issued, hours, n_samples=200, seed=0)
+    act = y.reindex(hours).to_numpy()
+    ok = np.isfinite(act)
+    assert f.source["scenario_pool"] == "climatology" and f.source["harmonics"] == [0, 0]
+    mape = 100 * np.mean(np.abs(f.quantiles[ok, 1] - act[ok]) / act[ok])
+    assert mape < 12.0, mape  # measured 8.1 % (same hour 28 days earlier: 8.9 %)
