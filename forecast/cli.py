@@ -1,27 +1,361 @@
 """The ``forecast`` console command. Each subcommand is a few lines over a stage function ``f(cfg)``;
-stages are imported only when called, so ``forecast --help`` stays fast."""
+stages are imported only when called, so ``forecast --help`` stays fast.
+
+One way to configure every command: its config is composed with Hydra from ``conf/<config>.yaml``
+and ``key=value`` overrides; the documented flags are aliases of overrides (:data:`COMMANDS`, each
+command's ``flags``: ``--horizon 24`` is ``horizon=24``, ``--no-net`` is ``model.net=false``),
+translated here by :func:`translate` before the command composes its config. ``forecast <command>
+--help`` lists the flags and the config's top-level keys with their defaults. A config or input
+error is one line on stderr, ``forecast <command>: <key>: <problem>; fix: <override or flag>``, and
+exit code 2; ``--debug`` (or ``FORECAST_DEBUG=1``) shows the traceback instead.
+"""
 
 from __future__ import annotations
 
-import argparse
 import importlib
 import logging
+import os
+import re
 import sys
+import textwrap
+from dataclasses import dataclass, field
 
-# name -> ("module:function", one-line help). The function takes argv (list[str]) and returns an exit code.
-COMMANDS: dict[str, tuple[str, str]] = {
-    "demo": ("forecast.cli:demo_main", "simulate -> train -> register -> batch forecast on the default scenario"),
-    "simulate": ("forecast.data.simulate:main", "write the built-in scenario's input files"),
-    "train": ("forecast.cli:train_main", "train the power model (Hydra overrides as arguments)"),
-    "predict": ("forecast.cli:predict_main", "batch forecast for an explicit reference time"),
-    "epf-bench": ("forecast.price.epf:main", "day-ahead price benchmark (epftoolbox protocol) on a market CSV"),
-    "price-curve": ("forecast.price.supply_curve:main", "fit the supply curve S_h(net load) on PJM Data Miner exports"),
-    "backtest": ("forecast.evaluation.backtest:main", "rolling-origin backtest against baselines, MLflow and an HTML report (Hydra overrides)"),
-    "series-bench": ("forecast.evaluation.series_bench:main", "benchmark the forecaster on any meter series in a CSV"),
-    "pledge": ("forecast.pledge.cli:main", "cost-pledge ledger, bands, true-up and curtailment plan (Hydra overrides)"),
+USAGE_ERROR = 2
+
+
+@dataclass(frozen=True)
+class Flag:
+    """A command-line flag that is an alias of one override."""
+
+    key: str  # the override key it sets
+    kind: str = "value"  # value: --flag X -> key=X | list: --flag a,b -> key=[a,b] | true, false: --flag -> key=true
+    metavar: str = "X"
+    help: str = ""
+
+
+@dataclass(frozen=True)
+class Command:
+    target: str  # "module:function": takes the Hydra overrides (flags already translated), returns an exit code
+    help: str  # one line
+    config: str  # primary config: conf/<config>.yaml
+    schema: str  # "module" whose import registers the config's schema in Hydra's ConfigStore, or "module:function"
+    flags: dict[str, Flag] = field(default_factory=dict)
+    actions: tuple[str, ...] = ()  # words allowed as the first argument, each meaning action=<word>
+
+
+PREDICT_FLAGS = {
+    "--reference-time": Flag("predict.reference_time", metavar="T", help="issue time, ISO 8601 with zone"),
+    "--model": Flag("predict.model", metavar="registry|PATH", help="registry (name@alias) or a checkpoint"),
+    "--out": Flag("predict.out", metavar="DIR", help="output folder"),
+    "--csv": Flag("predict.csv", "true", help="also write CSV"),
+}
+SIMULATE_FLAGS = {
+    "--out": Flag("out", metavar="DIR", help="output folder"),
+    "--seed": Flag("scenario.seed", metavar="N"),
+    "--days": Flag("scenario.days", metavar="N", help="days simulated"),
+}
+SERIES_BENCH_FLAGS = {
+    "--data": Flag("data", metavar="PATH.csv", help="CSV file"),
+    "--timestamp": Flag("timestamp", metavar="COL", help="timestamp column (ISO 8601; offsets converted to UTC)"),
+    "--target": Flag("target", metavar="COL", help="target column"),
+    "--known-future": Flag("known_future", "list", "COL,...", "columns known ahead (e.g. a plan)"),
+    "--horizon": Flag("horizon", metavar="H", help="hours ahead"),
+    "--out": Flag("out", metavar="DIR", help="output folder"),
+    "--history": Flag("history", metavar="H", help="hours of history (baselines)"),
+    "--model-history": Flag("model_history", metavar="H", help="hours the learned model reads (0 = --history)"),
+    "--ensemble": Flag("ensemble", metavar="N", help="models per refit, quantiles averaged"),
+    "--at-hour": Flag("at_hour", metavar="H", help="UTC hour of the daily origins"),
+    "--retrain": Flag("retrain", metavar="never|every_k|expanding"),
+    "--refit-days": Flag("refit_days", metavar="N", help="refit every N origins"),
+    "--window-days": Flag("window_days", metavar="N", help="sliding window (retrain=every_k)"),
+    "--val-days": Flag("val_days", metavar="N", help="days held out for early stopping and calibration"),
+    "--epochs": Flag("epochs", metavar="N"),
+    "--hidden": Flag("hidden", metavar="N"),
+    "--dropout": Flag("dropout", metavar="P"),
+    "--lr": Flag("lr", metavar="LR"),
+    "--batch-size": Flag("batch_size", metavar="N"),
+    "--seed": Flag("seed", metavar="N"),
+    "--peers": Flag("peers", "list", "nhits,tft", "NeuralForecast peers (pip install '.[peers]')"),
+    "--no-calibrate": Flag("calibrate", "false", help="no P10/P90 calibration"),
+    "--no-lightgbm": Flag("lightgbm", "false", help="no LightGBM baseline"),
+    "--no-report": Flag("report", "false", help="no HTML report"),
+}
+EPF_BENCH_FLAGS = {
+    "--data": Flag("data", metavar="PATH.csv", help="CSV in the epftoolbox layout"),
+    "--out": Flag("out", metavar="DIR", help="output folder (created)"),
+    "--peer": Flag("peer", metavar="PEER.csv", help="epftoolbox forecasts of the same test period"),
+    "--test-days": Flag("test_days", metavar="N"),
+    "--warmup": Flag("warmup", metavar="N", help="days forecast before the test period (error quantiles)"),
+    "--lear-every": Flag("model.lear_every", metavar="K", help="refit the LASSOs every K days"),
+    "--net-every": Flag("model.net_every", metavar="K", help="refit the network every K days"),
+    "--net-seeds": Flag("model.net_seeds", metavar="N"),
+    "--net-epochs": Flag("model.net_epochs", metavar="N"),
+    "--net-members": Flag("model.net_members", metavar="N", help="members of each batched network ensemble"),
+    "--windows": Flag("model.windows", "list", "DAYS,...", "LEAR calibration windows"),
+    "--transforms": Flag("model.transforms", "list", "asinh,npit", "LEAR variance-stabilising transforms"),
+    "--asinh-min-window": Flag("model.asinh_min_window", metavar="DAYS", help="asinh LEAR only on longer windows"),
+    "--net-transform": Flag("model.net_transform", metavar="asinh|npit"),
+    "--combine": Flag("model.combine", metavar="equal|inverse_mae|inverse_mse", help="member weights"),
+    "--weight-window": Flag("model.weight_window", metavar="DAYS", help="days of past errors behind the weights"),
+    "--weight-power": Flag("model.weight_power", metavar="P", help="weights ∝ error^-P"),
+    "--accelerator": Flag("model.accelerator", metavar="auto|cpu|cuda"),
+    "--no-net": Flag("model.net", "false", help="LEAR ensemble only"),
+    "--no-track": Flag("track", "false", help="do not record the run in MLflow"),
+    "--tracking-uri": Flag("tracking_uri", metavar="URI"),
+    "--quiet": Flag("quiet", "true", help="no progress lines"),
+}
+PRICE_CURVE_FLAGS = {
+    "--data": Flag("data", metavar="DIR", help="folder with the PJM Data Miner exports"),
+    "--out": Flag("out", metavar="DIR"),
+    "--draws": Flag("draws", metavar="N", help="bootstrap draws"),
+    "--seed": Flag("seed", metavar="N"),
+    "--no-track": Flag("track", "false", help="do not record the run in MLflow"),
+    "--tracking-uri": Flag("tracking_uri", metavar="URI"),
+}
+
+SCHEMA = "forecast.config"
+COMMANDS: dict[str, Command] = {
+    "demo": Command("forecast.cli:demo_main", "simulate -> train -> register -> batch forecast on the default scenario",
+                    "config", SCHEMA),
+    "simulate": Command("forecast.cli:simulate_main", "write the built-in scenario's input files", "simulate", SCHEMA,
+                        SIMULATE_FLAGS),
+    "train": Command("forecast.cli:train_main", "train the power model (Hydra overrides as arguments)", "config",
+                     SCHEMA),
+    "predict": Command("forecast.cli:predict_main", "batch forecast for an explicit reference time", "config", SCHEMA,
+                       PREDICT_FLAGS),
+    "epf-bench": Command("forecast.price.epf:main", "day-ahead price benchmark (epftoolbox protocol) on a market CSV",
+                         "epf_bench", "forecast.price.epf", EPF_BENCH_FLAGS),
+    "price-curve": Command("forecast.price.supply_curve:main",
+                           "fit the supply curve S_h(net load) on PJM Data Miner exports", "price_curve",
+                           "forecast.price.supply_curve", PRICE_CURVE_FLAGS),
+    "backtest": Command("forecast.evaluation.backtest:main",
+                        "rolling-origin backtest against baselines, MLflow and an HTML report (Hydra overrides)",
+                        "config", SCHEMA),
+    "series-bench": Command("forecast.evaluation.series_bench:main",
+                            "benchmark the forecaster on any meter series in a CSV", "series_bench", SCHEMA,
+                            SERIES_BENCH_FLAGS),
+    "pledge": Command("forecast.pledge.cli:main",
+                      "cost-pledge ledger, bands, true-up and curtailment plan (Hydra overrides)", "pledge_app",
+                      "forecast.pledge.config:register_configs", actions=("forecast", "settle", "trueup", "plan")),
 }
 
 
+class UsageError(ValueError):
+    """A command line that cannot be translated (unknown flag, missing value)."""
+
+    def __init__(self, key: str, problem: str, fix: str):
+        self.key, self.problem, self.fix = key, problem, fix
+        super().__init__(f"{key}: {problem}; fix: {fix}")
+
+
+def quote(value: str) -> str:
+    """``value`` as a quoted Hydra override string: spaces, '=', ',', quotes and ``${`` kept literally."""
+    body = re.sub(r"(\\*)'", lambda m: m.group(1) * 2 + "\\'", value)  # backslashes before a quote doubled
+    body = re.sub(r"(\\+)$", lambda m: m.group(1) * 2, body).replace("${", "\\${")
+    return f"'{body}'"
+
+
+def flag_value(flag: Flag, value: str) -> str:
+    if flag.kind == "list":
+        return "[" + ",".join(quote(v.strip()) for v in value.split(",") if v.strip()) + "]"
+    return quote(value)
+
+
+def translate(name: str, argv: list[str]) -> list[str]:
+    """Hydra overrides from a command line: each flag (``--flag X`` or ``--flag=X``) becomes its override;
+    ``key=value`` words pass through; a leading action word becomes ``action=<word>``."""
+    cmd = COMMANDS[name]
+    args = [a for a in argv if a != "--"]
+    out = [f"action={args.pop(0)}"] if cmd.actions and args and args[0] in cmd.actions else []
+    i = 0
+    while i < len(args):
+        word, i = args[i], i + 1
+        if not word.startswith("-"):
+            out.append(word)
+            continue
+        name_, eq, value = word.partition("=")
+        flag = cmd.flags.get(name_)
+        if flag is None:
+            raise UsageError(name_, "unknown flag", f"forecast {name} --help lists the flags and overrides")
+        if flag.kind in ("true", "false"):
+            if eq:
+                raise UsageError(name_, "takes no value", f"{name_} alone, or {flag.key}=true|false")
+            out.append(f"{flag.key}={flag.kind}")
+            continue
+        if not eq:
+            if i == len(args):
+                raise UsageError(name_, "needs a value", f"{name_} {flag.metavar}")
+            value, i = args[i], i + 1
+        out.append(f"{flag.key}={flag_value(flag, value)}")
+    return out
+
+
+def compose_for(name: str, overrides: list[str]):
+    """The command's config, conf/<config>.yaml composed with ``overrides`` (its schema registered first)."""
+    cmd = COMMANDS[name]
+    module, _, register = cmd.schema.partition(":")
+    mod = importlib.import_module(module)
+    if register:
+        getattr(mod, register)()
+    from forecast.config import compose
+
+    return compose(overrides, cmd.config)
+
+
+def show(value) -> str:
+    """A config value on one line, YAML-like: ``{a: 1, b: [x, y]}``."""
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{k}: {show(v)}" for k, v in value.items()) + "}"
+    if isinstance(value, list):
+        return "[" + ", ".join(show(v) for v in value) + "]"
+    return "null" if value is None else str(value).lower() if isinstance(value, bool) else str(value)
+
+
+def groups(config: str) -> dict[str, list[str]]:
+    """Config groups in conf/<config>.yaml's defaults list -> their options (conf/<group>/*.yaml)."""
+    from omegaconf import OmegaConf
+
+    from forecast.config import conf_dir
+
+    root = conf_dir()
+    defaults = OmegaConf.to_container(OmegaConf.load(root / f"{config}.yaml")).get("defaults", [])
+    return {g: sorted(p.stem for p in (root / g).glob("*.yaml")) for d in defaults if isinstance(d, dict) for g in d}
+
+
+def help_text(name: str, overrides: list[str] | None = None) -> str:
+    """Usage, the one-line description, the flags and the config's top-level keys with their defaults."""
+    from omegaconf import OmegaConf
+
+    cmd = COMMANDS[name]
+    tree = OmegaConf.to_container(compose_for(name, list(overrides or [])), resolve=False, throw_on_missing=False)
+    lines = [f"usage: forecast {name}" + (f" [{'|'.join(cmd.actions)}]" if cmd.actions else "")
+             + (" [flags]" if cmd.flags else "") + " [key=value ...] [--debug]", "", cmd.help, ""]
+    if cmd.actions:
+        lines += [f"first word: {', '.join(cmd.actions)} (the same as action=<word>)", ""]
+    if cmd.flags:
+        lines.append("flags (each an alias of the override beside it):")
+        switch = ("true", "false")
+        rows = [(flag if f.kind in switch else f"{flag} {f.metavar}", f"{f.key}={f.kind}" if f.kind in switch else f.key,
+                 f.help) for flag, f in cmd.flags.items()]
+        w1, w2 = (min(32, max(len(r[i]) for r in rows)) for i in (0, 1))
+        lines += [f"  {a:<{w1}}  {b:<{w2}}  {c}".rstrip() for a, b, c in rows] + [""]
+    options = groups(cmd.config)
+    if options:
+        lines.append("config groups: " + ", ".join(f"{g}={'|'.join(o)}" for g, o in options.items()))
+    lines.append(f"overrides (key=value, nested keys with dots; conf/{cmd.config}.yaml, defaults):")
+    for key, value in tree.items():
+        text = f"{key}: {show(value)}" if isinstance(value, dict) else f"{key}={show(value)}"
+        lines += textwrap.wrap(text, 116, initial_indent="  ", subsequent_indent="      ", max_lines=3,
+                               placeholder=" …", break_on_hyphens=False)
+    lines += ["", "--debug (or FORECAST_DEBUG=1): the traceback of an error instead of one line"]
+    return "\n".join(lines)
+
+
+# ---------------------------------------------------------------------------------------------- errors
+def one_line(text: str) -> str:
+    return " ".join(str(text).split())
+
+
+def first_line(text: str) -> str:
+    return one_line(str(text).strip().splitlines()[0] if str(text).strip() else text)
+
+
+def fix_for(name: str, key: str, example: str | None = None) -> str:
+    """How to set ``key``: its flag (if it has one) or the override."""
+    flags = [(f, s) for f, s in COMMANDS[name].flags.items() if s.key == key and s.kind in ("value", "list")]
+    if not flags:
+        return f"{key}={'<value>' if example is None else example}"
+    flag, spec = flags[0]
+    ex = spec.metavar if example is None else example.strip("[]") if spec.kind == "list" else example
+    return f"{flag} {ex} or {key}={f'[{ex}]' if spec.kind == 'list' else ex}"
+
+
+def known_keys(name: str) -> list[str]:
+    from omegaconf import OmegaConf
+
+    def walk(tree: dict, prefix: str):
+        for k, v in tree.items():
+            yield f"{prefix}{k}"
+            if isinstance(v, dict):
+                yield from walk(v, f"{prefix}{k}.")
+
+    try:
+        return list(walk(OmegaConf.to_container(compose_for(name, []), throw_on_missing=False), ""))
+    except Exception:  # the default config itself does not compose: no suggestion
+        return []
+
+
+def unknown_key(name: str, key: str) -> tuple[str, str, str]:
+    import difflib
+
+    close = difflib.get_close_matches(key, known_keys(name), n=1, cutoff=0.6)
+    return key, "unknown key", (f"{close[0]}=<value>" if close else f"forecast {name} --help lists the keys")
+
+
+def explain_omegaconf(name: str, exc) -> tuple[str, str, str]:
+    from omegaconf.errors import ConfigAttributeError, ConfigKeyError, MissingMandatoryValue
+
+    key = exc.full_key or (str(exc.key) if exc.key is not None else "config")
+    if isinstance(exc, MissingMandatoryValue):
+        return key, "no value given", fix_for(name, key)
+    if isinstance(exc, (ConfigAttributeError, ConfigKeyError)) and " not in " in str(exc):
+        return unknown_key(name, key)
+    return key, first_line(exc), fix_for(name, key)
+
+
+def explain_missing(exc) -> tuple[str, str, str]:
+    """A group option (or primary config) that has no file: ``pledge=nosuch``."""
+    path = exc.missing_cfg_file or ""
+    group, _, option = path.rpartition("/")
+    if not group:
+        return path or "config", f"no conf/{path}.yaml", "point FORECAST_CONF_DIR at the conf/ folder"
+    opts = [o for o in exc.options or [] if not o.endswith("schema")]
+    return (group, f"no option {option!r} (no conf/{group}/{option}.yaml)",
+            " or ".join(f"{group}={o}" for o in opts) or f"add conf/{group}/{option}.yaml")
+
+
+def explain_value(name: str, exc: ValueError) -> tuple[str, str, str]:
+    """A config check that names its key: forecast.config.ConfigError (key, problem, example) or
+    forecast.pledge.config.PledgeConfigError ("<key>=<value>: <problem>; fix with the override <fix>")."""
+    key = exc.key
+    if hasattr(exc, "problem"):
+        return key, exc.problem, fix_for(name, key, getattr(exc, "example", None))
+    left, _, fix = str(exc).partition("; fix with the override ")
+    return key, left.removeprefix(f"{key}="), fix or fix_for(name, key)
+
+
+def explain(name: str, exc: BaseException) -> tuple[str, str, str] | None:
+    """(key, problem, fix) of an error the user can fix (config, command line, input data); None for a bug."""
+    from hydra.errors import ConfigCompositionException, MissingConfigException, OverrideParseException
+    from omegaconf.errors import OmegaConfBaseException
+
+    from forecast.errors import ContractError
+
+    if isinstance(exc, UsageError):
+        return exc.key, exc.problem, exc.fix
+    if isinstance(exc, MissingConfigException):
+        return explain_missing(exc)
+    if isinstance(exc, OverrideParseException):
+        return exc.override, first_line(exc.message), f"write key=value; forecast {name} --help lists the keys"
+    if isinstance(exc, ConfigCompositionException):
+        if isinstance(exc.__cause__, OmegaConfBaseException):
+            return explain_omegaconf(name, exc.__cause__)
+        return "override", first_line(exc), f"forecast {name} --help lists the keys"
+    if isinstance(exc, OmegaConfBaseException):
+        return explain_omegaconf(name, exc)
+    if isinstance(exc, ContractError):
+        return exc.source, str(exc).removeprefix(f"{exc.source}: "), "correct the input (README: Data contracts)"
+    if isinstance(exc, FileNotFoundError):
+        if exc.filename:
+            return str(exc.filename), "no such file or folder", "check the path"
+        where, sep, problem = str(exc).partition(": ")
+        return (where, problem, "check the path") if sep else ("input", str(exc), "check the path")
+    if isinstance(exc, ValueError) and isinstance(getattr(exc, "key", None), str):
+        return explain_value(name, exc)
+    return None
+
+
+# ---------------------------------------------------------------------------------------------- commands
 def setup_logging() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s", stream=sys.stderr)
     for noisy in ("lightning", "lightning.pytorch", "lightning.fabric", "pytorch_lightning"):
@@ -66,40 +400,62 @@ def demo_main(argv: list[str]) -> int:
 
 
 def predict_main(argv: list[str]) -> int:
-    """forecast predict --reference-time 2025-12-01T00:00Z [--model registry|PATH] [--csv] [hydra overrides]"""
-    from forecast.config import compose, to_object
+    """forecast predict --reference-time 2025-12-01T00:00Z [--model registry|PATH] [--out DIR] [--csv] [overrides]"""
+    from forecast.config import ConfigError, compose, to_object
     from forecast.pipeline.predict import predict
 
-    ap = argparse.ArgumentParser(prog="forecast predict", description="batch forecast for an explicit reference time")
-    ap.add_argument("--reference-time", required=True, help="issue time, ISO 8601 with zone (e.g. 2025-12-01T00:00Z)")
-    ap.add_argument("--model", default=None, help="'registry' (name@alias from the config) or a checkpoint path")
-    ap.add_argument("--out", default=None, help="output folder (default: predict.out)")
-    ap.add_argument("--csv", action="store_true", help="also write CSV")
-    a, overrides = ap.parse_known_args(argv)
-    ov = list(overrides) + [f"predict.reference_time={a.reference_time}"]
-    ov += [f"predict.model={a.model}"] * bool(a.model) + [f"predict.out={a.out}"] * bool(a.out)
-    ov += ["predict.csv=true"] * a.csv
-    res = predict(to_object(compose(ov)))
+    cfg = to_object(compose(argv))
+    if cfg.predict.reference_time is None:
+        raise ConfigError("predict.reference_time", "forecast predict needs the issue time", "2025-12-01T00:00Z")
+    res = predict(cfg)
     print(f"{res.path}: {res.rows} rows, issued {res.issued_at}, model {res.model_version} (run {res.run_id})")
     if res.csv_path:
         print(res.csv_path)
     return 0
 
 
+def simulate_main(argv: list[str]) -> int:
+    """forecast simulate [--out DIR] [--seed N] [--days N] [overrides]: the built-in scenario's input files."""
+    from forecast.config import SimulateConfig, load
+    from forecast.data.simulate import write_scenario
+
+    cfg = load("simulate", SimulateConfig, argv)
+    for k, p in write_scenario(cfg.scenario, cfg.out).items():
+        print(f"{k:>6}: {p}")
+    return 0
+
+
+def run(name: str, argv: list[str]) -> int:
+    """One command: its help, or its function called with the translated overrides."""
+    if "-h" in argv or "--help" in argv:
+        print(help_text(name, translate(name, [a for a in argv if a not in ("-h", "--help")])))
+        return 0
+    module, fn = COMMANDS[name].target.split(":")
+    return int(getattr(importlib.import_module(module), fn)(translate(name, argv)) or 0)
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if not argv or argv[0] in ("-h", "--help", "help"):
-        print("usage: forecast <command> [args]\n\ncommands:")
-        for name, (_, desc) in COMMANDS.items():
-            print(f"  {name:<14} {desc}")
+        print("usage: forecast <command> [flags] [key=value ...]   (forecast <command> --help for its options)"
+              "\n\ncommands:")
+        for name, cmd in COMMANDS.items():
+            print(f"  {name:<14} {cmd.help}")
         return 0
     name, rest = argv[0], argv[1:]
     if name not in COMMANDS:
         print(f"forecast: unknown command {name!r}; run 'forecast --help'", file=sys.stderr)
-        return 2
+        return USAGE_ERROR
+    debug = "--debug" in rest or os.environ.get("FORECAST_DEBUG", "") not in ("", "0")
     setup_logging()
-    mod, fn = COMMANDS[name][0].split(":")
-    return int(getattr(importlib.import_module(mod), fn)(rest) or 0)
+    try:
+        return run(name, [a for a in rest if a != "--debug"])
+    except Exception as e:
+        why = None if debug else explain(name, e)
+        if why is None:
+            raise
+        print(one_line(f"forecast {name}: {why[0]}: {why[1]}; fix: {why[2]}"), file=sys.stderr)
+        return USAGE_ERROR
 
 
 if __name__ == "__main__":

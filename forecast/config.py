@@ -9,21 +9,37 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, Optional, TypeVar
 
 from hydra.core.config_store import ConfigStore
 from omegaconf import DictConfig, OmegaConf
 
 from forecast.data.simulate import ScenarioConfig
 
+T = TypeVar("T")
 
-def _fail(override: str, problem: str) -> None:
-    raise ValueError(f"config: {problem} (set it with the override `{override}=...`)")
+
+class ConfigError(ValueError):
+    """A config value that cannot be used: ``key`` is the override that fixes it, ``problem`` what is
+    wrong, ``example`` a value that would do (None: no single one)."""
+
+    def __init__(self, key: str, problem: str, example: str | None = None):
+        self.key, self.problem, self.example = key, problem, example
+        super().__init__(f"config: {problem} (set it with the override `{key}=...`)")
+
+
+def _fail(override: str, problem: str, example: str | None = None) -> None:
+    raise ConfigError(override, problem, example)
 
 
 def _choice(override: str, value: str, allowed: tuple[str, ...]) -> None:
     if value not in allowed:
-        _fail(override, f"{value!r} is not one of {', '.join(allowed)}")
+        _fail(override, f"{value!r} is not one of {', '.join(allowed)}", allowed[0])
+
+
+def _at_least(override: str, value: float, low: float) -> None:
+    if value < low:
+        _fail(override, f"must be >= {low:g}, got {value}", f"{low:g}")
 
 
 @dataclass
@@ -148,9 +164,10 @@ class PredictConfig:
             try:
                 t = pd.Timestamp(self.reference_time)
             except ValueError:
-                _fail("predict.reference_time", f"cannot parse {self.reference_time!r}")
+                _fail("predict.reference_time", f"cannot parse {self.reference_time!r}", "2025-12-01T00:00Z")
             if t.tzinfo is None:
-                _fail("predict.reference_time", f"{self.reference_time!r} has no timezone; write e.g. 2025-12-01T00:00Z")
+                _fail("predict.reference_time", f"{self.reference_time!r} has no timezone; write e.g. "
+                      "2025-12-01T00:00Z", "2025-12-01T00:00Z")
 
 
 @dataclass
@@ -215,6 +232,73 @@ class Config:
     out_dir: str = "outputs"
 
 
+@dataclass
+class SimulateConfig:
+    """``forecast simulate`` (conf/simulate.yaml): the built-in scenario written to ``out``."""
+
+    out: str = "data/scenario"
+    scenario: ScenarioConfig = field(default_factory=ScenarioConfig)
+
+    def __post_init__(self):
+        _at_least("scenario.days", self.scenario.days, 7)
+        if not self.out:
+            _fail("out", "no output folder given", "data/scenario")
+
+
+@dataclass
+class BenchConfig:
+    """``forecast series-bench`` (conf/series_bench.yaml; protocol in forecast/evaluation/series_bench.py)."""
+
+    data: str  # CSV file
+    timestamp: str  # timestamp column
+    target: str  # target column
+    known_future: list[str] = field(default_factory=list)  # columns known ahead (e.g. a plan)
+    horizon: int = 24
+    out: str = "outputs/series-bench"
+    history: int = 168
+    at_hour: int = 0
+    retrain: str = "expanding"  # never | every_k | expanding
+    refit_days: int = 7
+    window_days: int = 90
+    val_days: int = 14
+    calibrate: bool = True
+    epochs: int = 15
+    ensemble: int = 1  # models per refit (different seeds), quantiles averaged
+    model_history: int = 0  # hours of history the learned model reads (0 = history); baselines keep ``history``
+    hidden: int = 128
+    dropout: float = 0.1
+    lr: float = 2e-3
+    batch_size: int = 256
+    lightgbm: bool = True
+    lightgbm_params: dict = field(default_factory=dict)  # overrides of forecast.models.gbm.DEFAULT_PARAMS
+    peers: list[str] = field(default_factory=list)  # NeuralForecast peers: nhits, tft (pip install '.[peers]')
+    peer_steps: int = 300  # training steps per peer refit
+    report: bool = True
+    seed: int = 0
+
+    def __post_init__(self):
+        self.known_future = [str(c).strip() for c in self.known_future if str(c).strip()]
+        if not 1 <= self.horizon <= 336:
+            _fail("horizon", f"must be in 1..336, got {self.horizon}", "24")
+        if not 24 <= self.history <= 24 * 60:
+            _fail("history", f"must be in 24..1440, got {self.history}", "168")
+        if not (self.model_history == 0 or 24 <= self.model_history <= self.history):
+            _fail("model_history", f"must be 0 or in 24..history={self.history}, got {self.model_history}", "48")
+        if not 0 <= self.at_hour < 24:
+            _fail("at_hour", f"must be 0..23, got {self.at_hour}", "0")
+        _choice("retrain", self.retrain, ("expanding", "never", "every_k"))
+        for name in ("refit_days", "window_days", "epochs", "ensemble", "hidden", "batch_size", "peer_steps"):
+            _at_least(name, getattr(self, name), 1)
+        _at_least("val_days", self.val_days, 0)
+        if not 0 < self.lr < 1:
+            _fail("lr", f"must be in (0, 1), got {self.lr}", "0.002")
+        if not 0 <= self.dropout < 1:
+            _fail("dropout", f"must be in [0, 1), got {self.dropout}", "0.1")
+        bad = [p for p in self.peers if p not in ("nhits", "tft")]
+        if bad:
+            _fail("peers", f"unknown peers {bad}; known: nhits, tft", "[nhits]")
+
+
 def register() -> None:
     cs = ConfigStore.instance()
     cs.store(name="forecast_schema", node=Config)
@@ -222,6 +306,8 @@ def register() -> None:
     cs.store(group="model", name="schema", node=ModelConfig)
     cs.store(group="trainer", name="schema", node=TrainerConfig)
     cs.store(group="backtest", name="schema", node=BacktestConfig)
+    cs.store(name="simulate_schema", node=SimulateConfig)
+    cs.store(name="series_bench_schema", node=BenchConfig)
 
 
 register()
@@ -234,24 +320,52 @@ def conf_dir() -> Path:
     return Path(__file__).resolve().parents[1] / "conf"
 
 
+def groups_used(primary: Path) -> set[str]:
+    """Config groups named in a primary config's defaults list (``- data: scenario`` -> ``data``)."""
+    defaults = OmegaConf.to_container(OmegaConf.load(primary)).get("defaults") or []
+    names = (k for d in defaults if isinstance(d, dict) for k in d)
+    return {n.removeprefix("override ").lstrip("/").partition("@")[0] for n in names}
+
+
 def compose(overrides: list[str] | None = None, config_name: str = "config") -> DictConfig:
-    """Compose conf/<config_name>.yaml with command-line style overrides."""
+    """Compose conf/<config_name>.yaml with command-line style overrides.
+
+    Hydra reads ``key=value`` as a group choice wherever a folder conf/<key>/ exists, even in a primary
+    config that does not use that group (series-bench's ``data=PATH.csv`` beside the power model's
+    conf/data/). Such overrides (a top-level key, a group folder this config's defaults do not name) are
+    parsed by Hydra's override parser and set after composition, with the same schema type checks."""
     from hydra import compose as hcompose
     from hydra import initialize_config_dir
     from hydra.core.global_hydra import GlobalHydra
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+    from hydra.core.override_parser.types import OverrideType
 
+    overrides, root = list(overrides or []), conf_dir()
+    used = groups_used(root / f"{config_name}.yaml") if (root / f"{config_name}.yaml").exists() else set()
+    parsed = OverridesParser.create().parse_overrides(overrides)
+    late = [o for o in parsed if o.type == OverrideType.CHANGE and o.package is None and "." not in o.key_or_group
+            and o.key_or_group not in used and (root / o.key_or_group).is_dir()]
     if GlobalHydra.instance().is_initialized():
         GlobalHydra.instance().clear()
-    with initialize_config_dir(config_dir=str(conf_dir()), version_base="1.3"):
-        return hcompose(config_name=config_name, overrides=list(overrides or []))
+    with initialize_config_dir(config_dir=str(root), version_base="1.3"):
+        cfg = hcompose(config_name=config_name, overrides=[o.input_line for o in parsed if o not in late])
+    for o in late:
+        OmegaConf.update(cfg, o.key_or_group, o.value(), merge=False)
+    return cfg
 
 
-def to_object(cfg: DictConfig) -> Config:
-    """Typed, validated objects from a composed config."""
+def to_object(cfg: DictConfig, schema: type[T] = Config) -> T:
+    """Typed, validated objects from a composed config (every ``__post_init__`` runs)."""
     obj = OmegaConf.to_object(cfg)
-    if not isinstance(obj, Config):
-        raise TypeError("composed config does not follow the Config schema; check conf/config.yaml's defaults")
+    if not isinstance(obj, schema):
+        raise TypeError(f"composed config does not follow the {schema.__name__} schema; check the primary "
+                        "config's defaults list (conf/*.yaml)")
     return obj
+
+
+def load(config_name: str, schema: type[T], overrides: list[str] | None = None) -> T:
+    """Compose conf/<config_name>.yaml with ``overrides`` and validate it into ``schema``."""
+    return to_object(compose(overrides, config_name), schema)
 
 
 def to_dict(cfg: DictConfig | Config) -> dict:

@@ -4,6 +4,9 @@
     python scripts/batch_forecast.py --reference-time 2026-01-01T00:00Z [--model registry|PATH] [--csv] \
         [--out DIR] [hydra overrides, e.g. data.dir=/srv/data tracking.uri=http://mlflow:5000]
 
+The flags are aliases of overrides (--reference-time T is predict.reference_time=T; `forecast predict
+--help` lists them); a config error is one line on stderr and exit code 2.
+
 Loads the model by registry alias (tracking.model_name@tracking.alias) or a checkpoint,
 forecasts every site from what was known at the reference time, and writes
 <out>/forecast_<time>.parquet atomically; rerunning the same reference time gives the same file.

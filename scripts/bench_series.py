@@ -27,7 +27,7 @@ import numpy as np
 import pandas as pd
 
 from forecast.data.clusters import read_philly, read_venus
-from forecast.evaluation.series_bench import main as bench_main
+from forecast.cli import main as forecast
 
 
 def prepare(data: Path, work: Path, tune: bool) -> dict[str, Path]:
@@ -61,8 +61,8 @@ def main() -> None:
     for name in a.series.split(","):
         out = Path(a.work) / f"out_{name}{'_tune' if a.tune else ''}"
         t0 = time.perf_counter()
-        rc = bench_main(["--data", str(paths[name]), "--timestamp", "ts", "--target", "occupancy", "--horizon", "24",
-                         "--out", str(out), *extra])
+        rc = forecast(["series-bench", "--data", str(paths[name]), "--timestamp", "ts", "--target", "occupancy",
+                       "--horizon", "24", "--out", str(out), *extra])
         if rc:
             sys.exit(rc)
         m = json.loads((out / "metrics.json").read_text())

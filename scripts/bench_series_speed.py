@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from forecast.evaluation.series_bench import main as bench_main
+from forecast.cli import main as forecast
 
 
 def year_csv(path: Path, seed: int = 0) -> Path:
@@ -44,7 +44,10 @@ def main() -> None:
     for label, kf in (("history only", []), ("with known-future", ["--known-future", "plan"])):
         out = work / label.replace(" ", "_")
         t0 = time.perf_counter()
-        bench_main(["--data", str(csv), "--timestamp", "ts", "--target", "mw", "--out", str(out), *kf, *extra])
+        rc = forecast(["series-bench", "--data", str(csv), "--timestamp", "ts", "--target", "mw", "--out", str(out),
+                       *kf, *extra])
+        if rc:
+            raise SystemExit(rc)
         m = json.loads((out / "metrics.json").read_text())
         rows.append({"run": label, "seconds": time.perf_counter() - t0, "origins": m["n_origins"],
                      "refits": len(m["protocol"]["refits"]), "model_mae": m["mae"],

@@ -8,11 +8,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from forecast.config import OptimizerConfig, TrainerConfig
+from forecast.cli import translate
+from forecast.config import ConfigError, OptimizerConfig, TrainerConfig
 from forecast.models.device import resolve
 from forecast.errors import ContractError
 from forecast.evaluation.rolling import Policy, rolling
-from forecast.evaluation.series_bench import BenchConfig, parse, prepare, run_bench
+from forecast.evaluation.series_bench import BenchConfig, load, prepare, run_bench
 
 DATA = Path("/work/shared/data/clusters/philly_node_sequence_hourly_mean.csv")
 FAST = dict(epochs=2, hidden=16, history=168, val_days=3, refit_days=4, report=False,
@@ -114,10 +115,14 @@ def test_bad_input_names_file_and_column(tmp_path):
 
 
 def test_cli_arguments():
-    c = parse(["--data", "x.csv", "--timestamp", "t", "--target", "y", "--known-future", "a, b", "--out", "d"])
+    c = load(translate("series-bench", ["--data", "x.csv", "--timestamp", "t", "--target", "y", "--known-future", "a, b",
+                                        "--out", "d"]))
     assert (c.known_future, c.horizon, c.retrain, c.refit_days) == (["a", "b"], 24, "expanding", 7)
-    with pytest.raises(SystemExit):
-        parse(["--data", "x.csv", "--timestamp", "t", "--target", "y", "--out", "d", "--horizon", "0"])
+    assert (c.data, c.timestamp, c.target, c.out) == ("x.csv", "t", "y", "d")
+    with pytest.raises(ConfigError, match="must be in 1..336, got 0") as e:
+        load(translate("series-bench", ["--data", "x.csv", "--timestamp", "t", "--target", "y", "--out", "d",
+                                        "--horizon", "0"]))
+    assert e.value.key == "horizon"
 
 
 @pytest.mark.slow

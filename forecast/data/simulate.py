@@ -20,7 +20,6 @@ power) for tests and audits; the pipeline reads only the contract files.
 
 from __future__ import annotations
 
-import argparse
 import json
 import math
 from dataclasses import asdict, dataclass
@@ -244,20 +243,9 @@ def scenario_from_dict(d: dict) -> ScenarioConfig:
     return cfg
 
 
-def main(argv: list[str]) -> int:
-    ap = argparse.ArgumentParser(prog="forecast simulate", description=__doc__.splitlines()[0])
-    ap.add_argument("--out", default="data/scenario", help="output folder (default: data/scenario)")
-    ap.add_argument("--seed", type=int, default=None)
-    ap.add_argument("--days", type=int, default=None)
-    a = ap.parse_args(argv)
-    cfg = ScenarioConfig()
-    if a.seed is not None:
-        cfg.seed = a.seed
-    if a.days is not None:
-        cfg.days = a.days
-    sc = simulate(cfg)
-    paths = sc.write(a.out)
-    atomic_write_text(Path(a.out) / "scenario.json", json.dumps(asdict(cfg), indent=1))
-    for k, p in paths.items():
-        print(f"{k:>6}: {p}")
-    return 0
+def write_scenario(cfg: ScenarioConfig, out: str | Path) -> dict[str, Path]:
+    """Simulate ``cfg`` and write its contract files (and ``scenario.json``) to ``out``; returns the paths.
+    The ``forecast simulate`` stage (config: conf/simulate.yaml)."""
+    paths = simulate(cfg).write(out)
+    atomic_write_text(Path(out) / "scenario.json", json.dumps(asdict(cfg), indent=1))
+    return paths

@@ -3,6 +3,9 @@
     forecast series-bench --data PATH.csv --timestamp COL --target COL
         [--known-future COL,...] [--horizon 24] --out DIR
 
+Config: conf/series_bench.yaml (:class:`forecast.config.BenchConfig`); each flag is an alias of an
+override (``--horizon 24`` is ``horizon=24``, ``--no-lightgbm`` is ``lightgbm=false``).
+
 Protocol (fixed, so results compare across users):
 - the CSV is read with :func:`forecast.data.series.load_hourly_series` (any regular
   step ≤ 1 h, resampled to hour-beginning hourly means; gaps stay NaN);
@@ -26,18 +29,18 @@ DIR/report.html with its PNGs. Metrics are in the target's units.
 
 from __future__ import annotations
 
-import argparse
 import json
 import logging
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import torch
 
-from forecast.config import OptimizerConfig, TrainerConfig
+from forecast.config import BenchConfig, OptimizerConfig, TrainerConfig
+from forecast.config import load as load_config
 from forecast.data.features import calendar
 from forecast.data.series import load_hourly_series
 from forecast.data.windows import SeriesArrays, WindowStore
@@ -49,36 +52,6 @@ from forecast.evaluation.rolling import Policy, RollingResult, mase_scales, roll
 log = logging.getLogger("forecast")
 LEVELS = (0.1, 0.5, 0.9)
 TEST_SHARE = 0.2
-
-
-@dataclass
-class BenchConfig:
-    data: str
-    timestamp: str
-    target: str
-    known_future: list[str] = field(default_factory=list)
-    horizon: int = 24
-    out: str = "outputs/series-bench"
-    history: int = 168
-    at_hour: int = 0
-    retrain: str = "expanding"
-    refit_days: int = 7
-    window_days: int = 90
-    val_days: int = 14
-    calibrate: bool = True
-    epochs: int = 15
-    ensemble: int = 1  # models per refit (different seeds), quantiles averaged
-    model_history: int = 0  # hours of history the learned model reads (0 = history); baselines keep ``history``
-    hidden: int = 128
-    dropout: float = 0.1
-    lr: float = 2e-3
-    batch_size: int = 256
-    lightgbm: bool = True
-    lightgbm_params: dict = field(default_factory=dict)  # overrides of forecast.models.gbm.DEFAULT_PARAMS
-    peers: list[str] = field(default_factory=list)  # NeuralForecast peers: nhits, tft (pip install '.[peers]')
-    peer_steps: int = 300  # training steps per peer refit
-    report: bool = True
-    seed: int = 0
 
 
 class TailHistory(torch.nn.Module):
@@ -258,40 +231,16 @@ def _notes(cfg: BenchConfig, p: Prepared) -> list[str]:
             "Known-future columns: " + (", ".join(cfg.known_future) if cfg.known_future else "none (history only).")]
 
 
-def parse(argv: list[str]) -> BenchConfig:
-    ap = argparse.ArgumentParser(prog="forecast series-bench", description=__doc__.split("\n\n")[0])
-    ap.add_argument("--data", required=True, help="CSV file")
-    ap.add_argument("--timestamp", required=True, help="timestamp column (ISO 8601; offsets converted to UTC)")
-    ap.add_argument("--target", required=True, help="target column")
-    ap.add_argument("--known-future", default="", help="comma-separated columns known ahead (e.g. a plan)")
-    ap.add_argument("--horizon", type=int, default=24, help="hours ahead (default 24)")
-    ap.add_argument("--out", required=True, help="output folder")
-    d = BenchConfig("", "", "")
-    for name in ("history", "model_history", "ensemble", "at_hour", "refit_days", "window_days", "val_days", "epochs", "hidden", "batch_size", "seed"):
-        ap.add_argument("--" + name.replace("_", "-"), type=int, default=getattr(d, name))
-    ap.add_argument("--retrain", choices=("never", "every_k", "expanding"), default=d.retrain)
-    ap.add_argument("--lr", type=float, default=d.lr)
-    ap.add_argument("--dropout", type=float, default=d.dropout)
-    ap.add_argument("--peers", default="", help="comma-separated NeuralForecast peers: nhits, tft (optional extra)")
-    ap.add_argument("--no-calibrate", action="store_true")
-    ap.add_argument("--no-lightgbm", action="store_true")
-    ap.add_argument("--no-report", action="store_true")
-    a = ap.parse_args(argv)
-    if not 1 <= a.horizon <= 336:
-        ap.error(f"--horizon must be in 1..336, got {a.horizon}")
-    kf = [c.strip() for c in a.known_future.split(",") if c.strip()]
-    return BenchConfig(a.data, a.timestamp, a.target, kf, horizon=a.horizon, out=a.out, history=a.history,
-                       model_history=a.model_history, at_hour=a.at_hour, retrain=a.retrain, refit_days=a.refit_days,
-                       window_days=a.window_days, val_days=a.val_days, calibrate=not a.no_calibrate, epochs=a.epochs,
-                       ensemble=a.ensemble, hidden=a.hidden, dropout=a.dropout, lr=a.lr, batch_size=a.batch_size,
-                       lightgbm=not a.no_lightgbm, report=not a.no_report, seed=a.seed,
-                       peers=[x.strip() for x in a.peers.split(",") if x.strip()])
+def load(overrides: list[str] | None = None) -> BenchConfig:
+    """conf/series_bench.yaml composed with ``overrides`` (``data=PATH.csv timestamp=COL ...``), validated."""
+    return load_config("series_bench", BenchConfig, overrides)
 
 
-def main(argv: list[str]) -> int:
-    """forecast series-bench --data PATH.csv --timestamp COL --target COL [...] --out DIR"""
+def main(overrides: list[str]) -> int:
+    """``forecast series-bench --data PATH.csv --timestamp COL --target COL [...] --out DIR``: the command over
+    :func:`run_bench` (flags translated by forecast.cli)."""
+    cfg = load(overrides)
     torch.set_num_threads(max(1, min(torch.get_num_threads(), 2)))
-    cfg = parse(argv)
     m = run_bench(cfg)
     rows = {"model": m, **m["baselines"]}
     print(f"{'':<22}{'mae':>10}{'rmse':>10}{'smape':>9}{'pinball':>10}{'cov10-90':>10}")

@@ -1,9 +1,12 @@
-"""``forecast pledge [action] [hydra overrides]``: the console wrapper around :func:`forecast.pledge.api.run`.
+"""``forecast pledge [action] [hydra overrides]``: the console command over :func:`forecast.pledge.api.run`.
 
     forecast pledge pledge=worked_example                  forecast ledger, CSV and HTML report
     forecast pledge settle pledge=worked_example           settled ledger from actuals
     forecast pledge trueup pledge=worked_example           true-up with interest
     forecast pledge plan pledge=worked_example pledge.curtailment.budget_frac=0.01
+
+A leading action word is ``action=<word>``; ``forecast pledge --help`` lists the overrides. The
+command line (help, the action word, one-line config errors) is handled by :mod:`forecast.cli`.
 """
 
 from __future__ import annotations
@@ -12,24 +15,12 @@ import sys
 
 from forecast.pledge.money import fmt_usd
 
-ACTIONS = ("forecast", "settle", "trueup", "plan")
 
-
-def main(argv: list[str] | None = None) -> int:
-    argv = list(sys.argv[1:] if argv is None else argv)
-    if argv and argv[0] in ("-h", "--help"):
-        print(__doc__)
-        return 0
-    if argv and argv[0] in ACTIONS:
-        argv = [f"action={argv[0]}", *argv[1:]]
+def main(overrides: list[str]) -> int:
+    """Run conf/pledge_app.yaml composed with ``overrides`` and print the ledger, true-up and plan."""
     from forecast.pledge.api import run
-    from forecast.pledge.config import PledgeConfigError
 
-    try:
-        res = run(argv)
-    except (PledgeConfigError, FileNotFoundError, ValueError) as e:
-        print(f"forecast pledge: {e}", file=sys.stderr)
-        return 2
+    res = run(overrides)
     acc = res.accounting
     if acc is not None:
         print(f"{'month':<8} {'line':<44} {'amount':>18} {'P10':>18} {'P90':>18}")
@@ -59,4 +50,6 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    from forecast.cli import main as cli_main
+
+    raise SystemExit(cli_main(["pledge", *sys.argv[1:]]))

@@ -1,6 +1,9 @@
 """``forecast epf-bench``: the epftoolbox day-ahead benchmark protocol on any market in its layout.
 
-    forecast epf-bench --data PATH.csv --out DIR [--peer PEER.csv]
+    forecast epf-bench --data PATH.csv --out DIR [--peer PEER.csv]      (= data=PATH.csv out=DIR peer=PEER.csv)
+
+Config: conf/epf_bench.yaml (:class:`EpfBenchConfig`; the model's settings under ``model.``, e.g.
+``--combine equal`` is ``model.combine=equal``).
 
 Test period: the last 728 days of PATH.csv. Each test day d is forecast from
 data before d only (prices up to d−1, exogenous day-ahead forecasts up to d);
@@ -17,7 +20,6 @@ the combination).
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import json
 import logging
@@ -25,15 +27,23 @@ import os
 import sys
 import time
 import warnings
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Optional
 
 import numpy as np
 import pandas as pd
+from hydra.core.config_store import ConfigStore
+from omegaconf import MISSING
 
+from forecast.config import ConfigError
+from forecast.config import load as load_config
 from forecast.evaluation import metrics as M
 from forecast.errors import ContractError
-from forecast.price.readers import EPFData, read_epf
 from forecast.io import atomic_write_text
+from forecast.price.lear import TRANSFORMS
+from forecast.price.model import COMBINE, PriceModelConfig
+from forecast.price.readers import EPFData, read_epf
 
 TEST_DAYS = 728
 NAIVE_LAG_DAYS = 7
@@ -170,88 +180,114 @@ def table(metrics: dict) -> str:
     return "\n".join(lines)
 
 
-def main(argv: list[str] | None = None) -> int:
-    from forecast.price.lear import TRANSFORMS
-    from forecast.price.model import COMBINE, PriceModelConfig
+def _choice(key: str, value: str, allowed: tuple[str, ...]) -> None:
+    if value not in allowed:
+        raise ConfigError(key, f"{value!r} is not one of {', '.join(allowed)}", allowed[0])
 
-    ap = argparse.ArgumentParser(prog="forecast epf-bench", description=__doc__.split("\n\n")[0])
-    ap.add_argument("--data", required=True, help="CSV in the epftoolbox layout: timestamp, price, exogenous forecasts")
-    ap.add_argument("--out", required=True, help="output folder (created)")
-    ap.add_argument("--peer", help="epftoolbox forecasts file of the same test period, scored side by side")
-    ap.add_argument("--test-days", type=int, default=TEST_DAYS)
-    ap.add_argument("--lear-every", type=int, default=PriceModelConfig.lear_every, help="refit the LASSOs every k days")
-    ap.add_argument("--net-every", type=int, default=PriceModelConfig.net_every, help="refit the network every k days")
-    ap.add_argument("--net-seeds", type=int, default=PriceModelConfig.net_seeds)
-    ap.add_argument("--net-epochs", type=int, default=PriceModelConfig.net_epochs)
-    ap.add_argument("--net-members", type=int, default=PriceModelConfig.net_members,
-                    help="members of each network, trained together as one batched ensemble")
-    ap.add_argument("--windows", default=",".join(str(w) for w in PriceModelConfig.windows),
-                    help="LEAR calibration windows in days, comma-separated (capped by the data available)")
-    ap.add_argument("--transforms", default=",".join(PriceModelConfig.transforms),
-                    help="variance-stabilising transforms, each LEAR window is fitted under each: asinh, npit")
-    ap.add_argument("--asinh-min-window", type=int, default=PriceModelConfig.asinh_min_window,
-                    help="asinh LEAR members only on windows of at least this many days")
-    ap.add_argument("--net-transform", default=PriceModelConfig.net_transform, choices=list(TRANSFORMS),
-                    help="the network's variance-stabilising transform")
-    ap.add_argument("--combine", default=PriceModelConfig.combine, choices=list(COMBINE),
-                    help="member weights: per hour ∝ error^-power on the last days (MSE or MAE), or equal "
-                         "(network weight 0.5)")
-    ap.add_argument("--weight-window", type=int, default=PriceModelConfig.weight_window,
-                    help="days of past errors behind the member weights")
-    ap.add_argument("--weight-power", type=float, default=PriceModelConfig.weight_power,
-                    help="weights ∝ error^-power: higher leans harder on the recently better member")
-    ap.add_argument("--warmup", type=int, default=56, help="days forecast before the test period to seed the error quantiles")
-    ap.add_argument("--no-net", action="store_true", help="LEAR ensemble only")
-    ap.add_argument("--accelerator", default="auto", choices=["auto", "cpu", "cuda"])
-    ap.add_argument("--no-track", action="store_true", help="do not record the run in MLflow")
-    ap.add_argument("--tracking-uri", default=None)
-    ap.add_argument("--quiet", action="store_true")
-    a = ap.parse_args(argv)
 
-    for name in ("lightning", "lightning.pytorch", "lightning.fabric"):
-        logging.getLogger(name).setLevel(logging.ERROR)
-    warnings.filterwarnings("ignore", module="lightning")
-    data = read_epf(a.data)
-    windows = tuple(int(w) for w in a.windows.split(",") if w.strip())
-    transforms = tuple(t.strip() for t in a.transforms.split(",") if t.strip())
-    cfg = PriceModelConfig(windows=windows, lear_every=a.lear_every, net_every=a.net_every, net_seeds=a.net_seeds,
-                           net_members=a.net_members, net_epochs=a.net_epochs, net=not a.no_net,
-                           accelerator=a.accelerator, combine=a.combine,
-                           transforms=transforms, net_transform=a.net_transform, asinh_min_window=a.asinh_min_window,
-                           weight_window=a.weight_window, weight_power=a.weight_power)
-    res = run_bench(data, cfg, test_days=a.test_days, warmup=a.warmup, log_every=0 if a.quiet else 28)
+@dataclass
+class PriceModelSchema(PriceModelConfig):
+    """:class:`PriceModelConfig` as the ``model`` node of conf/epf_bench.yaml: the same fields, with errors
+    that name the override (``model.<field>``)."""
+
+    def __post_init__(self):
+        _choice("model.combine", self.combine, COMBINE)
+        _choice("model.net_transform", self.net_transform, tuple(TRANSFORMS))
+        for t in self.transforms:
+            _choice("model.transforms", t, tuple(TRANSFORMS))
+        try:
+            super().__post_init__()
+        except ValueError as e:
+            msg = str(e).removeprefix("price model: ")
+            named = [(msg.find(f), f) for f in PriceModelConfig.__dataclass_fields__ if f in msg]
+            raise ConfigError(f"model.{min(named)[1]}" if named else "model", msg) from None
+
+
+@dataclass
+class EpfBenchConfig:
+    """``forecast epf-bench`` (conf/epf_bench.yaml)."""
+
+    data: str = MISSING  # CSV in the epftoolbox layout: timestamp, price, exogenous forecasts
+    out: str = "outputs/epf-bench"  # output folder (created)
+    peer: Optional[str] = None  # epftoolbox forecasts file of the same test period, scored side by side
+    test_days: int = TEST_DAYS
+    warmup: int = 56  # days forecast before the test period to seed the error quantiles
+    quiet: bool = False  # no progress lines
+    track: bool = True  # record the run in MLflow
+    tracking_uri: Optional[str] = None
+    model: PriceModelSchema = field(default_factory=PriceModelSchema)
+
+    def __post_init__(self):
+        if self.test_days < 1:
+            raise ConfigError("test_days", f"must be >= 1, got {self.test_days}", str(TEST_DAYS))
+        if self.warmup < 0:
+            raise ConfigError("warmup", f"must be >= 0, got {self.warmup}", "56")
+
+
+ConfigStore.instance().store(name="epf_bench_schema", node=EpfBenchConfig)
+
+
+def load(overrides: list[str] | None = None) -> EpfBenchConfig:
+    """conf/epf_bench.yaml composed with ``overrides``, validated."""
+    return load_config("epf_bench", EpfBenchConfig, overrides)
+
+
+def bench(cfg: EpfBenchConfig) -> dict:
+    """The benchmark: forecasts, metrics (and the peers'), files in ``cfg.out``, an MLflow run.
+    Returns {"metrics", "out", "run_id"}."""
+    data = read_epf(cfg.data)
+    res = run_bench(data, cfg.model, test_days=cfg.test_days, warmup=cfg.warmup, log_every=0 if cfg.quiet else 28)
     m = res["metrics"]
-    if a.peer:
-        peer = read_peer(a.peer, pd.DatetimeIndex(res["timestamps"].ravel()))
-        m["peers"] = peer_metrics(peer, res["y"], naive_weekly(data.price, res["days"]), a.peer)
-    out = Path(a.out)
+    if cfg.peer:
+        peer = read_peer(cfg.peer, pd.DatetimeIndex(res["timestamps"].ravel()))
+        m["peers"] = peer_metrics(peer, res["y"], naive_weekly(data.price, res["days"]), cfg.peer)
+    out = Path(cfg.out)
     out.mkdir(parents=True, exist_ok=True)
-    frame = forecasts_frame(res, cfg.levels)
-    atomic_write_text(out / "forecasts.csv", frame.to_csv(index=False, float_format="%.4f"))
+    atomic_write_text(out / "forecasts.csv", forecasts_frame(res, cfg.model.levels).to_csv(index=False,
+                                                                                          float_format="%.4f"))
     atomic_write_text(out / "metrics.json", json.dumps(m, indent=2))
     if res["members"]:  # each member's point forecast, for auditing the combination
         mem = pd.DataFrame({"timestamp": pd.DatetimeIndex(res["timestamps"].ravel())})
         for name, v in res["members"].items():
             mem[name] = v.ravel()
         atomic_write_text(out / "members.csv", mem.to_csv(index=False, float_format="%.4f"))
-    print(f"{Path(a.data).name}: test {m['test_start']} … {m['test_end']}, {m['n_hours']} hours, "
+    return {"metrics": m, "out": out, "run_id": track(cfg, m, out) if cfg.track else None}
+
+
+def track(cfg: EpfBenchConfig, m: dict, out: Path) -> str:
+    """Record a finished benchmark (config, scalar metrics, peers', files) in MLflow; returns the run id."""
+    from forecast import tracking
+
+    conf = {"data": str(cfg.data), "test_days": cfg.test_days, "warmup": cfg.warmup,
+            "model": dataclasses.asdict(cfg.model)}
+    with tracking.run(conf, experiment="epf-bench", tracking_uri=cfg.tracking_uri,
+                      run_name=f"epf-bench {Path(cfg.data).stem}") as run:
+        flat = {k: v for k, v in m.items() if isinstance(v, (int, float))}
+        for name, pm in m.get("peers", {}).items():
+            flat.update({f"peer.{name}.{k}": v for k, v in pm.items()})
+        run.log_metrics({k.replace(" ", "_"): v for k, v in flat.items()})
+        run.log_artifact(out / "metrics.json")
+        run.log_artifact(out / "forecasts.csv")
+        return run.run_id
+
+
+def main(overrides: list[str]) -> int:
+    """``forecast epf-bench``: the command over :func:`bench` (flags are translated by forecast.cli)."""
+    for name in ("lightning", "lightning.pytorch", "lightning.fabric"):
+        logging.getLogger(name).setLevel(logging.ERROR)
+    warnings.filterwarnings("ignore", module="lightning")
+    cfg = load(overrides)
+    res = bench(cfg)
+    m = res["metrics"]
+    print(f"{Path(cfg.data).name}: test {m['test_start']} … {m['test_end']}, {m['n_hours']} hours, "
           f"{m['runtime_s']:.0f} s")
     print(table(m))
-    if not a.no_track:
-        from forecast import tracking
-
-        conf = {"data": str(a.data), "test_days": a.test_days, "warmup": a.warmup, "model": dataclasses.asdict(cfg)}
-        with tracking.run(conf, experiment="epf-bench", tracking_uri=a.tracking_uri,
-                          run_name=f"epf-bench {Path(a.data).stem}") as run:
-            flat = {k: v for k, v in m.items() if isinstance(v, (int, float))}
-            for name, pm in m.get("peers", {}).items():
-                flat.update({f"peer.{name}.{k}": v for k, v in pm.items()})
-            run.log_metrics({k.replace(" ", "_"): v for k, v in flat.items()})
-            run.log_artifact(out / "metrics.json")
-            run.log_artifact(out / "forecasts.csv")
-            print(f"MLflow run {run.run_id}")
+    if res["run_id"]:
+        print(f"MLflow run {res['run_id']}")
     return 0
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    from forecast.cli import main as cli_main
+
+    raise SystemExit(cli_main(["epf-bench", *sys.argv[1:]]))

@@ -16,17 +16,21 @@ resample), seeded. Implements :class:`forecast.price.response.PriceResponse`;
 
 from __future__ import annotations
 
-import argparse
 import json
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Optional
 
 import numpy as np
 import pandas as pd
+from hydra.core.config_store import ConfigStore
+from omegaconf import MISSING
 from scipy.optimize import least_squares
 
-from forecast.price.response import delta_price
+from forecast.config import ConfigError
+from forecast.config import load as load_config
 from forecast.io import atomic_write_text
+from forecast.price.response import delta_price
 
 MW_PER_GW = 1000.0
 TIMEZONE = "America/New_York"
@@ -205,40 +209,80 @@ def slope_table(curve: FittedSupplyCurve, frame: pd.DataFrame, peak_quantile: fl
     return pd.DataFrame(rows)
 
 
-def main(argv: list[str] | None = None) -> int:
-    """``forecast price-curve --data DIR --out DIR``: fit on PJM Data Miner exports, print slopes, track in MLflow."""
+@dataclass
+class PriceCurveConfig:
+    """``forecast price-curve`` (conf/price_curve.yaml)."""
+
+    data: str = MISSING  # folder with da_hrl_lmps.csv, hrl_load_metered.csv, solar_gen.csv, wind_gen.csv
+    out: str = "outputs/price-curve"
+    draws: int = 100  # bootstrap draws over days
+    seed: int = 0
+    track: bool = True  # record the run in MLflow
+    tracking_uri: Optional[str] = None
+
+    def __post_init__(self):
+        if self.draws < 1:
+            raise ConfigError("draws", f"must be >= 1, got {self.draws}", "100")
+
+
+ConfigStore.instance().store(name="price_curve_schema", node=PriceCurveConfig)
+
+
+@dataclass
+class CurveFit:
+    curve: FittedSupplyCurve
+    slopes: pd.DataFrame  # slope_table
+    hours: int  # hours fitted
+    read_report: str  # what the reader found (missing hours, DST days)
+    out: Path
+    run_id: Optional[str]
+
+
+def load(overrides: list[str] | None = None) -> PriceCurveConfig:
+    """conf/price_curve.yaml composed with ``overrides``, validated."""
+    return load_config("price_curve", PriceCurveConfig, overrides)
+
+
+def fit(cfg: PriceCurveConfig) -> CurveFit:
+    """Fit on PJM Data Miner exports; write out/supply_curve.json and out/slopes.csv; track in MLflow."""
     from forecast.price.readers import read_pjm_rto
 
-    ap = argparse.ArgumentParser(prog="forecast price-curve", description="fit the supply curve S_h(net load)")
-    ap.add_argument("--data", required=True, help="folder with da_hrl_lmps.csv, hrl_load_metered.csv, solar_gen.csv, wind_gen.csv")
-    ap.add_argument("--out", required=True)
-    ap.add_argument("--draws", type=int, default=100)
-    ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--no-track", action="store_true")
-    ap.add_argument("--tracking-uri", default=None)
-    a = ap.parse_args(argv)
-    read = read_pjm_rto(a.data)
-    print(read.report())
-    curve = FittedSupplyCurve.fit(read.frame, n_draws=a.draws, seed=a.seed)
+    read = read_pjm_rto(cfg.data)
+    curve = FittedSupplyCurve.fit(read.frame, n_draws=cfg.draws, seed=cfg.seed)
     tab = slope_table(curve, read.frame)
-    out = Path(a.out)
+    out = Path(cfg.out)
     out.mkdir(parents=True, exist_ok=True)
     atomic_write_text(out / "supply_curve.json", json.dumps(curve.to_dict()))
     atomic_write_text(out / "slopes.csv", tab.to_csv(index=False, float_format="%.4f"))
-    pd.set_option("display.width", 160)
-    print(f"{len(read.frame)} hours fitted; slopes in $/MWh per GW (p10–p90 over {curve.n_draws} bootstrap draws):")
-    print(tab.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
-    if not a.no_track:
+    run_id = None
+    if cfg.track:
         from forecast import tracking
 
-        with tracking.run({"data": a.data, "draws": a.draws, "seed": a.seed}, experiment="price-curve",
-                          tracking_uri=a.tracking_uri, run_name="price-curve") as run:
+        with tracking.run({"data": cfg.data, "draws": cfg.draws, "seed": cfg.seed}, experiment="price-curve",
+                          tracking_uri=cfg.tracking_uri, run_name="price-curve") as run:
             run.log_metrics({f"slope_{i}": v for i, v in enumerate(tab["slope"])})
             run.log_artifact(out / "supply_curve.json")
             run.log_artifact(out / "slopes.csv")
-            print(f"MLflow run {run.run_id}")
+            run_id = run.run_id
+    return CurveFit(curve, tab, len(read.frame), read.report(), out, run_id)
+
+
+def main(overrides: list[str]) -> int:
+    """``forecast price-curve --data DIR --out DIR``: the command over :func:`fit` (flags translated by
+    forecast.cli)."""
+    res = fit(load(overrides))
+    print(res.read_report)
+    pd.set_option("display.width", 160)
+    print(f"{res.hours} hours fitted; slopes in $/MWh per GW (p10–p90 over {res.curve.n_draws} bootstrap draws):")
+    print(res.slopes.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
+    if res.run_id:
+        print(f"MLflow run {res.run_id}")
     return 0
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    import sys
+
+    from forecast.cli import main as cli_main
+
+    raise SystemExit(cli_main(["price-curve", *sys.argv[1:]]))

@@ -10,6 +10,8 @@ import pandas as pd
 import pytest
 import torch
 
+from forecast.cli import main as forecast_main
+from forecast.cli import translate
 from forecast.errors import ContractError
 from forecast.models.price_net import PriceNet
 from forecast.price import epf, lear
@@ -246,9 +248,9 @@ def test_epf_bench_command(tmp_path, capsys):
                          "Naive": price[73 - 7:80 - 7].ravel()})
     peer.to_csv(tmp_path / "peer.csv", index=False)
     out = tmp_path / "out"
-    rc = epf.main(["--data", str(csv), "--out", str(out), "--peer", str(tmp_path / "peer.csv"), "--test-days", "7",
-                   "--windows", "28", "--transforms", "asinh", "--asinh-min-window", "0", "--warmup", "14", "--no-net", "--no-track",
-                   "--quiet"])
+    rc = forecast_main(["epf-bench", "--data", str(csv), "--out", str(out), "--peer", str(tmp_path / "peer.csv"),
+                        "--test-days", "7", "--windows", "28", "--transforms", "asinh", "--asinh-min-window", "0",
+                        "--warmup", "14", "--no-net", "--no-track", "--quiet"])
     assert rc == 0
     m = json.loads((out / "metrics.json").read_text())
     assert m["n_hours"] == 7 * 24
@@ -280,7 +282,8 @@ def test_too_short_for_the_protocol(tmp_path):
     price, exog, _ = synthetic_market(n_days=30)
     csv = write_epf_csv(tmp_path / "short.csv", price, exog)
     with pytest.raises(ContractError, match="too short"):
-        epf.main(["--data", str(csv), "--out", str(tmp_path / "o"), "--no-track", "--quiet"])
+        epf.bench(epf.load(translate("epf-bench", ["--data", str(csv), "--out", str(tmp_path / "o"), "--no-track",
+                                                   "--quiet"])))
 
 
 def test_epf_bench_is_tracked(tmp_path):
@@ -289,8 +292,9 @@ def test_epf_bench_is_tracked(tmp_path):
     price, exog, _ = synthetic_market(n_days=40)
     csv = write_epf_csv(tmp_path / "m.csv", price, exog)
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
-    epf.main(["--data", str(csv), "--out", str(tmp_path / "o"), "--test-days", "3", "--windows", "14",
-              "--warmup", "8", "--no-net", "--quiet", "--tracking-uri", uri])
+    rc = forecast_main(["epf-bench", "--data", str(csv), "--out", str(tmp_path / "o"), "--test-days", "3",
+                        "--windows", "14", "--warmup", "8", "--no-net", "--quiet", "--tracking-uri", uri])
+    assert rc == 0
     import mlflow
 
     mlflow.set_tracking_uri(uri)
