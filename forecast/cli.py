@@ -20,6 +20,8 @@ import sys
 import textwrap
 from dataclasses import dataclass, field
 
+from forecast.errors import UsageError, explain, one_line
+
 USAGE_ERROR = 2
 
 
@@ -140,14 +142,6 @@ COMMANDS: dict[str, Command] = {
 }
 
 
-class UsageError(ValueError):
-    """A command line that cannot be translated (unknown flag, missing value)."""
-
-    def __init__(self, key: str, problem: str, fix: str):
-        self.key, self.problem, self.fix = key, problem, fix
-        super().__init__(f"{key}: {problem}; fix: {fix}")
-
-
 def quote(value: str) -> str:
     """``value`` as a quoted Hydra override string: spaces, '=', ',', quotes and ``${`` kept literally."""
     body = re.sub(r"(\\*)'", lambda m: m.group(1) * 2 + "\\'", value)  # backslashes before a quote doubled
@@ -252,14 +246,6 @@ def help_text(name: str, overrides: list[str] | None = None) -> str:
 
 
 # ---------------------------------------------------------------------------------------------- errors
-def one_line(text: str) -> str:
-    return " ".join(str(text).split())
-
-
-def first_line(text: str) -> str:
-    return one_line(str(text).strip().splitlines()[0] if str(text).strip() else text)
-
-
 def fix_for(name: str, key: str, example: str | None = None) -> str:
     """How to set ``key``: its flag (if it has one) or the override."""
     flags = [(f, s) for f, s in COMMANDS[name].flags.items() if s.key == key and s.kind in ("value", "list")]
@@ -283,76 +269,6 @@ def known_keys(name: str) -> list[str]:
         return list(walk(OmegaConf.to_container(compose_for(name, []), throw_on_missing=False), ""))
     except Exception:  # the default config itself does not compose: no suggestion
         return []
-
-
-def unknown_key(name: str, key: str) -> tuple[str, str, str]:
-    import difflib
-
-    close = difflib.get_close_matches(key, known_keys(name), n=1, cutoff=0.6)
-    return key, "unknown key", (f"{close[0]}=<value>" if close else f"forecast {name} --help lists the keys")
-
-
-def explain_omegaconf(name: str, exc) -> tuple[str, str, str]:
-    from omegaconf.errors import ConfigAttributeError, ConfigKeyError, MissingMandatoryValue
-
-    key = exc.full_key or (str(exc.key) if exc.key is not None else "config")
-    if isinstance(exc, MissingMandatoryValue):
-        return key, "no value given", fix_for(name, key)
-    if isinstance(exc, (ConfigAttributeError, ConfigKeyError)) and " not in " in str(exc):
-        return unknown_key(name, key)
-    return key, first_line(exc), fix_for(name, key)
-
-
-def explain_missing(exc) -> tuple[str, str, str]:
-    """A group option (or primary config) that has no file: ``pledge=nosuch``."""
-    path = exc.missing_cfg_file or ""
-    group, _, option = path.rpartition("/")
-    if not group:
-        return path or "config", f"no conf/{path}.yaml", "point FORECAST_CONF_DIR at the conf/ folder"
-    opts = [o for o in exc.options or [] if not o.endswith("schema")]
-    return (group, f"no option {option!r} (no conf/{group}/{option}.yaml)",
-            " or ".join(f"{group}={o}" for o in opts) or f"add conf/{group}/{option}.yaml")
-
-
-def explain_value(name: str, exc: ValueError) -> tuple[str, str, str]:
-    """A config check that names its key: forecast.config.ConfigError (key, problem, example) or
-    forecast.pledge.config.PledgeConfigError ("<key>=<value>: <problem>; fix with the override <fix>")."""
-    key = exc.key
-    if hasattr(exc, "problem"):
-        return key, exc.problem, fix_for(name, key, getattr(exc, "example", None))
-    left, _, fix = str(exc).partition("; fix with the override ")
-    return key, left.removeprefix(f"{key}="), fix or fix_for(name, key)
-
-
-def explain(name: str, exc: BaseException) -> tuple[str, str, str] | None:
-    """(key, problem, fix) of an error the user can fix (config, command line, input data); None for a bug."""
-    from hydra.errors import ConfigCompositionException, MissingConfigException, OverrideParseException
-    from omegaconf.errors import OmegaConfBaseException
-
-    from forecast.errors import ContractError
-
-    if isinstance(exc, UsageError):
-        return exc.key, exc.problem, exc.fix
-    if isinstance(exc, MissingConfigException):
-        return explain_missing(exc)
-    if isinstance(exc, OverrideParseException):
-        return exc.override, first_line(exc.message), f"write key=value; forecast {name} --help lists the keys"
-    if isinstance(exc, ConfigCompositionException):
-        if isinstance(exc.__cause__, OmegaConfBaseException):
-            return explain_omegaconf(name, exc.__cause__)
-        return "override", first_line(exc), f"forecast {name} --help lists the keys"
-    if isinstance(exc, OmegaConfBaseException):
-        return explain_omegaconf(name, exc)
-    if isinstance(exc, ContractError):
-        return exc.source, str(exc).removeprefix(f"{exc.source}: "), "correct the input (README: Data contracts)"
-    if isinstance(exc, FileNotFoundError):
-        if exc.filename:
-            return str(exc.filename), "no such file or folder", "check the path"
-        where, sep, problem = str(exc).partition(": ")
-        return (where, problem, "check the path") if sep else ("input", str(exc), "check the path")
-    if isinstance(exc, ValueError) and isinstance(getattr(exc, "key", None), str):
-        return explain_value(name, exc)
-    return None
 
 
 # ---------------------------------------------------------------------------------------------- commands
@@ -451,7 +367,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return run(name, [a for a in rest if a != "--debug"])
     except Exception as e:
-        why = None if debug else explain(name, e)
+        why = None if debug else explain(e, name, lambda key, ex=None: fix_for(name, key, ex),
+                                         lambda: known_keys(name))
         if why is None:
             raise
         print(one_line(f"forecast {name}: {why[0]}: {why[1]}; fix: {why[2]}"), file=sys.stderr)

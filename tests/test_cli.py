@@ -66,7 +66,11 @@ def test_help_for_every_command(name, capsys, tmp_path, monkeypatch):
 def test_help_lists_actions_and_groups(capsys):
     assert main(["pledge", "--help"]) == 0
     out = capsys.readouterr().out
-    assert "forecast, settle, trueup, plan" in out and "pledge=pjm_portfolio|worked_example" in out
+    from forecast.config import conf_dir
+
+    options = "|".join(sorted(p.stem for p in (conf_dir() / "pledge").glob("*.yaml")))
+    assert "worked_example" in options and "pjm_portfolio" in options
+    assert "forecast, settle, trueup, plan" in out and f"pledge={options}" in out
     assert main(["train", "--help"]) == 0
     assert "trainer=cpu|ddp|default|gpu" in capsys.readouterr().out
 
