@@ -27,8 +27,11 @@ from forecast.pledge.ledger import Ledger, Version, code_version
 from forecast.pledge.money import cents
 from forecast.pledge.trueup import summary as trueup_summary
 from forecast.pledge.trueup import true_up
+from forecast.pledge.calendar import billing_months, hourly_index
+from forecast.pledge.config_checks import P, PledgeConfigError
 from forecast.price.configured import ConfiguredSupplyCurve
-from forecast.price.response import PriceResponse
+from forecast.price.response import NetLoadResponse, PriceResponse, RenewablesProfile, response_info
+from forecast.price.supply_curve import FittedSupplyCurve, read_fit_frame
 
 ROUNDING_RULES = ("USD to the cent, ROUND_HALF_EVEN; hourly money rounded to integer cents per (site, hour) by "
                   "numpy.rint(x*100) and summed exactly; energy per hour to integer kWh; quantity × price lines "
@@ -47,9 +50,84 @@ class PledgeResult:
     trueup: pd.DataFrame | None = None
 
 
-def price_response(cfg: PledgeConfig) -> PriceResponse:
-    """The configured supply curve (the fitted one plugs in through the same PriceResponse protocol)."""
-    return ConfiguredSupplyCurve.from_config(cfg.price_curve, where="pledge.price_curve", timezone=cfg.market.timezone)
+def price_response(cfg: PledgeConfig, book: str = "forecast") -> PriceResponse:
+    """The response ``pledge.price_curve.kind`` names, always on gross system load (what the accounting passes):
+
+    - configured: :class:`ConfiguredSupplyCurve` from the config's parameters;
+    - fitted: :class:`FittedSupplyCurve` read from ``path`` or fitted on ``fit_on`` (net load), wrapped in
+      :class:`forecast.price.response.NetLoadResponse` with the renewables of the pledge's grid file for
+      ``book`` ("forecast": system_load.path; "settled": actuals.grid_path, else system_load.path) where it
+      has solar_mw/wind_mw for the hour, else the fit data's mean by local month and hour;
+    - model: the LEAR members of the day-ahead price model (forecast.price.model_response).
+
+    Its ``source`` says where it came from; :func:`forecast.price.response.response_info` is what the ledger keeps.
+    """
+    pc, where = cfg.price_curve, f"{P}.price_curve"
+    if pc.kind == "configured":
+        return ConfiguredSupplyCurve.from_config(pc, where=where, timezone=cfg.market.timezone,
+                                                 source=f"configured parametric curve ({where})")
+    if pc.kind == "model":
+        return model_response(cfg)
+    return fitted_response(cfg, book)
+
+
+def model_response(cfg: PledgeConfig):
+    """kind=model: the LEAR members fitted on ``path`` before ``issue_time``; refused up front when the
+    billing period lies beyond the day ahead and ``beyond_day_ahead=error``."""
+    from forecast.price.model_response import fit_model_response
+
+    pc, where = cfg.price_curve, f"{P}.price_curve"
+    resp = fit_model_response(pc.path, pc.issue_time, tuple(int(w) for w in pc.windows), tuple(pc.transforms),
+                              pc.load_input, cfg.market.timezone, pc.beyond_day_ahead, where)
+    try:
+        resp.day_plan(hourly_index(billing_months(cfg.period.start, cfg.period.months, cfg.market.timezone)))
+    except ValueError as e:
+        raise PledgeConfigError(f"{where}.beyond_day_ahead", pc.beyond_day_ahead, str(e), "hold_last_days") from None
+    return resp
+
+
+def fitted_response(cfg: PledgeConfig, book: str = "forecast") -> NetLoadResponse:
+    """kind=fitted: the net-load curve on gross load (see :func:`price_response`)."""
+    pc, where = cfg.price_curve, f"{P}.price_curve"
+    if pc.path is not None:
+        curve = FittedSupplyCurve.load(pc.path)
+    else:
+        frame, desc = read_fit_frame(pc.fit_on, pc.zone, where)
+        curve = FittedSupplyCurve.fit(frame, n_draws=pc.n_draws, seed=pc.seed, cap_usd_per_mwh=pc.cap_usd_per_mwh,
+                                      timezone=cfg.market.timezone, source=f"fitted at run time on {desc}; "
+                                                                           f"{pc.n_draws} bootstrap draws, seed {pc.seed}")
+    grid, zone = grid_file(cfg, book)
+    hours = RenewablesProfile.grid_hours(read_grid(grid, zone)) if grid else None
+    resp = curve.gross(hours, source=f"{grid}:solar_mw+wind_mw" if grid else "")
+    ts = hourly_index(billing_months(cfg.period.start, cfg.period.months, cfg.market.timezone))
+    try:
+        resp.source = f"{curve.source}; gross → net load: {resp.renewables.describe(ts)}"
+    except ValueError as e:
+        raise PledgeConfigError(f"{where}.path", pc.path, f"{e}: the curve file carries no renewables profile and "
+                                "the grid file no solar_mw/wind_mw for these hours; refit it with `forecast "
+                                "price-curve` or fit at run time", "null (with fit_on=<data>)") from None
+    return resp
+
+
+def grid_file(cfg: PledgeConfig, book: str) -> tuple[str | None, str | None]:
+    """(path, zone) of the grid file the ledger ``book`` reads system load from; (None, None) when stylised."""
+    if book == "settled" and cfg.actuals.source == "file" and cfg.actuals.grid_path:
+        return cfg.actuals.grid_path, cfg.actuals.zone or cfg.system_load.zone
+    if cfg.system_load.source == "file":
+        return cfg.system_load.path, cfg.system_load.zone
+    return None, None
+
+
+def read_grid(path: str, zone: str | None) -> pd.DataFrame:
+    """A grid-contract file, cut to ``zone`` (or its only zone)."""
+    from forecast.data.contracts import load_grid
+
+    g = load_grid(path)
+    if zone is not None:
+        g = g[g["zone"] == zone]
+    elif g["zone"].nunique() > 1:
+        raise PledgeConfigError(f"{P}.system_load.zone", None, f"{path} has several zones", "<zone>")
+    return g
 
 
 @contextlib.contextmanager
@@ -64,12 +142,16 @@ def _tracked(app: PledgeApp, resolved: dict, name: str):
         yield r
 
 
-def _manifest(app: PledgeApp, resolved: dict, run, inp: Inputs | None, extra: dict) -> dict:
+def _manifest(app: PledgeApp, resolved: dict, run, inp: Inputs | None, extra: dict,
+              response: dict | None = None) -> dict:
+    """``response``: :func:`forecast.price.response.response_info` of the price response used, recorded as
+    input_sources.price_response."""
+    sources = {**inp.sources, **({"price_response": response} if response else {})} if inp else {}
     return {"code": code_version(), "config": resolved, "config_hash": sha(resolved),
             "mlflow_run_id": getattr(run, "run_id", None), "reason": app.reason,
             "seeds": {"montecarlo": app.pledge.montecarlo.seed, "price_curve": app.pledge.price_curve.seed,
                       "chunk": app.pledge.montecarlo.chunk, "samples": app.pledge.montecarlo.samples},
-            "rounding": ROUNDING_RULES, "input_sources": inp.sources if inp else {},
+            "rounding": ROUNDING_RULES, "input_sources": sources,
             "input_hashes": inp.hashes() if inp else {}, **extra}
 
 
@@ -91,9 +173,10 @@ def memo_lines(plan: _curtail.CurtailmentPlan, inp: Inputs, market: str) -> list
     return out
 
 
-def _append_months(app: PledgeApp, resolved: dict, run, inp: Inputs, acc, book: str, extra=None) -> list:
+def _append_months(app: PledgeApp, resolved: dict, run, inp: Inputs, acc, book: str, extra=None,
+                   response: dict | None = None) -> list:
     """One ledger version per month in book ``book`` ("forecast" or "settled"): the month's lines and hourly
-    rows, with a manifest carrying kind, hours, days, total and ``extra(month)``'s entries."""
+    rows, with a manifest carrying kind, hours, days, total, ``extra(month)``'s entries and the price response."""
     ledger = Ledger(Path(app.out_dir) / "ledger", book)
     lines = acc.lines_frame()
     versions = []
@@ -101,7 +184,7 @@ def _append_months(app: PledgeApp, resolved: dict, run, inp: Inputs, acc, book: 
         info = {"kind": book, "hours": m.hours, "days": m.days, "total_usd": str(acc.total(m.label)),
                 **(extra(m) if extra else {})}
         versions.append(ledger.append(m.label, lines[lines["month"] == m.label],
-                                      _manifest(app, resolved, run, inp, info),
+                                      _manifest(app, resolved, run, inp, info, response),
                                       acc.hourly[acc.hourly["month"] == m.label]))
     return versions
 
@@ -112,6 +195,7 @@ def forecast_run(app: PledgeApp, resolved: dict, curve: PriceResponse | None = N
     cfg = app.pledge
     inp = inputs or build_inputs(cfg, "forecast")
     curve = curve or price_response(cfg)
+    response = response_info(curve)
     res = PledgeResult()
     with _tracked(app, resolved, "forecast") as run:
         plan = _curtail.plan(cfg, inp, curve) if cfg.curtailment.enabled else None
@@ -125,13 +209,14 @@ def forecast_run(app: PledgeApp, resolved: dict, curve: PriceResponse | None = N
                     "curtailment_applied": bool(plan is not None and cfg.curtailment.apply),
                     "curtailment": plan.summary() if plan is not None else None}
 
-        res.versions = _append_months(app, resolved, run, inp, acc, "forecast", forecast_extra)
+        res.versions = _append_months(app, resolved, run, inp, acc, "forecast", forecast_extra, response)
         tag = f"{cfg.name}_{inp.months[0].label}_{len(inp.months)}m_forecast_{res.versions[0].label}"
         out = Path(app.out_dir) / "report"
         res.lines_csv = _report.write_lines_csv(out / f"{tag}_lines.csv", acc)
         if app.report:
             prov = {"code": code_version(), "mlflow_run_id": res.run_id, "config_hash": sha(resolved),
-                    "ledger_versions": [str(v.path) for v in res.versions], "inputs": inp.sources,
+                    "ledger_versions": [str(v.path) for v in res.versions],
+                    "inputs": {**inp.sources, "price_response": response},
                     "rounding": ROUNDING_RULES}
             res.report_path = _report.render(out / f"{tag}.html", f"Cost pledge: {cfg.name} — {inp.months[0].label}"
                                              f" + {len(inp.months)} month(s), forecast", acc, inp.ts,
@@ -152,12 +237,12 @@ def settle_run(app: PledgeApp, resolved: dict, curve: PriceResponse | None = Non
     """Settled ledger from actuals (meter, actual load) through the same formulas; no sampling."""
     cfg = app.pledge
     inp = inputs or build_inputs(cfg, "settled")
-    curve = curve or price_response(cfg)
+    curve = curve or price_response(cfg, "settled")
     res = PledgeResult()
     with _tracked(app, resolved, "settle") as run:
         acc = compute(cfg, inp, curve, samples=False)
         res.accounting, res.run_id = acc, getattr(run, "run_id", None)
-        res.versions = _append_months(app, resolved, run, inp, acc, "settled")
+        res.versions = _append_months(app, resolved, run, inp, acc, "settled", response=response_info(curve))
         if run is not None:
             run.log_metrics({"settled_total_usd": float(acc.total())})
     return res
@@ -217,4 +302,4 @@ def run(overrides: list[str] | tuple[str, ...] = ()) -> PledgeResult:
 
 
 __all__ = ["PledgeResult", "forecast_run", "settle_run", "trueup_run", "plan_run", "run", "load_config",
-           "price_response", "json"]
+           "price_response", "fitted_response", "json"]

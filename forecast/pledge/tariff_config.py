@@ -6,18 +6,26 @@ capacity prices in $/MW-day, energy in $/MWh.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Optional
 
+import pandas as pd
 from omegaconf import MISSING
 
-from forecast.pledge.config_checks import P, check, choice, finite
+from forecast.pledge.config_checks import P, PledgeConfigError, check, choice, finite
+
+
+PRICE_KINDS = ("configured", "fitted", "model")
 
 
 @dataclass
 class PriceCurveCfg:
-    """forecast.price.configured.SupplyCurveParams as config (see that module for the formula)."""
+    """The price response: ``configured`` (forecast.price.configured.SupplyCurveParams, the fields below up to
+    ``seed``), ``fitted`` (forecast.price.supply_curve.FittedSupplyCurve on net load, read from ``path`` or fitted
+    on ``fit_on``; ``n_draws`` bootstrap draws, ``seed``, ``cap_usd_per_mwh``) or ``model`` (the LEAR members of
+    the day-ahead price model fitted on the epftoolbox-layout CSV ``path``, forecast.price.model_response)."""
 
-    kind: str = "configured"  # configured (a fitted curve plugs in through forecast.price.response.PriceResponse)
+    kind: str = "configured"  # configured | fitted | model
     base_usd_per_mwh: float = 30.0
     ref_load_gw: float = 100.0
     linear_usd_per_mwh_per_gw: float = 0.0
@@ -30,13 +38,64 @@ class PriceCurveCfg:
     sigma_exp_coef: float = 0.2
     sigma_exp_rate: float = 0.1
     seed: int = 0
+    path: Optional[str] = None  # fitted: a supply_curve.json (`forecast price-curve`); model: the market CSV
+    fit_on: Optional[str] = None  # fitted: PJM Data Miner folder, or grid-contract file/folder, to fit on at run time
+    zone: Optional[str] = None  # fitted: the zone of a grid file with several (label of a Data Miner folder)
+    issue_time: Optional[str] = None  # model: fit on the days before it (ISO 8601 with offset); null = the whole file
+    beyond_day_ahead: str = "error"  # model: error | hold_last_days (day by day, lagged prices of the last known days)
+    windows: list[int] = field(default_factory=lambda: [364, 728, 1092, 1456])  # model: LEAR windows, days
+    # model: LEAR transforms; asinh by default because N-PIT members are flat beyond the loads their window saw
+    # (ΔP = 0 in the peak hours that matter most); npit adds them
+    transforms: list[str] = field(default_factory=lambda: ["asinh"])
+    load_input: int = 0  # model: the exogenous column of the market CSV that is system load
 
     def __post_init__(self):
-        choice(f"{P}.price_curve.kind", self.kind, ("configured",))
+        k = f"{P}.price_curve"
+        choice(f"{k}.kind", self.kind, PRICE_KINDS)
         from forecast.price.configured import SupplyCurveParams
         kw = {f: getattr(self, f) for f in SupplyCurveParams.__dataclass_fields__ if hasattr(self, f)}
         kw["hour_adders_usd_per_mwh"] = tuple(self.hour_adders_usd_per_mwh)
-        SupplyCurveParams(**kw, where=f"{P}.price_curve")  # raises naming the override
+        SupplyCurveParams(**kw, where=k)  # raises naming the override
+        if self.kind == "configured":
+            for name in ("path", "fit_on"):
+                check(getattr(self, name) is None, f"{k}.{name}", getattr(self, name),
+                      "is read only by kind=fitted or kind=model; set the kind or clear it", "null")
+        elif self.kind == "fitted":
+            self._check_fitted(k)
+        else:
+            self._check_model(k)
+
+    def _check_fitted(self, k: str) -> None:
+        check((self.path is None) != (self.fit_on is None), f"{k}.fit_on", self.fit_on,
+              "kind=fitted needs exactly one of path (a supply_curve.json) and fit_on (the data to fit on)",
+              "<PJM Data Miner folder or grid file>")
+        key, value = (f"{k}.path", self.path) if self.path is not None else (f"{k}.fit_on", self.fit_on)
+        check(Path(value).exists(), key, value, "no such file or folder", "<an existing path>")
+
+    def _check_model(self, k: str) -> None:
+        from forecast.price.lear import TRANSFORMS
+        from forecast.price.model_response import BEYOND
+        check(self.path is not None and Path(self.path).is_file(), f"{k}.path", self.path,
+              "kind=model needs an existing epftoolbox-layout market CSV (timestamp, price, load forecasts)",
+              "<path/to/PJM.csv>")
+        check(self.fit_on is None, f"{k}.fit_on", self.fit_on, "is read only by kind=fitted", "null")
+        choice(f"{k}.beyond_day_ahead", self.beyond_day_ahead, BEYOND)
+        check(len(self.transforms) > 0 and set(self.transforms) <= set(TRANSFORMS), f"{k}.transforms",
+              list(self.transforms), f"must be a non-empty subset of {', '.join(TRANSFORMS)}", "[asinh,npit]")
+        check(len(self.windows) > 0, f"{k}.windows", list(self.windows), "give one or more LEAR windows", "[364]")
+        from forecast.price.model import PriceModelConfig
+        try:
+            PriceModelConfig(windows=tuple(int(w) for w in self.windows), transforms=tuple(self.transforms), net=False)
+        except ValueError as e:
+            raise PledgeConfigError(f"{k}.windows", list(self.windows), str(e), "[364]") from None
+        check(self.load_input >= 0, f"{k}.load_input", self.load_input, "must be >= 0", "0")
+        if self.issue_time is not None:
+            try:
+                t = pd.Timestamp(self.issue_time)
+            except ValueError:
+                t = None
+            check(t is not None and t.tz is not None, f"{k}.issue_time", self.issue_time,
+                  "must be an ISO 8601 time with a UTC offset", "2018-07-01T00:00-04:00")
 
 
 @dataclass
