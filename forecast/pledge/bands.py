@@ -31,14 +31,18 @@ def curve_draw_index(seed: int, n_draws: int, n: int) -> np.ndarray:
 
 
 def _chunk_paths(cfg: PledgeConfig, inp: Inputs, curve: PriceResponse, rng: np.random.Generator, n: int,
-                 draws: np.ndarray, cut_mw: np.ndarray | None):
-    """n joint samples: site draw d_s (n, S, T) MW (less ``cut_mw``, floored at 0), others' load o (n, T),
-    campus draw d (n, T), prices with and without the campus (n, T) $/MWh."""
+                 draws: np.ndarray, cut_mw: np.ndarray | None, load_paths: np.ndarray | None = None):
+    """n joint samples: site draw d_s (n, S, T) MW (less ``cut_mw``, floored at 0), others' load o (n, T)
+    (the system-load forecast's path ``load_paths`` per sample where it has paths), campus draw d (n, T),
+    prices with and without the campus (n, T) $/MWh."""
     mc = cfg.montecarlo
     d_s = draw_samples(rng, n, inp.q, inp.levels, inp.capacity_mw, mc.rho_time, mc.rho_sites)  # (n, S, T)
     if cut_mw is not None:
         np.maximum(d_s - cut_mw[None], 0.0, out=d_s)
-    o = others_samples(rng, n, inp.others_mw, cfg.system_load.sigma_frac, cfg.system_load.rho)  # (n, T)
+    if inp.others_paths is not None:
+        o = inp.others_paths[load_paths]  # (n, T): whole joint paths, drawn with the campus draw
+    else:
+        o = others_samples(rng, n, inp.others_mw, cfg.system_load.sigma_frac, cfg.system_load.rho)  # (n, T)
     d = d_s.sum(axis=1)  # (n, T)
     p_with = curve.price(o + d, inp.ts, draws)  # (n, T)
     p_without = curve.price(o + inp.gen_mw, inp.ts, draws)
@@ -95,13 +99,16 @@ def monte_carlo(cfg: PledgeConfig, inp: Inputs, curve: PriceResponse, lines: lis
     N, S, T, M = mc.samples, len(inp.site_ids), len(inp.ts), len(inp.months)
     off = inp.offsets[:-1]
     perm = curve_draw_index(mc.seed, curve.n_draws, N)  # curve draw per sample, seeded
+    # system-load path per sample: its own seeded permutation, so chunk sizes do not change which path a sample gets
+    lp = curve_draw_index(mc.seed + 1, len(inp.others_paths), N) if inp.others_paths is not None else None
     sampled = {item: np.empty((N, S, M)) for item in SAMPLED}
     fan = {k: np.empty((N, T), dtype=np.float32) for k in FAN} if keep_paths else None
     contract = np.array([s.contract_demand_mw for s in cfg.sites])[None, :, None] * t.minimum_demand_frac
     for c0 in range(0, N, mc.chunk):  # loop over chunks of samples; everything inside is vectorised
         n = min(mc.chunk, N - c0)
         rng = np.random.default_rng(np.random.SeedSequence([mc.seed, c0 // mc.chunk]))
-        d_s, o, d, p_with, p_without = _chunk_paths(cfg, inp, curve, rng, n, perm[c0:c0 + n], cut_mw)
+        d_s, o, d, p_with, p_without = _chunk_paths(cfg, inp, curve, rng, n, perm[c0:c0 + n], cut_mw,
+                                                    None if lp is None else lp[c0:c0 + n])
         sh = (p_with - p_without) * o * cfg.shift.phi  # (n, T) USD
         rows = slice(c0, c0 + n)
         sampled["shift_energy"][rows] = _monthly_shift(d_s, d, sh, off, inp.capacity_mw)

@@ -84,7 +84,9 @@ class DrawCfg:
 
 @dataclass
 class SystemLoadCfg:
-    source: str = "stylised"  # stylised (two-level) | file (grid contract: zone, ts, price, load_mw, load_forecast_mw)
+    # stylised (two-level) | file (grid contract: zone, ts, price, load_mw, load_forecast_mw) |
+    # forecast (joint sample paths of a system-load forecast: ts, sample, load_mw; forecast.price.system_load)
+    source: str = "stylised"
     path: Optional[str] = None
     zone: Optional[str] = None  # row filter for a grid file with several zones
     includes_campus: bool = True  # True: the load forecast already contains the campus draw
@@ -98,10 +100,10 @@ class SystemLoadCfg:
 
     def __post_init__(self):
         k = f"{P}.system_load"
-        choice(f"{k}.source", self.source, ("stylised", "file"))
-        if self.source == "file":
-            check(bool(self.path), f"{k}.path", self.path, "system_load.source=file needs a grid file",
-                  "path/to/grid.csv")
+        choice(f"{k}.source", self.source, ("stylised", "file", "forecast"))
+        if self.source in ("file", "forecast"):
+            check(bool(self.path), f"{k}.path", self.path, f"system_load.source={self.source} needs a file",
+                  "path/to/grid.csv" if self.source == "file" else "path/to/system_load_paths.parquet")
         check(self.base_gw > 0, f"{k}.base_gw", self.base_gw, "must be > 0", "100")
         check(self.peak_gw >= self.base_gw, f"{k}.peak_gw", self.peak_gw, "must be >= base_gw", str(self.base_gw))
         check(self.peak_hours >= 0, f"{k}.peak_hours", self.peak_hours, "must be >= 0", "37")

@@ -41,6 +41,7 @@ class Inputs:
     others_mw: np.ndarray  # (T,) others' load O = L − D, MW
     gen_mw: np.ndarray  # (T,) new generation G, MW
     sources: dict[str, str] = field(default_factory=dict)  # name -> description (file path or "stylised")
+    others_paths: np.ndarray | None = None  # (K, T) joint sample paths of others' load, MW (system-load forecast)
 
     @property
     def offsets(self) -> np.ndarray:
@@ -65,7 +66,7 @@ class Inputs:
 
     def with_draw(self, q: np.ndarray) -> Inputs:
         return Inputs(self.months, self.ts, self.site_ids, self.levels, np.asarray(q, dtype=np.float64),
-                      self.capacity_mw, self.others_mw, self.gen_mw, dict(self.sources))
+                      self.capacity_mw, self.others_mw, self.gen_mw, dict(self.sources), self.others_paths)
 
 
 def sha(obj) -> str:
@@ -213,10 +214,17 @@ def build_inputs(cfg: PledgeConfig, kind: str = "forecast") -> Inputs:
     if kind == "settled" and cfg.actuals.source == "file" and cfg.actuals.grid_path:
         load, _ = read_grid_load(cfg.actuals.grid_path, ts, "load_mw", cfg.actuals.zone or sl.zone)
         sources["system_load"] = f"{cfg.actuals.grid_path}:load_mw"
+    elif sl.source == "forecast" and kind == "forecast":
+        paths = read_load_paths(sl.path, ts)  # (K, T)
+        load = np.median(paths, axis=0)  # the central path: the hourly median of the joint paths
+        sources["system_load"] = f"{sl.path}: {len(paths)} joint sample paths of a system-load forecast"
     elif sl.source == "file":
         col = "load_forecast_mw" if kind == "forecast" else "load_mw"
         load, _ = read_grid_load(sl.path, ts, col, sl.zone)
         sources["system_load"] = f"{sl.path}:{col}"
+    elif sl.source == "forecast":
+        raise ContractError(sl.path, "load_mw", "a settled ledger needs the actual system load: set "
+                            "pledge.actuals.grid_path (and pledge.actuals.source=file)")
     else:
         load = stylised_system_load_mw(months, ts, sl.base_gw, sl.peak_gw, sl.peak_hours)
         sources["system_load"] = "stylised two-level"
@@ -225,7 +233,34 @@ def build_inputs(cfg: PledgeConfig, kind: str = "forecast") -> Inputs:
         raise ContractError(sources["system_load"], "load_mw", "system load below the campus draw although "
                             "system_load.includes_campus=true", pd.DataFrame({"ts": ts[others < 0]}))
     gen = np.full(len(ts), float(cfg.shift.new_generation_mw))
-    return Inputs(months, ts, site_ids, np.asarray(levels), q, cap, others, gen, sources)
+    others_paths = None
+    if sl.source == "forecast" and kind == "forecast":
+        others_paths = paths - d50[None, :] if sl.includes_campus else paths
+        if (others_paths < 0).any():
+            raise ContractError(sl.path, "load_mw", "a system-load path below the campus draw although "
+                                "system_load.includes_campus=true")
+    return Inputs(months, ts, site_ids, np.asarray(levels), q, cap, others, gen, sources, others_paths)
+
+
+def read_load_paths(path: str, ts: pd.DatetimeIndex) -> np.ndarray:
+    """(K, T) joint sample paths (MW) from a long file (ts, sample, load_mw); every hour of every path needed."""
+    from forecast.data.contracts import parse_utc
+
+    df = _read_any(path)
+    missing = [c for c in ("ts", "sample", "load_mw") if c not in df.columns]
+    if missing:
+        raise ContractError(path, ", ".join(missing), f"missing from the system-load paths; found {list(df.columns)}")
+    df = df.assign(ts=parse_utc(df["ts"], "ts", path))
+    wide = df.pivot_table(index="sample", columns="ts", values="load_mw", aggfunc="first").reindex(columns=ts)
+    gap = wide.isna().any(axis=0).to_numpy()
+    if gap.any():
+        raise ContractError(path, "ts", f"system-load paths miss {int(gap.sum())} hours of the billing period",
+                            pd.DataFrame({"ts": ts[gap]}))
+    vals = wide.to_numpy(np.float64)
+    bad = ~np.isfinite(vals) | (vals < 0)
+    if bad.any():
+        raise ContractError(path, "load_mw", f"non-finite or negative load in {int(bad.sum())} cells")
+    return vals
 
 
 def read_meter(path: str, site_ids: list[str], ts: pd.DatetimeIndex) -> np.ndarray:

@@ -98,3 +98,50 @@ def test_real_pjm_load_through_a_dst_month(worked, tmp_path):
     # a higher real load means a larger price effect per hour (monotone curve, convex)
     load = acc.hourly["others_load_mw"].to_numpy()
     assert dp.to_numpy()[np.argmax(load)] > dp.to_numpy()[np.argmin(load)]
+
+
+def _paths_file(path, ts, base, k=20, seed=0):
+    """k joint paths of system load (MW) around ``base``, long format (ts, sample, load_mw)."""
+    rng = np.random.default_rng(seed)
+    level = base * (1 + 0.05 * rng.standard_normal(k))  # (k,) a path's level
+    vals = level[:, None] * (1 + 0.01 * rng.standard_normal((k, len(ts))))  # (k, T)
+    pd.DataFrame({"ts": np.tile(ts, k), "sample": np.repeat(np.arange(k), len(ts)),
+                  "load_mw": vals.ravel()}).to_parquet(path, index=False)
+    return vals
+
+
+def test_system_load_forecast_paths_drive_the_joint_samples(worked, tmp_path):
+    """system_load.source=forecast: the central load is the paths' hourly median, the Monte Carlo draws whole
+    paths with the campus draw, and the bands widen with the paths' spread."""
+    from forecast.pledge.accounting import compute
+
+    cfg = worked[0].pledge
+    ts = hourly_index(billing_months(cfg.period.start, cfg.period.months, cfg.market.timezone))
+    vals = _paths_file(tmp_path / "paths.parquet", ts, 120_000.0)
+    sl = dataclasses.replace(cfg.system_load, source="forecast", path=str(tmp_path / "paths.parquet"))
+    c1 = dataclasses.replace(cfg, system_load=sl)
+    inp = build_inputs(c1, "forecast")
+    d50 = inp.q[..., 1].sum(axis=0)
+    np.testing.assert_allclose(inp.others_mw, np.median(vals, axis=0) - d50)
+    np.testing.assert_allclose(inp.others_paths, vals - d50[None])
+    assert "20 joint sample paths" in inp.sources["system_load"]
+    curve = api.price_response(c1)
+    a = compute(c1, inp, curve)
+    narrow = _paths_file(tmp_path / "narrow.parquet", ts, 120_000.0, seed=0) * 0 + np.median(vals, axis=0)
+    pd.DataFrame({"ts": np.tile(ts, 20), "sample": np.repeat(np.arange(20), len(ts)),
+                  "load_mw": narrow.ravel()}).to_parquet(tmp_path / "narrow.parquet", index=False)
+    c2 = dataclasses.replace(cfg, system_load=dataclasses.replace(sl, path=str(tmp_path / "narrow.parquet")))
+    n = compute(c2, build_inputs(c2, "forecast"), curve)
+    m = inp.months[0].label
+    wide_band = a.bands[(m, "pledge")][2] - a.bands[(m, "pledge")][0]
+    narrow_band = n.bands[(m, "pledge")][2] - n.bands[(m, "pledge")][0]
+    assert wide_band > narrow_band  # the system load's uncertainty reaches the pledge's band
+
+
+def test_system_load_paths_missing_hours_are_refused(worked, tmp_path):
+    cfg = worked[0].pledge
+    ts = hourly_index(billing_months(cfg.period.start, cfg.period.months, cfg.market.timezone))
+    _paths_file(tmp_path / "short.parquet", ts[:-3], 120_000.0)
+    sl = dataclasses.replace(cfg.system_load, source="forecast", path=str(tmp_path / "short.parquet"))
+    with pytest.raises(ContractError, match=r"short.parquet: column 'ts': system-load paths miss 3 hours"):
+        build_inputs(dataclasses.replace(cfg, system_load=sl), "forecast")
