@@ -31,7 +31,8 @@ from forecast.pledge.calendar import billing_months, hourly_index
 from forecast.pledge.config_checks import P, PledgeConfigError
 from forecast.price.configured import ConfiguredSupplyCurve
 from forecast.price.response import NetLoadResponse, PriceResponse, RenewablesProfile, response_info
-from forecast.price.supply_curve import FittedSupplyCurve, read_fit_frame
+from forecast.price.curve_fit import read_fit_frame
+from forecast.price.supply_curve import FittedSupplyCurve
 
 ROUNDING_RULES = ("USD to the cent, ROUND_HALF_EVEN; hourly money rounded to integer cents per (site, hour) by "
                   "numpy.rint(x*100) and summed exactly; energy per hour to integer kWh; quantity × price lines "

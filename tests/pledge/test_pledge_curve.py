@@ -168,7 +168,8 @@ def test_fitted_response_from_a_curve_file(grids, tmp_path):
 
     from forecast.pledge import api
     from forecast.pledge.config import load_config
-    from forecast.price.supply_curve import FittedSupplyCurve, read_fit_frame
+    from forecast.price.curve_fit import read_fit_frame
+    from forecast.price.supply_curve import FittedSupplyCurve
 
     frame, _ = read_fit_frame(grids / "a.csv")
     curve = FittedSupplyCurve.fit(frame, n_draws=2, seed=3)
