@@ -117,8 +117,10 @@ PRICE_CURVE_FLAGS = {
 
 SCHEMA = "forecast.config"
 COMMANDS: dict[str, Command] = {
-    "demo": Command("forecast.cli:demo_main", "simulate -> train -> register -> batch forecast on the default scenario",
-                    "config", SCHEMA),
+    "demo": Command("forecast.cli:demo_main", "simulate -> train -> register -> forecast -> next month's pledge ledger "
+                    "on the default scenario", "run", SCHEMA),
+    "run": Command("forecast.cli:run_main", "job schedule -> draw forecast to the end of the next billing month -> "
+                   "system load and price -> pledge forecast ledger (conf/run.yaml)", "run", SCHEMA),
     "simulate": Command("forecast.cli:simulate_main", "write the built-in scenario's input files", "simulate", SCHEMA,
                         SIMULATE_FLAGS),
     "train": Command("forecast.cli:train_main", "train the power model (Hydra overrides as arguments)", "config",
@@ -292,13 +294,25 @@ def train_main(argv: list[str]) -> int:
     return 0
 
 
+def run_main(argv: list[str]) -> int:
+    """forecast run [hydra overrides]: from the job schedule to next month's pledge ledger."""
+    from forecast.config import RunConfig, compose, to_object
+    from forecast.pipeline.run import format_run, run
+
+    res = run(to_object(compose(argv, "run"), RunConfig))
+    if res is not None:
+        print(format_run(res))
+    return 0
+
+
 def demo_main(argv: list[str]) -> int:
-    """forecast demo [hydra overrides]: simulate -> train -> register -> batch forecast."""
-    from forecast.config import compose, to_object
+    """forecast demo [hydra overrides]: simulate -> train -> register -> forecast -> next month's pledge ledger."""
+    from forecast.config import RunConfig, compose, to_object
     from forecast.evaluation.holdout import format_summary, format_table
     from forecast.pipeline.demo import demo
+    from forecast.pipeline.run import format_run
 
-    cfg = to_object(compose(argv))
+    cfg = to_object(compose(argv, "run"), RunConfig)
     res = demo(cfg)
     if res.forecast is None:
         return 0
@@ -311,6 +325,7 @@ def demo_main(argv: list[str]) -> int:
     print(f"MLflow: run {tr.run_id} in experiment '{cfg.tracking.experiment}' at {tr.tracking_uri}")
     print(f"plots: {', '.join(str(p) for p in tr.plots)}")
     print(f"report: {res.report}")
+    print(format_run(res.run))
     print(f"total {res.seconds:.0f} s")
     return 0
 

@@ -146,10 +146,12 @@ class Run:
 @contextlib.contextmanager
 def run(config: Mapping[str, Any] | None = None, experiment: str = "forecast", tracking_uri: str | None = None,
         run_name: str | None = None, tags: Mapping[str, Any] | None = None) -> Iterator[Run]:
-    """Start a run, log the resolved config (as params and as config.json) and the environment."""
+    """Start a run, log the resolved config (as params and as config.json) and the environment.
+
+    Opened while another run is active (``forecast run``'s stages), it is that run's child."""
     mlf = _mlflow(tracking_uri)
     mlf.set_experiment(experiment)
-    with mlf.start_run(run_name=run_name) as active:
+    with mlf.start_run(run_name=run_name, nested=mlf.active_run() is not None) as active:
         r = Run(active.info.run_id, active.info.experiment_id, resolve_uri(tracking_uri), mlf)
         env = environment()
         r.set_tags({**{f"env.{k}": v for k, v in env.items()}, **(tags or {})})

@@ -6,33 +6,36 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from forecast.config import Config
+from forecast.config import RunConfig
 from forecast.evaluation import reportkit as kit
 from forecast.evaluation.holdout import format_summary
 from forecast.evaluation.report import metrics_table
-from forecast.pipeline.predict import PredictOutput, predict
-from forecast.pipeline.train import TrainResult, train
+from forecast.pipeline.predict import PredictOutput
+from forecast.pipeline.run import RunResult, run
+from forecast.pipeline.train import TrainResult
 
 METRIC_COLS = ("mae", "rmse", "smape", "pinball", "coverage_p10_p90", "top5_mae", "mae_h1_24", "mae_h145_168")
 
 
 @dataclass
 class DemoResult:
-    train: TrainResult
+    train: TrainResult | None  # None on ranks other than 0
     forecast: PredictOutput | None  # None on ranks other than 0
     seconds: float
     report: Path | None = None  # <out_dir>/report.html, rank 0 only
+    run: RunResult | None = None  # the money chain: draw forecast, system load, price response, ledgers
 
 
-def demo(cfg: Config) -> DemoResult:
-    """Train and register the model, issue the batch forecast with the registered champion, write the report."""
+def demo(cfg: RunConfig) -> DemoResult:
+    """``run`` (train and register, draw forecast to the end of the next billing month, the pledge ledger per
+    zone), then the demo report on the learned model and its batch forecast."""
     t0 = time.perf_counter()
-    res = train(cfg)
-    if not res.is_global_zero:
-        return DemoResult(res, None, time.perf_counter() - t0)
-    out = predict(cfg, model_ref=None)
-    report = write_demo_report(Path(cfg.out_dir) / "report.html", res, out, cfg.data.horizon_h)
-    return DemoResult(res, out, time.perf_counter() - t0, report)
+    res = run(cfg)
+    if res is None:
+        return DemoResult(None, None, time.perf_counter() - t0)
+    out = res.draw.learned
+    report = write_demo_report(Path(cfg.out_dir) / "report.html", res.train, out, cfg.data.horizon_h)
+    return DemoResult(res.train, out, time.perf_counter() - t0, report, res)
 
 
 def write_demo_report(path: str | Path, tr: TrainResult, out: PredictOutput, horizon_h: int) -> Path:

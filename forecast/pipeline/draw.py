@@ -21,7 +21,7 @@ from forecast.config import Config
 from forecast.data.inputs import load_inputs
 from forecast.io import atomic_write
 from forecast.models import long_horizon
-from forecast.pipeline.predict import predict
+from forecast.pipeline.predict import PredictOutput, predict
 from forecast.pledge.calendar import next_billing_month
 from forecast.types import Quantiles
 
@@ -36,6 +36,7 @@ class DrawForecast:
     issued_at: pd.Timestamp
     end: pd.Timestamp  # exclusive
     learned_version: str | None
+    learned: PredictOutput | None = None  # the learned model's own forecast (its horizon), as written
 
 
 def blend_weights(horizon: int, learned_h: int, blend_h: int) -> np.ndarray:
@@ -87,7 +88,7 @@ def forecast_draw(cfg: Config, timezone: str, reference_time: str | pd.Timestamp
     atomic_write(path, lambda tmp: frame.to_parquet(tmp, index=False))
     log.info("draw forecast %s: %d sites × %d h (learned model for %d h, blended over %d h)", path, len(ids), H,
              q_l.shape[1], blend_h)
-    return DrawForecast(path, frame, t, end, learned.model_version)
+    return DrawForecast(path, frame, t, end, learned.model_version, learned)
 
 
 def _tidy(q: np.ndarray, ids: list[str], t: pd.Timestamp, ts: pd.DatetimeIndex, cols: list[str], version: str,

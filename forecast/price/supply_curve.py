@@ -120,6 +120,27 @@ def continue_past_handover(x, a, b, k, ref, xh) -> tuple[np.ndarray, np.ndarray]
     return price, np.where(below, b * k * e, s + q * u)
 
 
+def donor_groups(g: np.ndarray, min_hours: int = 20) -> tuple[np.ndarray, list[int]]:
+    """(N_GROUPS,) the group whose hours fit each group, and the groups that borrow: a group with fewer than
+    ``min_hours`` hours (history shorter than a year) takes the same hour group of the season with the most
+    hours. Raises when an hour group has too few hours in every season."""
+    from forecast.errors import ContractError
+
+    n = np.bincount(g, minlength=N_GROUPS)  # (N_GROUPS,) hours per group
+    H = len(HOUR_GROUPS)
+    donor, borrowed = np.arange(N_GROUPS), []
+    for i in np.flatnonzero(n < min_hours):
+        same_hours = np.arange(i % H, N_GROUPS, H)  # this hour group in every season
+        best = int(same_hours[np.argmax(n[same_hours])])
+        if n[best] < min_hours:
+            raise ContractError("supply-curve fit data", "ts", f"too few hours to fit the hour group "
+                                f"{group_names()[i].split('/')[1]} in any season (need >= {min_hours}); supply more "
+                                "history (a full year fits every season on its own)")
+        donor[i] = best
+        borrowed.append(int(i))
+    return donor, borrowed
+
+
 @dataclass
 class FittedSupplyCurve:
     """Central parameters (G, 3) = (a $/MWh, b $/MWh, k per GW), draws (N, G, 3), reference loads (G,) GW,
@@ -160,12 +181,14 @@ class FittedSupplyCurve:
         g = group_of(ts, timezone)
         x = net_load_mw(frame) / MW_PER_GW
         y = frame["price"].to_numpy(np.float64)
-        missing = [group_names()[i] for i in range(N_GROUPS) if not np.sum(g == i) >= 20]
-        if missing:
-            raise ValueError(f"too few hours to fit groups {missing} (need >= 20 each); supply a full year")
-        ref = np.array([np.median(x[g == i]) for i in range(N_GROUPS)])
-        xmax = np.array([np.max(x[g == i]) for i in range(N_GROUPS)])
-        params = np.stack([_fit_group(x[g == i], y[g == i], ref[i]) for i in range(N_GROUPS)])
+        donor, borrowed = donor_groups(g)
+        g = donor[g]  # every hour counts for the group that fits it (its own, or the one it borrows from)
+        if borrowed:
+            source = (f"{source}; " if source else "") + "fitted on another season's hours (too few of their own): " \
+                + ", ".join(f"{group_names()[i]} <- {group_names()[donor[i]]}" for i in borrowed)
+        ref = np.array([np.median(x[g == donor[i]]) for i in range(N_GROUPS)])
+        xmax = np.array([np.max(x[g == donor[i]]) for i in range(N_GROUPS)])
+        params = np.stack([_fit_group(x[g == donor[i]], y[g == donor[i]], ref[i]) for i in range(N_GROUPS)])
         # bootstrap over local days: a day's hours stay together; every group refitted on the same resample
         day = ts.tz_convert(timezone).normalize()
         codes, uniq = pd.factorize(day)
@@ -177,7 +200,7 @@ class FittedSupplyCurve:
             idx = np.concatenate([rows_of[j] for j in pick])
             gb = g[idx]
             for i in range(N_GROUPS):
-                m = gb == i
+                m = gb == donor[i]
                 draws[b, i] = _fit_group(x[idx][m], y[idx][m], ref[i], init=params[i]) if m.sum() >= 5 else params[i]
         return cls(params, draws, ref, cap_usd_per_mwh, timezone, (float(x.min()), float(x.max())), xmax,
                    RenewablesProfile.month_hour_mean(frame, timezone), source)

@@ -78,8 +78,17 @@ def test_round_trip_and_too_little_data(fitted):
     ts = pd.DatetimeIndex(frame["ts"][:100])
     x = np.full(100, 100_000.0)
     np.testing.assert_array_equal(back.price(x, ts), curve.price(x, ts))
-    with pytest.raises(ValueError, match="too few hours"):
-        FittedSupplyCurve.fit(frame.iloc[:2000], n_draws=2)
+    # under a year: seasons without their own hours take the same hour group of the best-covered season
+    short = FittedSupplyCurve.fit(frame.iloc[:2000], n_draws=2)
+    from forecast.price.supply_curve import HOUR_GROUPS, group_names
+
+    names = group_names()
+    assert "fitted on another season's hours" in short.source and "summer/evening <- winter/evening" in short.source
+    H = len(HOUR_GROUPS)
+    for h in range(H):
+        np.testing.assert_array_equal(short.params[names.index("summer/" + names[h].split("/")[1])], short.params[h])
+    with pytest.raises(ValueError, match="too few hours to fit the hour group"):
+        FittedSupplyCurve.fit(frame.iloc[:50], n_draws=2)
     with pytest.raises(IndexError):
         curve.price(x, ts, draw=np.array([curve.n_draws]))
 

@@ -1,0 +1,172 @@
+"""run(cfg): from the job schedule to next month's pledge ledger, in one MLflow parent run.
+
+simulate (or read the user's files) -> train and register the power model -> draw forecast for every site to
+the end of the next local billing month (``pipeline.draw``) -> per grid zone: the zone's system load as joint
+sample paths (``price.system_load``), the price response fitted on the zone's grid history, the capacity
+obligation from metered load at the system's five coincident peaks of the summer that set it -> the pledge's
+forecast ledger and report (``pledge.api.forecast_run``). The sites are the data's sites table; the pledge
+config (conf/pledge/<run.pledge>.yaml) names tariffs, upgrades and assumptions. Each zone's pledge gets its
+own ledger (``<run.out_dir>/pledge/<zone>``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import time
+from dataclasses import dataclass, field
+from decimal import Decimal
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from omegaconf import OmegaConf
+
+from forecast import tracking
+from forecast.config import RunConfig, to_dict
+from forecast.data.inputs import Inputs, load_inputs
+from forecast.io import atomic_write
+from forecast.pipeline.draw import DrawForecast, forecast_draw
+from forecast.pipeline.train import TrainResult, launch_rank, train
+from forecast.pledge import api
+from forecast.pledge.calendar import BillingMonth, hourly_index, next_billing_month
+from forecast.pledge.config import compose as compose_pledge
+from forecast.pledge.config import SiteCfg, to_app
+from forecast.price.system_load import SystemLoadModel
+
+log = logging.getLogger("forecast")
+
+
+@dataclass
+class ZoneResult:
+    zone: str
+    sites: list[str]
+    pledge: api.PledgeResult
+    system_load_path: Path
+    plc_mw: dict[str, float]
+    plc_source: str
+
+
+@dataclass
+class RunResult:
+    train: TrainResult | None
+    draw: DrawForecast
+    month: BillingMonth
+    zones: dict[str, ZoneResult] = field(default_factory=dict)
+    run_id: str = ""
+    seconds: float = 0.0
+
+    def total(self) -> Decimal:
+        return sum((z.pledge.accounting.total(self.month.label) for z in self.zones.values()), Decimal(0))
+
+
+def system_load_paths(grid: pd.DataFrame, zone: str, t: pd.Timestamp, hours: pd.DatetimeIndex, tz: str,
+                      n: int, seed: int, path: Path) -> tuple[Path, dict]:
+    """Fit the zone's load model on its history before ``t``; write the joint paths (ts, sample, load_mw)."""
+    g = grid[(grid["zone"] == zone) & (grid["ts"] < t)]
+    load = pd.Series(g["load_mw"].to_numpy(np.float64), index=pd.DatetimeIndex(g["ts"]))
+    temp = (pd.Series(g["temperature_c"].to_numpy(np.float64), index=load.index)
+            if "temperature_c" in g.columns else None)
+    model = SystemLoadModel(timezone=tz).fit(load, temperature=temp, until=t, source=f"grid zone {zone}")
+    fc = model.forecast(t, hours, n_samples=n, seed=seed)
+    K, T = fc.samples.shape
+    frame = pd.DataFrame({"ts": np.tile(fc.ts, K), "sample": np.repeat(np.arange(K), T),
+                          "load_mw": fc.samples.ravel()})  # (K·T,) long
+    atomic_write(path, lambda tmp: frame.to_parquet(tmp, index=False))
+    return path, fc.source
+
+
+def coincident_peak_plc(inp: Inputs, zone: str, sites: list[str], month: BillingMonth, tz: str,
+                        n_peaks: int = 5) -> tuple[dict[str, float], str]:
+    """PLC per site: its mean metered load in the zone's ``n_peaks`` highest system-load hours of June–September
+    of the summer before the delivery year of ``month`` (PJM 5CP: summer Y − 1 sets the obligation billed June Y
+    … May Y + 1). Where that summer is not in the data: 0, and said so."""
+    y = int(month.delivery_year.split("/")[0]) - 1
+    g = inp.grid[inp.grid["zone"] == zone] if inp.grid is not None else pd.DataFrame()
+    if g.empty:
+        return {s: 0.0 for s in sites}, "no grid history: PLC 0"
+    local = pd.DatetimeIndex(g["ts"]).tz_convert(tz)
+    summer = g[(local.year == y) & local.month.isin([6, 7, 8, 9])]
+    if len(summer) < 24 * 100:
+        return {s: 0.0 for s in sites}, f"summer {y} not in the data: PLC 0 (no forecast of it yet)"
+    peaks = pd.DatetimeIndex(summer.nlargest(n_peaks, "load_mw")["ts"])
+    m = inp.meter[inp.meter["ts"].isin(peaks)]
+    plc = m.groupby("site_id")["power_mw"].mean()
+    missing = [s for s in sites if s not in plc.index or (m["site_id"] == s).sum() < n_peaks]
+    if missing:
+        return {s: 0.0 for s in sites}, f"meter lacks the {n_peaks} coincident peaks of {y} for {missing}: PLC 0"
+    hours = ", ".join(f"{p:%Y-%m-%d %H}h UTC" for p in sorted(peaks))
+    return {s: round(float(plc[s]), 3) for s in sites}, f"metered load at the {n_peaks} zone peaks of summer {y}: {hours}"
+
+
+def zone_pledge(cfg: RunConfig, inp: Inputs, zone: str, draw: DrawForecast, month: BillingMonth) -> ZoneResult:
+    """The zone's pledge forecast ledger from the run's forecasts."""
+    rc = cfg.run
+    sites = sorted(s for s, m in inp.metas.items() if m.zone == zone)
+    pc = compose_pledge([f"pledge={rc.pledge}", *rc.pledge_overrides])
+    tz = pc.pledge.market.timezone
+    out = Path(rc.out_dir) / "pledge" / zone
+    hours = hourly_index([month])
+    sl_path, _ = system_load_paths(inp.grid, zone, draw.issued_at, hours, tz, rc.load_samples, rc.seed,
+                                   out / f"system_load_{month.label}.parquet")
+    plc, plc_source = coincident_peak_plc(inp, zone, sites, month, tz)
+    p = pc.pledge
+    p.name = f"{p.name}-{zone}"
+    p.period.start, p.period.months = month.label, 1
+    p.sites = [SiteCfg(site_id=s, capacity_mw=inp.metas[s].capacity_mw, plc_mw=plc[s]) for s in sites]
+    p.upgrades = [u for u in p.upgrades if u.site_id in sites]
+    p.draw.source, p.draw.path = "file", str(draw.path)
+    p.system_load.source, p.system_load.path = "forecast", str(sl_path)
+    if p.price_curve.kind == "fitted" and p.price_curve.path is None:
+        p.price_curve.fit_on, p.price_curve.zone = str(inp.paths["grid"]), zone
+    p.actuals.source, p.actuals.meter_path = "file", str(inp.paths["meter"])
+    p.actuals.grid_path, p.actuals.zone = str(inp.paths["grid"]), zone
+    pc.out_dir, pc.tracking_uri, pc.experiment = str(out), cfg.tracking.uri, cfg.tracking.experiment
+    resolved = OmegaConf.to_container(pc, resolve=True)
+    app = to_app(pc)
+    res = api.forecast_run(app, resolved)
+    return ZoneResult(zone, sites, res, sl_path, plc, plc_source)
+
+
+def run(cfg: RunConfig) -> RunResult | None:
+    """The whole chain; every stage a child of one MLflow run. None on ranks other than 0 (they only train)."""
+    t0 = time.perf_counter()
+    if launch_rank() != 0:
+        train(cfg)
+        return None
+    with tracking.run(to_dict(cfg), experiment=cfg.tracking.experiment, tracking_uri=cfg.tracking.uri,
+                      run_name="run", tags={"kind": "run"}) as parent:
+        tr = train(cfg) if cfg.run.train else None
+        tz = compose_pledge([f"pledge={cfg.run.pledge}"]).pledge.market.timezone
+        draw = forecast_draw(cfg, tz, reference_time=cfg.run.issue_time, blend_h=cfg.run.blend_h,
+                             origin_every_h=cfg.run.origin_every_h)
+        month = next_billing_month(draw.issued_at, tz)
+        parent.log_artifact(draw.path, artifact_path="draw")
+        inp = load_inputs(dataclasses.replace(cfg.data, source="files"))
+        res = RunResult(tr, draw, month, run_id=parent.run_id)
+        for zone in sorted({m.zone for m in inp.metas.values()}):
+            res.zones[zone] = zone_pledge(cfg, inp, zone, draw, month)
+            acc = res.zones[zone].pledge.accounting
+            parent.log_metrics({f"{zone}_total_usd": float(acc.total(month.label)),
+                                f"{zone}_pledge_usd": float(acc.total(month.label, "pledge"))})
+        res.seconds = time.perf_counter() - t0
+        parent.log_metrics({"total_usd": float(res.total()), "seconds": res.seconds})
+    return res
+
+
+def format_run(res: RunResult) -> str:
+    """The month's bill adjustment per zone with its P10–P90, and where the ledger and its inputs are."""
+    from forecast.pledge.money import fmt_usd
+
+    m = res.month.label
+    lines = [f"\ndraw forecast: {res.draw.path} (issued {res.draw.issued_at}, to {res.draw.end})"]
+    for z in res.zones.values():
+        acc = z.pledge.accounting
+        lo, _, hi = acc.bands[(m, "total")]
+        plo, _, phi = acc.bands[(m, "pledge")]
+        lines.append(f"{z.zone} ({', '.join(z.sites)}), {m}: bill adjustment {fmt_usd(acc.total(m))} "
+                     f"(P10–P90 {fmt_usd(lo)} – {fmt_usd(hi)}); pledge lines {fmt_usd(acc.total(m, 'pledge'))} "
+                     f"(P10–P90 {fmt_usd(plo)} – {fmt_usd(phi)})")
+        lines.append(f"  ledger {z.pledge.versions[0].path}; report {z.pledge.report_path}; PLC: {z.plc_source}")
+    lines.append(f"MLflow parent run {res.run_id}; {res.seconds:.0f} s")
+    return "\n".join(lines)
