@@ -116,11 +116,12 @@ PRICE_CURVE_FLAGS = {
 }
 
 SCHEMA = "forecast.config"
+RUN_SCHEMA = "forecast.pipeline.run"  # its import registers run_schema
 COMMANDS: dict[str, Command] = {
     "demo": Command("forecast.cli:demo_main", "simulate -> train -> register -> forecast -> next month's pledge ledger "
-                    "on the default scenario", "run", SCHEMA),
+                    "on the default scenario", "run", RUN_SCHEMA),
     "run": Command("forecast.cli:run_main", "job schedule -> draw forecast to the end of the next billing month -> "
-                   "system load and price -> pledge forecast ledger (conf/run.yaml)", "run", SCHEMA),
+                   "system load and price -> pledge forecast ledger (conf/run.yaml)", "run", RUN_SCHEMA),
     "simulate": Command("forecast.cli:simulate_main", "write the built-in scenario's input files", "simulate", SCHEMA,
                         SIMULATE_FLAGS),
     "train": Command("forecast.cli:train_main", "train the power model (Hydra overrides as arguments)", "config",
@@ -296,8 +297,8 @@ def train_main(argv: list[str]) -> int:
 
 def run_main(argv: list[str]) -> int:
     """forecast run [hydra overrides]: from the job schedule to next month's pledge ledger."""
-    from forecast.config import RunConfig, compose, to_object
-    from forecast.pipeline.run import format_run, run
+    from forecast.config import compose, to_object
+    from forecast.pipeline.run import RunConfig, format_run, run
 
     res = run(to_object(compose(argv, "run"), RunConfig))
     if res is not None:
@@ -307,10 +308,10 @@ def run_main(argv: list[str]) -> int:
 
 def demo_main(argv: list[str]) -> int:
     """forecast demo [hydra overrides]: simulate -> train -> register -> forecast -> next month's pledge ledger."""
-    from forecast.config import RunConfig, compose, to_object
+    from forecast.config import compose, to_object
     from forecast.evaluation.holdout import format_summary, format_table
     from forecast.pipeline.demo import demo
-    from forecast.pipeline.run import format_run
+    from forecast.pipeline.run import RunConfig, format_run
 
     cfg = to_object(compose(argv, "run"), RunConfig)
     res = demo(cfg)

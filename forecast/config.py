@@ -299,44 +299,9 @@ class BenchConfig:
             _fail("peers", f"unknown peers {bad}; known: nhits, tft", "[nhits]")
 
 
-@dataclass
-class RunOptions:
-    """``forecast run`` / ``forecast demo``: from the job schedule to next month's pledge ledger (conf/run.yaml)."""
-
-    pledge: str = "scenario"  # conf/pledge/<name>.yaml: tariffs, upgrades, assumptions (sites come from the data)
-    pledge_overrides: list[str] = field(default_factory=list)  # e.g. ["pledge.shift.phi=0.5"]
-    issue_time: Optional[str] = None  # ISO time with zone; None = the hour after the last meter reading
-    train: bool = True  # false: forecast with the registered model (tracking.model_name@tracking.alias)
-    blend_h: int = 48  # hours over which the learned model hands over to the long-horizon one
-    origin_every_h: int = 48  # stride of the past origins that teach the long-horizon model its lead-time gap
-    load_samples: int = 200  # joint sample paths of each zone's system load
-    seed: int = 0
-    out_dir: str = "outputs/run"
-
-    def __post_init__(self):
-        if self.blend_h < 0 or self.origin_every_h < 1 or self.load_samples < 10:
-            raise ConfigError("run.load_samples", "run.blend_h >= 0, run.origin_every_h >= 1 and "
-                              "run.load_samples >= 10 are needed", "200")
-        if self.issue_time is not None:
-            import pandas as pd
-
-            try:
-                t = pd.Timestamp(self.issue_time)
-            except ValueError:
-                raise ConfigError("run.issue_time", f"cannot parse {self.issue_time!r}", "2026-01-01T00:00Z") from None
-            if t.tzinfo is None:
-                raise ConfigError("run.issue_time", f"{self.issue_time!r} has no timezone", "2026-01-01T00:00Z")
-
-
-@dataclass
-class RunConfig(Config):
-    run: RunOptions = field(default_factory=RunOptions)
-
-
 def register() -> None:
     cs = ConfigStore.instance()
     cs.store(name="forecast_schema", node=Config)
-    cs.store(name="run_schema", node=RunConfig)
     cs.store(group="data", name="schema", node=DataConfig)
     cs.store(group="model", name="schema", node=ModelConfig)
     cs.store(group="trainer", name="schema", node=TrainerConfig)

@@ -8,7 +8,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from forecast.config import RunConfig, compose, to_object
+from forecast.config import compose, to_object
+from forecast.pipeline.run import RunConfig
 
 pytestmark = pytest.mark.slow
 

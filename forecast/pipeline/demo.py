@@ -6,12 +6,11 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from forecast.config import RunConfig
 from forecast.evaluation import reportkit as kit
 from forecast.evaluation.holdout import format_summary
 from forecast.evaluation.report import metrics_table
 from forecast.pipeline.predict import PredictOutput
-from forecast.pipeline.run import RunResult, run
+from forecast.pipeline.run import RunConfig, RunResult, run
 from forecast.pipeline.train import TrainResult
 
 METRIC_COLS = ("mae", "rmse", "smape", "pinball", "coverage_p10_p90", "top5_mae", "mae_h1_24", "mae_h145_168")

@@ -15,15 +15,17 @@ import dataclasses
 import logging
 import time
 from dataclasses import dataclass, field
+from typing import Optional
 from decimal import Decimal
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from hydra.core.config_store import ConfigStore
 from omegaconf import OmegaConf
 
 from forecast import tracking
-from forecast.config import RunConfig, to_dict
+from forecast.config import Config, ConfigError, to_dict
 from forecast.data.inputs import Inputs, load_inputs
 from forecast.io import atomic_write
 from forecast.pipeline.draw import DrawForecast, forecast_draw
@@ -35,6 +37,41 @@ from forecast.pledge.config import SiteCfg, to_app
 from forecast.price.system_load import SystemLoadModel
 
 log = logging.getLogger("forecast")
+
+
+@dataclass
+class RunOptions:
+    """``forecast run`` / ``forecast demo``: from the job schedule to next month's pledge ledger (conf/run.yaml)."""
+
+    pledge: str = "scenario"  # conf/pledge/<name>.yaml: tariffs, upgrades, assumptions (sites come from the data)
+    pledge_overrides: list[str] = field(default_factory=list)  # e.g. ["pledge.shift.phi=0.5"]
+    issue_time: Optional[str] = None  # ISO time with zone; None = the hour after the last meter reading
+    train: bool = True  # false: forecast with the registered model (tracking.model_name@tracking.alias)
+    blend_h: int = 48  # hours over which the learned model hands over to the long-horizon one
+    origin_every_h: int = 48  # stride of the past origins that teach the long-horizon model its lead-time gap
+    load_samples: int = 200  # joint sample paths of each zone's system load
+    seed: int = 0
+    out_dir: str = "outputs/run"
+
+    def __post_init__(self):
+        if self.blend_h < 0 or self.origin_every_h < 1 or self.load_samples < 10:
+            raise ConfigError("run.load_samples", "run.blend_h >= 0, run.origin_every_h >= 1 and "
+                              "run.load_samples >= 10 are needed", "200")
+        if self.issue_time is not None:
+            try:
+                t = pd.Timestamp(self.issue_time)
+            except ValueError:
+                raise ConfigError("run.issue_time", f"cannot parse {self.issue_time!r}", "2026-01-01T00:00Z") from None
+            if t.tzinfo is None:
+                raise ConfigError("run.issue_time", f"{self.issue_time!r} has no timezone", "2026-01-01T00:00Z")
+
+
+@dataclass
+class RunConfig(Config):
+    run: RunOptions = field(default_factory=RunOptions)
+
+
+ConfigStore.instance().store(name="run_schema", node=RunConfig)
 
 
 @dataclass

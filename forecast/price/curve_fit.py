@@ -121,10 +121,3 @@ def main(overrides: list[str]) -> int:
         print(f"MLflow run {res.run_id}")
     return 0
 
-
-if __name__ == "__main__":
-    import sys
-
-    from forecast.cli import main as cli_main
-
-    raise SystemExit(cli_main(["price-curve", *sys.argv[1:]]))
