@@ -104,3 +104,21 @@ def test_no_private_names_across_modules():
                     and n.attr.startswith("_") and not n.attr.startswith("__")):
                 bad.append(f"{path.relative_to(ROOT.parent)}:{n.lineno} uses {n.value.id}.{n.attr}")
     assert bad == []
+
+
+MAX_FUNCTION_LINES = 100
+MAX_MODULE_LINES = 400
+
+
+def test_functions_and_modules_stay_small():
+    long_functions, long_modules = [], []
+    for name, path in modules().items():
+        text = path.read_text()
+        if len(text.splitlines()) > MAX_MODULE_LINES:
+            long_modules.append(f"{path.relative_to(ROOT.parent)}: {len(text.splitlines())} lines")
+        for node in ast.walk(ast.parse(text)):
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                n = node.end_lineno - node.lineno + 1
+                if n > MAX_FUNCTION_LINES:
+                    long_functions.append(f"{path.relative_to(ROOT.parent)}:{node.lineno} {node.name}: {n} lines")
+    assert long_functions == [] and long_modules == []
