@@ -33,7 +33,7 @@ from forecast.models.lit import seed_everything
 from forecast.models.device import resolve
 from forecast.io import atomic_write, atomic_write_text
 from forecast.models import registry
-from forecast.evaluation.rolling import Policy, RollingResult, mase_scales, rolling, score, tidy
+from forecast.evaluation.rolling import Policy, RollingResult, combine_extras, mase_scales, rolling, score, tidy
 from forecast.types import Quantiles
 
 log = logging.getLogger("forecast")
@@ -120,14 +120,7 @@ def extra_models(cfg: Config, store: WindowStore, levels: tuple[float, ...], pol
     bc = cfg.backtest
     extras = [e for e in (gbm_extra(store, levels, policy, bc.lightgbm_every_h, bc.lightgbm_max_rows, cfg.trainer.seed)
                           if bc.lightgbm else None, peer_extra(cfg, store, levels)) if e is not None]
-
-    def extra(t0, g):
-        out = {}
-        for e in extras:
-            out.update(e(t0, g))
-        return out
-
-    return extra if extras else None
+    return combine_extras(extras)
 
 
 def write_outputs(folder: Path, frame: pd.DataFrame, refits: pd.DataFrame, sc: dict) -> None:

@@ -374,3 +374,17 @@ def tidy(res: RollingResult, series_ids: list[str], levels: tuple[float, ...]) -
         d["refit_id"] = np.repeat(res.refit_of, H) if name == "model" else -1
         parts.append(d)
     return pd.concat(parts, ignore_index=True)
+
+
+def combine_extras(extras: list[Callable[[pd.Timestamp, np.ndarray], dict[str, np.ndarray]]]):
+    """One ``extra(t0, g)`` for :func:`rolling` from several (their model dicts merged); None when there are none."""
+    if not extras:
+        return None
+
+    def extra(t0: pd.Timestamp, g: np.ndarray) -> dict[str, np.ndarray]:
+        out: dict[str, np.ndarray] = {}
+        for e in extras:
+            out.update(e(t0, g))
+        return out
+
+    return extra

@@ -47,7 +47,7 @@ from forecast.data.windows import SeriesArrays, WindowStore
 from forecast.models.device import resolve
 from forecast.errors import ContractError
 from forecast.io import atomic_write, atomic_write_text
-from forecast.evaluation.rolling import Policy, RollingResult, mase_scales, rolling, score, tidy
+from forecast.evaluation.rolling import Policy, RollingResult, combine_extras, mase_scales, rolling, score, tidy
 
 log = logging.getLogger("forecast")
 LEVELS = (0.1, 0.5, 0.9)
@@ -154,14 +154,7 @@ def _extra_models(cfg: BenchConfig, p: Prepared, y_raw: np.ndarray, policy: Poli
             raise ImportError("--peers needs NeuralForecast: pip install '.[peers]'")
         extras.append(peers.neuralforecast_extra(p.store, LEVELS, list(cfg.peers), max_steps=cfg.peer_steps,
                                                     seed=cfg.seed))
-
-    def extra(t0, g):
-        out = {}
-        for e in extras:
-            out.update(e(t0, g))
-        return out
-
-    return extra if extras else None
+    return combine_extras(extras)
 
 
 def _metrics(cfg: BenchConfig, sc: dict, res: RollingResult, p: Prepared, rep, model_history: int) -> dict:

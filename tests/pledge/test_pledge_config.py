@@ -8,7 +8,7 @@ import pytest
 
 import forecast
 from forecast.config import conf_dir
-from forecast.pledge.config import PledgeApp, load_config
+from forecast.pledge.config import PledgeApp, PledgeConfigError, load_config
 
 PLEDGE_FILES = sorted(p.stem for p in (conf_dir() / "pledge").glob("*.yaml"))
 
@@ -19,11 +19,25 @@ def test_conf_dir_sits_beside_the_package():
     assert {"worked_example", "pjm_portfolio"} <= set(PLEDGE_FILES)
 
 
+# configs that `forecast run` completes (sites from the data's sites table, the run's forecast files): what the run
+# fills in, so they compose and validate as the run uses them
+RUN_FILLED = {"scenario": lambda d: [
+    "pledge.sites=[{site_id:site-a,capacity_mw:188.6},{site_id:site-b,capacity_mw:145.8},"
+    "{site_id:site-c,capacity_mw:98.8},{site_id:site-d,capacity_mw:98.5}]",
+    f"pledge.draw.path={d}/draw.parquet", f"pledge.system_load.path={d}/paths.parquet",
+    f"pledge.price_curve.fit_on={d}", f"pledge.actuals.meter_path={d}/meter.parquet"]}
+
+
 @pytest.mark.parametrize("name", PLEDGE_FILES)
-def test_every_pledge_config_composes_and_validates(name):
-    app, resolved = load_config([f"pledge={name}"])
+def test_every_pledge_config_composes_and_validates(name, tmp_path):
+    app, resolved = load_config([f"pledge={name}", *RUN_FILLED.get(name, lambda d: [])(tmp_path)])
     assert isinstance(app, PledgeApp) and app.pledge.name == name
     assert resolved["pledge"]["name"] == name
+
+
+def test_a_run_filled_config_alone_names_what_is_missing():
+    with pytest.raises(PledgeConfigError, match=r"pledge.draw.path=None: draw.source=file needs a forecast file"):
+        load_config(["pledge=scenario"])
 
 
 def test_default_group_and_pinned_worked_example_inputs():
