@@ -72,3 +72,31 @@ def test_every_stage_is_a_child_of_one_mlflow_run(ran):
     assert len(children) >= 3  # train + one pledge ledger per zone
     parent = client.get_run(res.run_id)
     assert parent.data.metrics["total_usd"] == pytest.approx(float(res.total()))
+
+
+def test_plc_is_the_metered_load_at_five_daily_peaks_of_the_summer_before_the_delivery_year():
+    from forecast.data.features import site_metas
+    from forecast.data.inputs import Inputs
+    from forecast.pipeline.run import coincident_peak_plc
+    from forecast.pledge.calendar import billing_months
+
+    ts = pd.date_range("2024-06-01T04:00Z", "2024-10-01T04:00Z", freq="h", inclusive="left")
+    load = np.full(len(ts), 10_000.0)
+    hot = [ts[100], ts[101], ts[600], ts[1200], ts[1800], ts[2400], ts[2500]]  # two hot hours on one day
+    for i, h in enumerate(hot):
+        load[ts.get_loc(h)] = 20_000.0 - 100 * i
+    grid = pd.DataFrame({"zone": "Z", "ts": ts, "load_mw": load})
+    meter = pd.DataFrame({"site_id": "s1", "ts": ts, "power_mw": np.arange(len(ts), dtype=float)})
+    sites = pd.DataFrame({"site_id": ["s1"], "zone": ["Z"], "gpu_type": ["H100"], "n_gpus": [1000],
+                          "pue_design": [1.2], "capacity_mw": [2.0], "base_load_mw": [0.1]})
+    inp = Inputs(sites, pd.DataFrame(), meter, grid, {}, site_metas(sites))
+    jan = billing_months("2026-01", 1, "America/New_York")[0]  # delivery year 2025/26: set by summer 2024
+    plc, how = coincident_peak_plc(inp, "Z", ["s1"], jan, "America/New_York")
+    peaks = [hot[0], hot[2], hot[3], hot[4], hot[5]]  # hot[1] shares hot[0]'s day; hot[6] is the sixth day
+    assert plc["s1"] == pytest.approx(np.mean([ts.get_loc(h) for h in peaks]))
+    assert "summer 2024" in how
+    jul = billing_months("2025-07", 1, "America/New_York")[0]  # delivery year 2025/26 too
+    assert coincident_peak_plc(inp, "Z", ["s1"], jul, "America/New_York")[0] == plc
+    later = billing_months("2026-07", 1, "America/New_York")[0]  # 2026/27: summer 2025 is not in the data
+    assert coincident_peak_plc(inp, "Z", ["s1"], later, "America/New_York") == (
+        {"s1": 0.0}, "summer 2025 not in the data: PLC 0 (no forecast of it yet)")

@@ -115,9 +115,9 @@ def system_load_paths(grid: pd.DataFrame, zone: str, t: pd.Timestamp, hours: pd.
 
 def coincident_peak_plc(inp: Inputs, zone: str, sites: list[str], month: BillingMonth, tz: str,
                         n_peaks: int = 5) -> tuple[dict[str, float], str]:
-    """PLC per site: its mean metered load in the zone's ``n_peaks`` highest system-load hours of June–September
-    of the summer before the delivery year of ``month`` (PJM 5CP: summer Y − 1 sets the obligation billed June Y
-    … May Y + 1). Where that summer is not in the data: 0, and said so."""
+    """PLC per site: its mean metered load in the zone's ``n_peaks`` highest daily peak hours (five days) of
+    June–September of the summer before the delivery year of ``month`` (PJM 5CP: summer Y − 1 sets the
+    obligation billed June Y … May Y + 1). Where that summer is not in the data: 0, and said so."""
     y = int(month.delivery_year.split("/")[0]) - 1
     g = inp.grid[inp.grid["zone"] == zone] if inp.grid is not None else pd.DataFrame()
     if g.empty:
@@ -126,7 +126,10 @@ def coincident_peak_plc(inp: Inputs, zone: str, sites: list[str], month: Billing
     summer = g[(local.year == y) & local.month.isin([6, 7, 8, 9])]
     if len(summer) < 24 * 100:
         return {s: 0.0 for s in sites}, f"summer {y} not in the data: PLC 0 (no forecast of it yet)"
-    peaks = pd.DatetimeIndex(summer.nlargest(n_peaks, "load_mw")["ts"])
+    # PJM's five coincident peaks fall on five different days: each day's peak hour, the five highest of them
+    day = pd.DatetimeIndex(summer["ts"]).tz_convert(tz).normalize()
+    daily = summer.loc[summer.groupby(day.to_numpy())["load_mw"].idxmax()]
+    peaks = pd.DatetimeIndex(daily.nlargest(n_peaks, "load_mw")["ts"])
     m = inp.meter[inp.meter["ts"].isin(peaks)]
     plc = m.groupby("site_id")["power_mw"].mean()
     missing = [s for s in sites if s not in plc.index or (m["site_id"] == s).sum() < n_peaks]
