@@ -42,7 +42,7 @@ def test_the_ledger_covers_the_next_billing_month_and_names_its_sources(ran):
         assert str(z.system_load_path) in src["system_load"] and "40 joint sample paths" in src["system_load"]
         pr = src["price_response"]
         assert pr["kind"] == "fitted" and pr["basis"] == "net" and len(pr["params_sha256"]) >= 16
-        assert f"zone {zone}" in pr["source"]
+        assert f"zone {zone}" in pr["source"] and "hours before 2024-04-10 00:00 UTC" in pr["source"]  # no look-ahead
         hourly = pd.read_csv(v.path / "hourly.csv")
         assert hourly["ts_utc"].nunique() == 744 and hourly.groupby("site_id").size().eq(744).all()  # every hour
         assert man["config"]["pledge"]["sites"][0]["site_id"] in z.sites  # the sites table, not a second list
@@ -100,3 +100,16 @@ def test_plc_is_the_metered_load_at_five_daily_peaks_of_the_summer_before_the_de
     later = billing_months("2026-07", 1, "America/New_York")[0]  # 2026/27: summer 2025 is not in the data
     assert coincident_peak_plc(inp, "Z", ["s1"], later, "America/New_York") == (
         {"s1": 0.0}, "summer 2025 not in the data: PLC 0 (no forecast of it yet)")
+
+
+def test_an_issue_time_inside_the_training_data_is_refused(ran):
+    from forecast.config import ConfigError
+    from forecast.pipeline.run import check_issue_time
+
+    cfg, res, work = ran
+    import dataclasses
+
+    early = dataclasses.replace(cfg, run=dataclasses.replace(cfg.run, issue_time="2024-03-01T00:00Z"))
+    with pytest.raises(ConfigError, match=r"before the meter ends.*override `run.issue_time=...`"):
+        check_issue_time(early)
+    check_issue_time(dataclasses.replace(early, run=dataclasses.replace(early.run, train=False)))  # allowed

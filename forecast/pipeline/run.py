@@ -157,8 +157,9 @@ def zone_pledge(cfg: RunConfig, inp: Inputs, zone: str, draw: DrawForecast, mont
     p.upgrades = [u for u in p.upgrades if u.site_id in sites]
     p.draw.source, p.draw.path = "file", str(draw.path)
     p.system_load.source, p.system_load.path = "forecast", str(sl_path)
-    if p.price_curve.kind == "fitted" and p.price_curve.path is None:
+    if p.price_curve.kind == "fitted" and p.price_curve.path is None:  # the zone's grid history before t only
         p.price_curve.fit_on, p.price_curve.zone = str(inp.paths["grid"]), zone
+        p.price_curve.issue_time = draw.issued_at.isoformat()
     p.actuals.source, p.actuals.meter_path = "file", str(inp.paths["meter"])
     p.actuals.grid_path, p.actuals.zone = str(inp.paths["grid"]), zone
     pc.out_dir, pc.tracking_uri, pc.experiment = str(out), cfg.tracking.uri, cfg.tracking.experiment
@@ -166,6 +167,19 @@ def zone_pledge(cfg: RunConfig, inp: Inputs, zone: str, draw: DrawForecast, mont
     app = to_app(pc)
     res = api.forecast_run(app, resolved)
     return ZoneResult(zone, sites, res, sl_path, plc, plc_source)
+
+
+def check_issue_time(cfg: RunConfig) -> None:
+    """Training reads every meter hour in data.dir: an issue time before the data ends would let the model see
+    what came after it. Refused unless the run forecasts with a model trained earlier (run.train=false)."""
+    if cfg.run.issue_time is None or not cfg.run.train:
+        return
+    meter = load_inputs(dataclasses.replace(cfg.data, source="files") if cfg.data.source == "files" else cfg.data).meter
+    last = meter["ts"].max() + pd.Timedelta(hours=1)
+    if pd.Timestamp(cfg.run.issue_time) < last:
+        raise ConfigError("run.issue_time", f"{cfg.run.issue_time} is before the meter ends ({last}); training would "
+                          "read the hours after it: set run.train=false (a model trained before it) or cut data.dir",
+                          "null")
 
 
 def run(cfg: RunConfig) -> RunResult | None:
@@ -176,6 +190,7 @@ def run(cfg: RunConfig) -> RunResult | None:
         return None
     with tracking.run(to_dict(cfg), experiment=cfg.tracking.experiment, tracking_uri=cfg.tracking.uri,
                       run_name="run", tags={"kind": "run"}) as parent:
+        check_issue_time(cfg)
         tr = train(cfg) if cfg.run.train else None
         tz = compose_pledge([f"pledge={cfg.run.pledge}"]).pledge.market.timezone
         draw = forecast_draw(cfg, tz, reference_time=cfg.run.issue_time, blend_h=cfg.run.blend_h,

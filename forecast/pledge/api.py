@@ -94,6 +94,10 @@ def fitted_response(cfg: PledgeConfig, book: str = "forecast") -> NetLoadRespons
         curve = FittedSupplyCurve.load(pc.path)
     else:
         frame, desc = read_fit_frame(pc.fit_on, pc.zone, where)
+        if pc.issue_time is not None:  # only what was known when the forecast was issued
+            cut = pd.Timestamp(pc.issue_time)
+            frame = frame[pd.DatetimeIndex(frame["ts"]) < cut].reset_index(drop=True)
+            desc = f"{desc}, hours before {cut.tz_convert('UTC'):%Y-%m-%d %H:%M} UTC ({len(frame)} h)"
         curve = FittedSupplyCurve.fit(frame, n_draws=pc.n_draws, seed=pc.seed, cap_usd_per_mwh=pc.cap_usd_per_mwh,
                                       timezone=cfg.market.timezone, source=f"fitted at run time on {desc}; "
                                                                            f"{pc.n_draws} bootstrap draws, seed {pc.seed}")

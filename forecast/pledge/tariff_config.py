@@ -41,7 +41,7 @@ class PriceCurveCfg:
     path: Optional[str] = None  # fitted: a supply_curve.json (`forecast price-curve`); model: the market CSV
     fit_on: Optional[str] = None  # fitted: PJM Data Miner folder, or grid-contract file/folder, to fit on at run time
     zone: Optional[str] = None  # fitted: the zone of a grid file with several (label of a Data Miner folder)
-    issue_time: Optional[str] = None  # model: fit on the days before it (ISO 8601 with offset); null = the whole file
+    issue_time: Optional[str] = None  # model, fitted with fit_on: fit on data before it (ISO 8601 with offset); null = all
     beyond_day_ahead: str = "error"  # model: error | hold_last_days (day by day, lagged prices of the last known days)
     windows: list[int] = field(default_factory=lambda: [364, 728, 1092, 1456])  # model: LEAR windows, days
     # model: LEAR transforms; asinh by default because N-PIT members are flat beyond the loads their window saw
