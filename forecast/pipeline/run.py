@@ -139,16 +139,28 @@ def coincident_peak_plc(inp: Inputs, zone: str, sites: list[str], month: Billing
     return {s: round(float(plc[s]), 3) for s in sites}, f"metered load at the {n_peaks} zone peaks of summer {y}: {hours}"
 
 
-def zone_pledge(cfg: RunConfig, inp: Inputs, zone: str, draw: DrawForecast, month: BillingMonth) -> ZoneResult:
-    """The zone's pledge forecast ledger from the run's forecasts."""
+@dataclass
+class ZoneApp:
+    """A zone's pledge config completed from the run's forecasts, ready for ``pledge.api``."""
+
+    app: object  # forecast.pledge.config.PledgeApp
+    resolved: dict
+    sites: list[str]
+    system_load_path: Path
+    plc_mw: dict[str, float]
+    plc_source: str
+
+
+def zone_app(cfg: RunConfig, inp: Inputs, zone: str, draw: DrawForecast, month: BillingMonth) -> ZoneApp:
+    """The zone's pledge config: its sites from the sites table, the draw file, the system-load paths, the
+    price curve fitted on the zone's grid hours before the issue time, the PLC, the actuals for settlement."""
     rc = cfg.run
     sites = sorted(s for s, m in inp.metas.items() if m.zone == zone)
     pc = compose_pledge([f"pledge={rc.pledge}", *rc.pledge_overrides])
     tz = pc.pledge.market.timezone
     out = Path(rc.out_dir) / "pledge" / zone
-    hours = hourly_index([month])
-    sl_path, _ = system_load_paths(inp.grid, zone, draw.issued_at, hours, tz, rc.load_samples, rc.seed,
-                                   out / f"system_load_{month.label}.parquet")
+    sl_path, _ = system_load_paths(inp.grid, zone, draw.issued_at, hourly_index([month]), tz, rc.load_samples,
+                                   rc.seed, out / f"system_load_{month.label}.parquet")
     plc, plc_source = coincident_peak_plc(inp, zone, sites, month, tz)
     p = pc.pledge
     p.name = f"{p.name}-{zone}"
@@ -164,9 +176,14 @@ def zone_pledge(cfg: RunConfig, inp: Inputs, zone: str, draw: DrawForecast, mont
     p.actuals.grid_path, p.actuals.zone = str(inp.paths["grid"]), zone
     pc.out_dir, pc.tracking_uri, pc.experiment = str(out), cfg.tracking.uri, cfg.tracking.experiment
     resolved = OmegaConf.to_container(pc, resolve=True)
-    app = to_app(pc)
-    res = api.forecast_run(app, resolved)
-    return ZoneResult(zone, sites, res, sl_path, plc, plc_source)
+    return ZoneApp(to_app(pc), resolved, sites, sl_path, plc, plc_source)
+
+
+def zone_pledge(cfg: RunConfig, inp: Inputs, zone: str, draw: DrawForecast, month: BillingMonth) -> ZoneResult:
+    """The zone's pledge forecast ledger from the run's forecasts."""
+    z = zone_app(cfg, inp, zone, draw, month)
+    res = api.forecast_run(z.app, z.resolved)
+    return ZoneResult(zone, z.sites, res, z.system_load_path, z.plc_mw, z.plc_source)
 
 
 def check_issue_time(cfg: RunConfig) -> None:
