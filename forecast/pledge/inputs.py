@@ -210,36 +210,45 @@ def build_inputs(cfg: PledgeConfig, kind: str = "forecast") -> Inputs:
         raise ValueError(f"kind must be 'forecast' or 'settled', got {kind!r}")
     cap = np.array([s.capacity_mw for s in cfg.sites], dtype=np.float64)
     d50 = q[..., Quantiles(levels).median_index].sum(axis=0)  # (T,)
+    load, paths = system_load(cfg, kind, months, ts, sources)  # (T,), (K, T) or None
     sl = cfg.system_load
-    if kind == "settled" and cfg.actuals.source == "file" and cfg.actuals.grid_path:
-        load, _ = read_grid_load(cfg.actuals.grid_path, ts, "load_mw", cfg.actuals.zone or sl.zone)
-        sources["system_load"] = f"{cfg.actuals.grid_path}:load_mw"
-    elif sl.source == "forecast" and kind == "forecast":
-        paths = read_load_paths(sl.path, ts)  # (K, T)
-        load = np.median(paths, axis=0)  # the central path: the hourly median of the joint paths
-        sources["system_load"] = f"{sl.path}: {len(paths)} joint sample paths of a system-load forecast"
-    elif sl.source == "file":
-        col = "load_forecast_mw" if kind == "forecast" else "load_mw"
-        load, _ = read_grid_load(sl.path, ts, col, sl.zone)
-        sources["system_load"] = f"{sl.path}:{col}"
-    elif sl.source == "forecast":
-        raise ContractError(sl.path, "load_mw", "a settled ledger needs the actual system load: set "
-                            "pledge.actuals.grid_path (and pledge.actuals.source=file)")
-    else:
-        load = stylised_system_load_mw(months, ts, sl.base_gw, sl.peak_gw, sl.peak_hours)
-        sources["system_load"] = "stylised two-level"
     others = load - d50 if sl.includes_campus else load.copy()
     if (others < 0).any():
         raise ContractError(sources["system_load"], "load_mw", "system load below the campus draw although "
                             "system_load.includes_campus=true", pd.DataFrame({"ts": ts[others < 0]}))
     gen = np.full(len(ts), float(cfg.shift.new_generation_mw))
     others_paths = None
-    if sl.source == "forecast" and kind == "forecast":
+    if paths is not None:
         others_paths = paths - d50[None, :] if sl.includes_campus else paths
         if (others_paths < 0).any():
             raise ContractError(sl.path, "load_mw", "a system-load path below the campus draw although "
                                 "system_load.includes_campus=true")
     return Inputs(months, ts, site_ids, np.asarray(levels), q, cap, others, gen, sources, others_paths)
+
+
+def system_load(cfg: PledgeConfig, kind: str, months: list[BillingMonth], ts: pd.DatetimeIndex,
+                sources: dict[str, str]) -> tuple[np.ndarray, np.ndarray | None]:
+    """(T,) system load (MW) for the ledger ``kind`` and, from a system-load forecast, its (K, T) joint paths;
+    records where it came from in ``sources``."""
+    sl = cfg.system_load
+    if kind == "settled" and cfg.actuals.source == "file" and cfg.actuals.grid_path:
+        load, _ = read_grid_load(cfg.actuals.grid_path, ts, "load_mw", cfg.actuals.zone or sl.zone)
+        sources["system_load"] = f"{cfg.actuals.grid_path}:load_mw"
+        return load, None
+    if sl.source == "forecast" and kind == "forecast":
+        paths = read_load_paths(sl.path, ts)  # (K, T)
+        sources["system_load"] = f"{sl.path}: {len(paths)} joint sample paths of a system-load forecast"
+        return np.median(paths, axis=0), paths  # the central path: the hourly median of the joint paths
+    if sl.source == "file":
+        col = "load_forecast_mw" if kind == "forecast" else "load_mw"
+        load, _ = read_grid_load(sl.path, ts, col, sl.zone)
+        sources["system_load"] = f"{sl.path}:{col}"
+        return load, None
+    if sl.source == "forecast":
+        raise ContractError(sl.path, "load_mw", "a settled ledger needs the actual system load: set "
+                            "pledge.actuals.grid_path (and pledge.actuals.source=file)")
+    sources["system_load"] = "stylised two-level"
+    return stylised_system_load_mw(months, ts, sl.base_gw, sl.peak_gw, sl.peak_hours), None
 
 
 def read_load_paths(path: str, ts: pd.DatetimeIndex) -> np.ndarray:
