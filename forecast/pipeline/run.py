@@ -191,7 +191,7 @@ def check_issue_time(cfg: RunConfig) -> None:
     what came after it. Refused unless the run forecasts with a model trained earlier (run.train=false)."""
     if cfg.run.issue_time is None or not cfg.run.train:
         return
-    meter = load_inputs(dataclasses.replace(cfg.data, source="files") if cfg.data.source == "files" else cfg.data).meter
+    meter = load_inputs(cfg.data).meter
     last = meter["ts"].max() + pd.Timedelta(hours=1)
     if pd.Timestamp(cfg.run.issue_time) < last:
         raise ConfigError("run.issue_time", f"{cfg.run.issue_time} is before the meter ends ({last}); training would "
@@ -205,9 +205,9 @@ def run(cfg: RunConfig) -> RunResult | None:
     if launch_rank() != 0:
         train(cfg)
         return None
+    check_issue_time(cfg)  # before any run is opened or work is spent
     with tracking.run(to_dict(cfg), experiment=cfg.tracking.experiment, tracking_uri=cfg.tracking.uri,
                       run_name="run", tags={"kind": "run"}) as parent:
-        check_issue_time(cfg)
         tr = train(cfg) if cfg.run.train else None
         tz = compose_pledge([f"pledge={cfg.run.pledge}"]).pledge.market.timezone
         draw = forecast_draw(cfg, tz, reference_time=cfg.run.issue_time, blend_h=cfg.run.blend_h,
