@@ -30,9 +30,10 @@ from forecast.data.inputs import load_inputs
 from forecast.io import atomic_write
 from forecast.models import long_horizon
 from forecast.pipeline.draw import DrawForecast, blend
+from forecast.pipeline.predict import forecast_frame
 from forecast.pipeline.run import RunConfig, zone_app
 from forecast.pledge import api
-from forecast.pledge.calendar import billing_months, hourly_index
+from forecast.pledge.calendar import billing_months
 
 HOUR = pd.Timedelta(hours=1)
 TZ = "America/New_York"
@@ -43,13 +44,9 @@ def draw_file(cfg, inp, t, month, learned: np.ndarray, folder: Path) -> DrawFore
     end = month.end_utc
     H = int((end - t) / HOUR)
     lh = long_horizon.fit(inp.metas, inp.jobs, inp.meter, inp.grid, t, H, tuple(cfg.model.quantiles))
-    ids, ts, q_long = lh.forecast(inp.jobs)
+    ids, _, q_long = lh.forecast(inp.jobs)
     q = blend(learned, q_long, cfg.run.blend_h)  # (S, H, Q) MW
-    S, _, Q = q.shape
-    frame = pd.DataFrame({"series_id": np.repeat(ids, H), "issued_at": t, "ts": np.tile(ts, S),
-                          "horizon_h": np.tile(np.arange(1, H + 1), S)})
-    for j, c in enumerate(("p10", "p50", "p90")):
-        frame[c] = q.reshape(S * H, Q)[:, j]
+    frame = forecast_frame(q, ids, t, ["p10", "p50", "p90"], "blend:learned+long_horizon", "backtest", "")
     path = folder / f"draw_{t:%Y%m%d}.parquet"
     atomic_write(path, lambda tmp: frame.to_parquet(tmp, index=False))
     return DrawForecast(path, frame, t, end, "backtest")

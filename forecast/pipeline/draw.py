@@ -21,7 +21,7 @@ from forecast.config import Config
 from forecast.data.inputs import load_inputs
 from forecast.io import atomic_write
 from forecast.models import long_horizon
-from forecast.pipeline.predict import PredictOutput, predict
+from forecast.pipeline.predict import PredictOutput, forecast_frame, issue_time, predict
 from forecast.pledge.calendar import next_billing_month
 from forecast.types import Quantiles
 
@@ -57,51 +57,26 @@ def blend(q_learned: np.ndarray, q_long: np.ndarray, blend_h: int) -> np.ndarray
     return w * ql + (1.0 - w) * q_long
 
 
-def issue_time(cfg: Config, meter: pd.DataFrame, reference_time: str | pd.Timestamp | None) -> pd.Timestamp:
-    ref = reference_time if reference_time is not None else cfg.predict.reference_time
-    if ref is None:
-        return meter.groupby("site_id")["ts"].max().min() + HOUR
-    t = pd.Timestamp(ref)
-    if t.tzinfo is None:
-        raise ValueError(f"reference time {ref!r} has no timezone; write e.g. 2025-12-01T00:00Z")
-    return t.tz_convert("UTC")
-
-
 def forecast_draw(cfg: Config, timezone: str, reference_time: str | pd.Timestamp | None = None,
                   model_ref: str | None = None, blend_h: int = 48, origin_every_h: int = 48) -> DrawForecast:
     """Draw quantiles (MW) for every site and hour from t to the end of the next local billing month."""
     dc = dataclasses.replace(cfg.data, source="files")
     inp = load_inputs(dc)
-    t = issue_time(cfg, inp.meter, reference_time)
+    t = issue_time(inp.meter, reference_time if reference_time is not None else cfg.predict.reference_time)
     end = next_billing_month(t, timezone).end_utc
     H = int((end - t) / HOUR)
     levels = tuple(cfg.model.quantiles)
     learned = predict(cfg, model_ref, reference_time=t)
     lh = long_horizon.fit(inp.metas, inp.jobs, inp.meter, inp.grid, t, H, levels, origin_every_h=origin_every_h)
-    ids, ts, q_long = lh.forecast(inp.jobs)  # (S, H, Q) MW
+    ids, _, q_long = lh.forecast(inp.jobs)  # (S, H, Q) MW, hours t … end − 1
     cols = Quantiles(levels).columns
     f = learned.frame.set_index(["series_id", "horizon_h"])
     q_l = np.stack([f.loc[s, cols].sort_index().to_numpy(np.float64) for s in ids])  # (S, H_learned, Q)
     q = blend(q_l, q_long, blend_h)
-    frame = _tidy(q, ids, t, ts, cols, learned.model_version, learned.run_id)
+    frame = forecast_frame(q, ids, t, cols, "blend:learned+long_horizon", f"{learned.model_version}+long_horizon",
+                           learned.run_id)
     path = Path(cfg.predict.out) / f"draw_{t:%Y%m%dT%H%MZ}_to_{end:%Y%m%dT%H%MZ}.parquet"
     atomic_write(path, lambda tmp: frame.to_parquet(tmp, index=False))
     log.info("draw forecast %s: %d sites × %d h (learned model for %d h, blended over %d h)", path, len(ids), H,
              q_l.shape[1], blend_h)
     return DrawForecast(path, frame, t, end, learned.model_version, learned)
-
-
-def _tidy(q: np.ndarray, ids: list[str], t: pd.Timestamp, ts: pd.DatetimeIndex, cols: list[str], version: str,
-          run_id: str) -> pd.DataFrame:
-    S, H, Q = q.shape
-    frame = pd.DataFrame({"series_id": np.repeat(np.asarray(ids, dtype=object), H),
-                          "issued_at": pd.DatetimeIndex([t])[np.zeros(S * H, dtype=np.intp)],
-                          "ts": ts[np.tile(np.arange(H), S)],
-                          "horizon_h": np.tile(np.arange(1, H + 1, dtype=np.int32), S)})
-    flat = q.reshape(S * H, Q)  # (S·H, Q)
-    for j, c in enumerate(cols):
-        frame[c] = flat[:, j]
-    frame["model"] = "blend:learned+long_horizon"
-    frame["model_version"] = f"{version}+long_horizon"
-    frame["run_id"] = run_id
-    return frame

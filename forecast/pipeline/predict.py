@@ -70,6 +70,22 @@ def load_model(cfg: Config, ref: str | None = None) -> LoadedModel:
     return LoadedModel(model, meta, p.name, f"checkpoint:{digest}", str(meta.get("run_id", "")))
 
 
+def issue_time(meter: pd.DataFrame, ref: str | pd.Timestamp | None) -> pd.Timestamp:
+    """The issue time in UTC: ``ref`` (zone required, on the hour), or the hour after the last meter reading
+    common to every site."""
+    if ref is None:
+        t = meter.groupby("site_id")["ts"].max().min() + HOUR
+        log.info("no reference time given: using the hour after the last meter reading, %s", t)
+        return t
+    t = pd.Timestamp(ref)
+    if t.tzinfo is None:
+        raise ValueError(f"reference time {ref!r} has no timezone; write e.g. 2025-12-01T00:00Z")
+    t = t.tz_convert("UTC")
+    if t != t.floor("h"):
+        raise ValueError(f"reference time {t} is not on the hour")
+    return t
+
+
 def predict(cfg: Config, model_ref: str | None = None, reference_time: str | pd.Timestamp | None = None) -> PredictOutput:
     pc = cfg.predict
     lm = load_model(cfg, model_ref)
@@ -77,17 +93,7 @@ def predict(cfg: Config, model_ref: str | None = None, reference_time: str | pd.
     quant = Quantiles(tuple(lm.meta["model"]["quantiles"]))
     dc = dataclasses.replace(cfg.data, source="files", history_h=L, horizon_h=H)
     inp = load_inputs(dc)
-    ref = reference_time if reference_time is not None else pc.reference_time
-    if ref is None:
-        t = inp.meter.groupby("site_id")["ts"].max().min() + HOUR
-        log.info("no predict.reference_time given: using the hour after the last meter reading, %s", t)
-    else:
-        t = pd.Timestamp(ref)
-        if t.tzinfo is None:
-            raise ValueError(f"reference time {ref!r} has no timezone; write e.g. 2025-12-01T00:00Z")
-        t = t.tz_convert("UTC")
-    if t != t.floor("h"):
-        raise ValueError(f"reference time {t} is not on the hour")
+    t = issue_time(inp.meter, reference_time if reference_time is not None else pc.reference_time)
     # only what was known at t: meter and weather strictly before t (the schedule is cut at t by known_at)
     inp.meter = inp.meter[inp.meter["ts"] < t]
     if inp.grid is not None:
@@ -122,6 +128,13 @@ def predict(cfg: Config, model_ref: str | None = None, reference_time: str | pd.
 
 def tidy(q: np.ndarray, series_ids: list[str], issued_at: pd.Timestamp, quant: Quantiles, lm: LoadedModel) -> pd.DataFrame:
     """(S, H, Q) -> long frame, one row per series and hour, one column per quantile (no Python row loops)."""
+    return forecast_frame(q, series_ids, issued_at, quant.columns, lm.name, lm.version, lm.run_id)
+
+
+def forecast_frame(q: np.ndarray, series_ids: list[str], issued_at: pd.Timestamp, columns: list[str], model: str,
+                   version: str, run_id: str) -> pd.DataFrame:
+    """The forecast contract from (S, H, Q) quantiles issued at ``issued_at`` for hours issued_at … + H − 1:
+    series_id, issued_at, ts, horizon_h, one column per quantile, model, model_version, run_id."""
     S, H, Q = q.shape
     ts = pd.date_range(issued_at, periods=H, freq="h")
     issued = pd.DatetimeIndex([issued_at])
@@ -132,9 +145,9 @@ def tidy(q: np.ndarray, series_ids: list[str], issued_at: pd.Timestamp, quant: Q
         "horizon_h": np.tile(np.arange(1, H + 1, dtype=np.int32), S),
     })
     flat = q.reshape(S * H, Q).astype(np.float64)  # (S·H, Q)
-    for j, col in enumerate(quant.columns):
+    for j, col in enumerate(columns):
         frame[col] = flat[:, j]
-    frame["model"] = lm.name
-    frame["model_version"] = lm.version
-    frame["run_id"] = lm.run_id
+    frame["model"] = model
+    frame["model_version"] = version
+    frame["run_id"] = run_id
     return frame
