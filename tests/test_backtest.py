@@ -71,6 +71,19 @@ def test_calibration_widens_narrow_quantiles_to_nominal():
     assert (np.diff(qc, axis=-1) >= 0).all()
 
 
+def test_calibration_stays_inside_the_models_physical_range():
+    """Power near 0 or near the ceiling: the stretched P10/P90 are clamped back to [0, 1], still sorted."""
+    rng = np.random.default_rng(1)
+    med = rng.uniform(0.0, 1.0, (200, 24))
+    q = np.stack([med - 0.05, med, med + 0.05], axis=-1).clip(0.0, 1.0)
+    qc = apply_calibration(q, 1, 6.0, 6.0, bounds=(0.0, 1.0))
+    assert qc.min() >= 0.0 and qc.max() <= 1.0
+    assert (np.diff(qc, axis=-1) >= 0).all()
+    assert (qc[..., 0] == 0.0).any() and (qc[..., 2] == 1.0).any()  # the stretch did reach the bounds
+    unbounded = apply_calibration(q, 1, 6.0, 6.0)
+    assert unbounded.min() < 0.0  # without bounds the same stretch leaves the range
+
+
 def test_every_origin_gets_its_refit_and_one_batched_predict(monkeypatch):
     """Each refit segment is forecast by one batched call (plus one for calibration), never per origin."""
     import forecast.models.inference as tr_mod

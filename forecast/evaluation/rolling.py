@@ -177,12 +177,17 @@ def calibration_factors(q: np.ndarray, y: np.ndarray, mi: int, target: float = 0
     return float(np.clip(c_lo, 0.1, 20.0)), float(np.clip(c_hi, 0.1, 20.0))
 
 
-def apply_calibration(q: np.ndarray, mi: int, c_lo: float, c_hi: float) -> np.ndarray:
-    """Scale offsets below / above the median by c_lo / c_hi (inner quantiles proportionally); stays sorted."""
+def apply_calibration(q: np.ndarray, mi: int, c_lo: float, c_hi: float,
+                      bounds: tuple[float, float] | None = None) -> np.ndarray:
+    """Scale offsets below / above the median by c_lo / c_hi (inner quantiles proportionally); stays sorted.
+    With ``bounds`` (the model's physical range) the stretched quantiles are clamped back into it, which keeps
+    them sorted: a stretch never takes a power forecast below 0 or above the site's ceiling."""
     med = q[..., mi: mi + 1]
     out = q.copy()
     out[..., :mi] = med + c_lo * (q[..., :mi] - med)
     out[..., mi + 1:] = med + c_hi * (q[..., mi + 1:] - med)
+    if bounds is not None:
+        np.clip(out, bounds[0], bounds[1], out=out)
     return out
 
 
@@ -281,7 +286,7 @@ def rolling(store: WindowStore, origins: np.ndarray, policy: Policy, make_model:
         if policy.calibrate:
             y_val, _ = gather_targets(store, va)
             c = calibration_factors(q_val, y_val, mi)
-            q = apply_calibration(q, mi, *c)
+            q = apply_calibration(q, mi, *c, bounds=getattr(models[-1], "bounds", None))
         out["model"][seg] = q
         refit_of[seg] = j
         # baselines: residual quantiles from the same training + validation windows (all before t0)
