@@ -29,7 +29,7 @@ from forecast.config import compose, to_object
 from forecast.data.inputs import load_inputs
 from forecast.io import atomic_write
 from forecast.models import long_horizon
-from forecast.pipeline.draw import DrawForecast, blend
+from forecast.pipeline.draw import DrawForecast, blend, month_window
 from forecast.pipeline.predict import forecast_frame
 from forecast.pipeline.run import RunConfig, zone_app
 from forecast.pledge import api
@@ -43,13 +43,14 @@ def draw_file(cfg, inp, t, month, learned: np.ndarray, folder: Path) -> DrawFore
     """The month's draw forecast issued at t (learned 168 h blended into the long-horizon model), as a file."""
     end = month.end_utc
     H = int((end - t) / HOUR)
-    lh = long_horizon.fit(inp.metas, inp.jobs, inp.meter, inp.grid, t, H, tuple(cfg.model.quantiles))
+    lh = long_horizon.fit(inp.metas, inp.jobs, inp.meter, inp.grid, t, H, tuple(cfg.model.quantiles),
+                          origin_every_h=cfg.run.origin_every_h, window=month_window(t, month.start_utc, end))
     ids, _, q_long = lh.forecast(inp.jobs)
     q = blend(learned, q_long, cfg.run.blend_h)  # (S, H, Q) MW
     frame = forecast_frame(q, ids, t, ["p10", "p50", "p90"], "blend:learned+long_horizon", "backtest", "")
     path = folder / f"draw_{t:%Y%m%d}.parquet"
     atomic_write(path, lambda tmp: frame.to_parquet(tmp, index=False))
-    return DrawForecast(path, frame, t, end, "backtest")
+    return DrawForecast(path, frame, t, end, "backtest", dependence=lh.dependence)
 
 
 def line_rows(fc, st, month: str, zone: str) -> list[dict]:

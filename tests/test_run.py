@@ -113,3 +113,38 @@ def test_an_issue_time_inside_the_training_data_is_refused(ran):
     with pytest.raises(ConfigError, match=r"before the meter ends.*override `run.issue_time=...`"):
         check_issue_time(early)
     check_issue_time(dataclasses.replace(early, run=dataclasses.replace(early.run, train=False)))  # allowed
+
+
+def test_the_monte_carlo_correlations_are_fitted_with_the_draw_and_reach_the_ledger(ran):
+    cfg, res, work = ran
+    dep = res.draw.dependence
+    assert dep is not None and dep.window_h == res.month.hours
+    for z in res.zones.values():
+        man = json.loads((z.pledge.versions[0].path / "manifest.json").read_text())
+        mc = man["config"]["pledge"]["montecarlo"]
+        if dep.rho_time is None:  # too few past windows: the configured values, and the output says so
+            assert "as configured" in z.correlation_source
+        else:
+            assert (mc["rho_time"], mc["rho_sites"]) == (dep.rho_time, dep.rho_sites)
+            assert "fitted on" in z.correlation_source
+
+
+def test_the_same_chain_on_user_files_gives_the_same_ledger_to_the_cent(ran):
+    """`forecast run data=files` on the files the simulated run wrote, with the model it registered."""
+    from forecast.pipeline.run import run
+
+    cfg, res, work = ran
+    files = to_object(compose(["experiment=quick", "data=files", f"data.dir={work / 'data'}", "run.train=false",
+                               f"predict.out={work / 'fc-files'}", f"run.out_dir={work / 'run-files'}",
+                               f"out_dir={work / 'out-files'}", f"tracking.uri={cfg.tracking.uri}", "run.load_samples=40",
+                               "run.pledge_overrides=['pledge.montecarlo.samples=100','pledge.price_curve.n_draws=5']"],
+                              "run"), RunConfig)
+    again = run(files)
+    assert again.train is None and again.month.label == res.month.label
+    assert sorted(again.zones) == sorted(res.zones)
+    m = res.month.label
+    for zone, z in res.zones.items():
+        a, b = z.pledge.accounting, again.zones[zone].pledge.accounting
+        assert b.total(m) == a.total(m)  # Decimal cents
+        assert b.bands[(m, "total")] == a.bands[(m, "total")]
+        assert again.zones[zone].sites == z.sites

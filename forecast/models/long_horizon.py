@@ -26,6 +26,7 @@ import pandas as pd
 
 from forecast.data.features import PHYS, SiteMeta
 from forecast.data.reference import schedule_at
+from forecast.models.dependence import Dependence, fit_dependence, normal_scores
 
 HOUR = pd.Timedelta(hours=1)
 CDD_BASE_C = 12.0
@@ -51,6 +52,7 @@ class LongHorizonModel:
     metas: dict[str, SiteMeta]
     fits: dict[str, SiteFit]
     climatology: dict[str, np.ndarray]  # zone -> (366, 24) °C by local-free UTC day of year and hour
+    dependence: Dependence | None = None  # Monte Carlo correlations of the forecast month (fit(window=...))
 
     def forecast(self, jobs: pd.DataFrame) -> tuple[list[str], pd.DatetimeIndex, np.ndarray]:
         """(site ids, target hours (H,), quantiles (S, H, Q) MW) issued at ``issued_at``."""
@@ -172,8 +174,11 @@ def pseudo_origins(start: pd.Timestamp, t: pd.Timestamp, every_h: int) -> pd.Dat
 
 def fit(metas: dict[str, SiteMeta], jobs: pd.DataFrame, meter: pd.DataFrame, grid: pd.DataFrame | None,
         t: pd.Timestamp, horizon: int, levels: tuple[float, ...] = (0.1, 0.5, 0.9), history_days: int = 730,
-        origin_every_h: int = 48) -> LongHorizonModel:
-    """Fit every site's model at issue time ``t`` from meter, grid and plan versions before ``t`` only."""
+        origin_every_h: int = 48, window: tuple[int, int] | None = None) -> LongHorizonModel:
+    """Fit every site's model at issue time ``t`` from meter, grid and plan versions before ``t`` only.
+
+    ``window`` = (first lead, hours): also fit the Monte Carlo correlations of the month those leads cover
+    (``LongHorizonModel.dependence``) from the pseudo-forecasts' residuals over the same leads."""
     meter = meter[meter["ts"] < t]
     grid = grid[grid["ts"] < t] if grid is not None else None
     start = max(meter["ts"].min(), t - pd.Timedelta(days=history_days))
@@ -189,31 +194,51 @@ def fit(metas: dict[str, SiteMeta], jobs: pd.DataFrame, meter: pd.DataFrame, gri
     for s, m in enumerate(ms):
         cdd = _cdd(temps[m.zone].reindex(hours).to_numpy(np.float64))
         coefs[m.site_id] = fit_coef(hist[s, :, PHYS].astype(np.float64), cdd, ys[m.site_id])
-    resid = _lead_residuals(ms, jobs, hours, ys, coefs, clim, t, horizon, origin_every_h)
+    resid, paths = _lead_residuals(ms, jobs, hours, ys, coefs, clim, t, horizon, origin_every_h, window)
     fits = {}
     for m in ms:
         off, n = lead_offsets(resid[m.site_id], levels)
         fits[m.site_id] = SiteFit(coefs[m.site_id], off, n)
-    return LongHorizonModel(t, horizon, tuple(levels), {m.site_id: m for m in ms}, fits, clim)
+    dep = window_dependence(paths, [fits[m.site_id].offsets for m in ms], levels, window) if window else None
+    return LongHorizonModel(t, horizon, tuple(levels), {m.site_id: m for m in ms}, fits, clim, dep)
+
+
+def window_dependence(paths: np.ndarray, offsets: list[np.ndarray], levels: tuple[float, ...],
+                      window: tuple[int, int]) -> Dependence:
+    """Monte Carlo correlations from residual paths (O, S, W) over leads ``window``: each residual's normal score
+    under the residual quantiles of its lead day, then ``dependence.fit_dependence``."""
+    d = np.minimum((window[0] + np.arange(window[1])) // 24, len(offsets[0]) - 1)  # (W,) lead day
+    q = np.stack([off[d] for off in offsets])  # (S, W, Q)
+    z = normal_scores(paths, np.broadcast_to(q, (*paths.shape, q.shape[-1])), np.asarray(levels))
+    return fit_dependence(np.where(np.isfinite(paths), z, np.nan))
 
 
 def _lead_residuals(ms: list[SiteMeta], jobs: pd.DataFrame, hours: pd.DatetimeIndex, ys: dict[str, np.ndarray],
-                    coefs: dict, clim: dict, t: pd.Timestamp, horizon: int, every_h: int) -> dict[str, list]:
-    """site -> per lead day, the residuals meter − point of pseudo-forecasts issued at past origins (targets < t)."""
+                    coefs: dict, clim: dict, t: pd.Timestamp, horizon: int, every_h: int,
+                    window: tuple[int, int] | None = None) -> tuple[dict[str, list], np.ndarray]:
+    """site -> per lead day, the residuals meter − point of pseudo-forecasts issued at past origins (targets < t);
+    and (O_w, S, W) the residuals over leads ``window`` = (first lead, W) of the origins whose whole window lies
+    before t (NaN where no reading), for the dependence fit."""
     D = (horizon + 23) // 24
     parts: dict[str, list[list[np.ndarray]]] = {m.site_id: [[] for _ in range(D)] for m in ms}
+    paths = []
     pos0 = hours[0]
+    lead_day = np.arange(horizon) // 24
     for o in pseudo_origins(hours[0], t, every_h):
         ts = pd.date_range(o, periods=horizon, freq="h")
         keep = ts < t
         _, fut = schedule_at(jobs, ms, o, 1, horizon)  # (S, H, C) as planned at o
         idx = ((ts[keep] - pos0) // HOUR).to_numpy(np.int64)
-        lead_day = np.arange(horizon)[keep] // 24
+        r_all = np.full((len(ms), horizon), np.nan)  # (S, H) residuals of this origin
         for s, m in enumerate(ms):
             point = _point(coefs[m.site_id], fut[s, keep, PHYS].astype(np.float64),
                            _cdd(_clim_at(clim.get(m.zone), ts[keep])))
-            r = ys[m.site_id][idx] - point
-            ok = np.isfinite(r)
+            r_all[s, keep] = ys[m.site_id][idx] - point
+            ok = np.isfinite(r_all[s])
             for d in np.unique(lead_day[ok]):
-                parts[m.site_id][d].append(r[ok & (lead_day == d)])
-    return {sid: [np.concatenate(p) if p else np.zeros(0) for p in days] for sid, days in parts.items()}
+                parts[m.site_id][d].append(r_all[s, ok & (lead_day == d)])
+        if window is not None and window[0] + window[1] <= int(keep.sum()):
+            paths.append(r_all[:, window[0]:window[0] + window[1]])
+    W = window[1] if window is not None else 0
+    out = {sid: [np.concatenate(p) if p else np.zeros(0) for p in days] for sid, days in parts.items()}
+    return out, (np.stack(paths) if paths else np.zeros((0, len(ms), W)))

@@ -21,6 +21,7 @@ from forecast.config import Config
 from forecast.data.inputs import load_inputs
 from forecast.io import atomic_write
 from forecast.models import long_horizon
+from forecast.models.dependence import Dependence
 from forecast.pipeline.predict import PredictOutput, forecast_frame, issue_time, predict
 from forecast.pledge.calendar import next_billing_month
 from forecast.types import Quantiles
@@ -37,6 +38,7 @@ class DrawForecast:
     end: pd.Timestamp  # exclusive
     learned_version: str | None
     learned: PredictOutput | None = None  # the learned model's own forecast (its horizon), as written
+    dependence: Dependence | None = None  # the month's Monte Carlo correlations, fitted on past pseudo-forecasts
 
 
 def blend_weights(horizon: int, learned_h: int, blend_h: int) -> np.ndarray:
@@ -63,11 +65,13 @@ def forecast_draw(cfg: Config, timezone: str, reference_time: str | pd.Timestamp
     dc = dataclasses.replace(cfg.data, source="files")
     inp = load_inputs(dc)
     t = issue_time(inp.meter, reference_time if reference_time is not None else cfg.predict.reference_time)
-    end = next_billing_month(t, timezone).end_utc
+    month = next_billing_month(t, timezone)
+    end = month.end_utc
     H = int((end - t) / HOUR)
     levels = tuple(cfg.model.quantiles)
     learned = predict(cfg, model_ref, reference_time=t)
-    lh = long_horizon.fit(inp.metas, inp.jobs, inp.meter, inp.grid, t, H, levels, origin_every_h=origin_every_h)
+    lh = long_horizon.fit(inp.metas, inp.jobs, inp.meter, inp.grid, t, H, levels, origin_every_h=origin_every_h,
+                          window=month_window(t, month.start_utc, end))
     ids, _, q_long = lh.forecast(inp.jobs)  # (S, H, Q) MW, hours t … end − 1
     cols = Quantiles(levels).columns
     f = learned.frame.set_index(["series_id", "horizon_h"])
@@ -79,4 +83,9 @@ def forecast_draw(cfg: Config, timezone: str, reference_time: str | pd.Timestamp
     atomic_write(path, lambda tmp: frame.to_parquet(tmp, index=False))
     log.info("draw forecast %s: %d sites × %d h (learned model for %d h, blended over %d h)", path, len(ids), H,
              q_l.shape[1], blend_h)
-    return DrawForecast(path, frame, t, end, learned.model_version, learned)
+    return DrawForecast(path, frame, t, end, learned.model_version, learned, lh.dependence)
+
+
+def month_window(t: pd.Timestamp, start: pd.Timestamp, end: pd.Timestamp) -> tuple[int, int]:
+    """(first lead, hours) of the billing month [start, end) in a forecast issued at t."""
+    return int((start - t) / HOUR), int((end - start) / HOUR)

@@ -50,6 +50,7 @@ class RunOptions:
     blend_h: int = 48  # hours over which the learned model hands over to the long-horizon one
     origin_every_h: int = 48  # stride of the past origins that teach the long-horizon model its lead-time gap
     load_samples: int = 200  # joint sample paths of each zone's system load
+    fit_correlations: bool = True  # Monte Carlo rho_time / rho_sites fitted on past pseudo-forecasts of the draw
     seed: int = 0
     out_dir: str = "outputs/run"
 
@@ -82,6 +83,7 @@ class ZoneResult:
     system_load_path: Path
     plc_mw: dict[str, float]
     plc_source: str
+    correlation_source: str = ""
 
 
 @dataclass
@@ -149,6 +151,20 @@ class ZoneApp:
     system_load_path: Path
     plc_mw: dict[str, float]
     plc_source: str
+    correlation_source: str
+
+
+def correlations(rc: RunOptions, draw: DrawForecast, mc) -> str:
+    """Set the pledge's Monte Carlo correlations (``mc``) to those fitted with the draw forecast, unless the run
+    says not to or the pledge overrides name them; returns where the values come from."""
+    dep = draw.dependence
+    if any(o.startswith("pledge.montecarlo.rho") for o in rc.pledge_overrides):
+        return f"rho_time {mc.rho_time}, rho_sites {mc.rho_sites} from run.pledge_overrides"
+    if not rc.fit_correlations or dep is None or dep.rho_time is None:
+        why = "run.fit_correlations=false" if not rc.fit_correlations else (dep.note if dep else "no fit")
+        return f"rho_time {mc.rho_time}, rho_sites {mc.rho_sites} as configured ({why})"
+    mc.rho_time, mc.rho_sites = float(dep.rho_time), float(dep.rho_sites)
+    return f"rho_time {mc.rho_time:.4f}, rho_sites {mc.rho_sites:.3f} {dep.note}"
 
 
 def zone_app(cfg: RunConfig, inp: Inputs, zone: str, draw: DrawForecast, month: BillingMonth) -> ZoneApp:
@@ -163,6 +179,7 @@ def zone_app(cfg: RunConfig, inp: Inputs, zone: str, draw: DrawForecast, month: 
                                    rc.seed, out / f"system_load_{month.label}.parquet")
     plc, plc_source = coincident_peak_plc(inp, zone, sites, month, tz)
     p = pc.pledge
+    corr_source = correlations(rc, draw, p.montecarlo)
     p.name = f"{p.name}-{zone}"
     p.period.start, p.period.months = month.label, 1
     p.sites = [SiteCfg(site_id=s, capacity_mw=inp.metas[s].capacity_mw, plc_mw=plc[s]) for s in sites]
@@ -176,14 +193,14 @@ def zone_app(cfg: RunConfig, inp: Inputs, zone: str, draw: DrawForecast, month: 
     p.actuals.grid_path, p.actuals.zone = str(inp.paths["grid"]), zone
     pc.out_dir, pc.tracking_uri, pc.experiment = str(out), cfg.tracking.uri, cfg.tracking.experiment
     resolved = OmegaConf.to_container(pc, resolve=True)
-    return ZoneApp(to_app(pc), resolved, sites, sl_path, plc, plc_source)
+    return ZoneApp(to_app(pc), resolved, sites, sl_path, plc, plc_source, corr_source)
 
 
 def zone_pledge(cfg: RunConfig, inp: Inputs, zone: str, draw: DrawForecast, month: BillingMonth) -> ZoneResult:
     """The zone's pledge forecast ledger from the run's forecasts."""
     z = zone_app(cfg, inp, zone, draw, month)
     res = api.forecast_run(z.app, z.resolved)
-    return ZoneResult(zone, z.sites, res, z.system_load_path, z.plc_mw, z.plc_source)
+    return ZoneResult(zone, z.sites, res, z.system_load_path, z.plc_mw, z.plc_source, z.correlation_source)
 
 
 def check_issue_time(cfg: RunConfig) -> None:
@@ -240,5 +257,6 @@ def format_run(res: RunResult) -> str:
                      f"(P10–P90 {fmt_usd(lo)} – {fmt_usd(hi)}); pledge lines {fmt_usd(acc.total(m, 'pledge'))} "
                      f"(P10–P90 {fmt_usd(plo)} – {fmt_usd(phi)})")
         lines.append(f"  ledger {z.pledge.versions[0].path}; report {z.pledge.report_path}; PLC: {z.plc_source}")
+        lines.append(f"  Monte Carlo correlations: {z.correlation_source}")
     lines.append(f"MLflow parent run {res.run_id}; {res.seconds:.0f} s")
     return "\n".join(lines)
