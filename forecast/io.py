@@ -1,4 +1,8 @@
-"""Atomic file writes: readers never see a half-written file, and a failed write leaves the old one."""
+"""Atomic file writes: readers never see a half-written file, and a failed write leaves the old one.
+
+Temporary files and folders are created private (mode 0600 / 0700); before they are renamed into place they
+get the modes an ordinary ``open`` / ``mkdir`` would give under the process umask (0644 / 0755 under 0022), so a
+teammate in the group can read the outputs."""
 
 from __future__ import annotations
 
@@ -6,6 +10,19 @@ import os
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
+
+
+def umask() -> int:
+    """The process umask (read by setting and restoring it)."""
+    m = os.umask(0o022)
+    os.umask(m)
+    return m
+
+
+def shared_mode(path: str | os.PathLike) -> None:
+    """Give a file (0666) or folder (0777) the permissions the umask allows, as open/mkdir would have."""
+    base = 0o777 if Path(path).is_dir() else 0o666
+    os.chmod(path, base & ~umask())
 
 
 def atomic_write(path: str | os.PathLike, write: Callable[[str], object]) -> Path:
@@ -18,6 +35,7 @@ def atomic_write(path: str | os.PathLike, write: Callable[[str], object]) -> Pat
         write(tmp)
         with open(tmp, "rb") as fh:
             os.fsync(fh.fileno())
+        shared_mode(tmp)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

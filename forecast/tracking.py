@@ -143,6 +143,26 @@ class Run:
         return version
 
 
+def artifact_root(uri: str) -> str | None:
+    """Where a new experiment's artifacts go: for a sqlite store, ``mlruns/`` beside the database file (MLflow's
+    own default is ``./mlruns`` in whatever folder the command runs in); None (the server decides) otherwise."""
+    if not uri.startswith("sqlite:///"):
+        return None
+    db = Path(uri[len("sqlite:///"):])
+    return (db.resolve().parent / "mlruns").as_uri()
+
+
+def ensure_experiment(mlf, name: str, uri: str) -> None:
+    """Make ``name`` the active experiment, creating it with its artifacts beside a sqlite store."""
+    if mlf.get_experiment_by_name(name) is None:
+        try:
+            mlf.create_experiment(name, artifact_location=artifact_root(uri))
+        except mlf.exceptions.MlflowException:  # created meanwhile by another process: use that one
+            if mlf.get_experiment_by_name(name) is None:
+                raise
+    mlf.set_experiment(name)
+
+
 @contextlib.contextmanager
 def run(config: Mapping[str, Any] | None = None, experiment: str = "forecast", tracking_uri: str | None = None,
         run_name: str | None = None, tags: Mapping[str, Any] | None = None) -> Iterator[Run]:
@@ -150,7 +170,7 @@ def run(config: Mapping[str, Any] | None = None, experiment: str = "forecast", t
 
     Opened while another run is active (``forecast run``'s stages), it is that run's child."""
     mlf = _mlflow(tracking_uri)
-    mlf.set_experiment(experiment)
+    ensure_experiment(mlf, experiment, resolve_uri(tracking_uri))
     with mlf.start_run(run_name=run_name, nested=mlf.active_run() is not None) as active:
         r = Run(active.info.run_id, active.info.experiment_id, resolve_uri(tracking_uri), mlf)
         env = environment()

@@ -57,3 +57,18 @@ def test_model_registered_with_alias_and_signature(uri):
     assert info.signature.outputs.inputs[0].shape == (-1, 6, 3)
     with pytest.raises(LookupError, match="no registered model 'pf' with alias 'nope'"):
         tracking.resolve_alias("pf", "nope", uri)
+
+
+def test_artifacts_go_beside_the_sqlite_store_not_into_the_working_folder(tmp_path, monkeypatch):
+    here = tmp_path / "cwd"
+    here.mkdir()
+    monkeypatch.chdir(here)
+    uri = f"sqlite:///{tmp_path / 'store' / 'mlflow.db'}"
+    (tmp_path / "store").mkdir()
+    with tracking.run({"a": 1}, experiment="beside", tracking_uri=uri) as r:
+        run_id = r.run_id
+    assert not (here / "mlruns").exists()
+    assert (tmp_path / "store" / "mlruns").is_dir()
+    assert any(p.name == "config.json" for p in (tmp_path / "store" / "mlruns").rglob("*"))
+    with tracking.run(None, experiment="beside", tracking_uri=uri) as r2:  # the experiment is reused
+        assert r2.experiment_id == r.experiment_id != run_id

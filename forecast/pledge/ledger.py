@@ -24,6 +24,7 @@ from pathlib import Path
 import pandas as pd
 
 import forecast
+from forecast.io import shared_mode
 
 KINDS = ("forecast", "settled", "trueup")
 _V = re.compile(r"^v(\d{4,})$")
@@ -98,6 +99,7 @@ class Ledger:
                         "supersedes": prev.label if prev else None,
                         "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"), **manifest}
                 _write(tmp, lines.assign(ledger=self.kind, version=number), meta, hourly)
+                shared_mode(tmp)
                 try:
                     os.rename(tmp, d / f"v{number:04d}")
                     return Version(self.kind, month, number, d / f"v{number:04d}")
