@@ -117,7 +117,7 @@ class PerSampleWindows(torch.utils.data.Dataset):
     """The standard pipeline: one window per item from host arrays, collated by the DataLoader."""
 
     def __init__(self, store: WindowStore, index: np.ndarray):
-        self.hist, self.fut = store.hist.numpy(), store.fut.numpy()
+        self.hist, self.fut = store.hist.numpy(), store.materialised_fut().numpy()
         self.cal, self.y, self.scale = store.cal.numpy(), store.y.numpy(), store.scale.numpy()
         self.index, self.L, self.H = index, store.history, store.horizon
 

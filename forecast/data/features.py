@@ -25,6 +25,7 @@ from forecast.data.asof import HOUR_NS, VersionIntervals, version_intervals
 from forecast.data.contracts import DEFAULT_HOST_RATIO
 from forecast.data.flops import peak_flops
 from forecast.data.gpus import GPU_TYPES, gpu_spec
+from forecast.data.plan_events import KnownFuture
 
 SCHEDULE_CHANNELS: tuple[str, ...] = (*(f"gpus_{g}" for g in GPU_TYPES), "flop_rate", "phys_power", "starts", "ends")
 PHYS = SCHEDULE_CHANNELS.index("phys_power")
@@ -135,35 +136,61 @@ def _version_weights(j: pd.DataFrame, meta: SiteMeta, ps: np.ndarray, pe: np.nda
     return w_active, w_start, w_end
 
 
+@dataclass(frozen=True)
+class Rectangles:
+    """The schedule of one site as rectangles on (issue hour, target hour), hours from an origin: row r adds
+    ``w[r]`` to every target hour a[r] <= j < b[r] as planned at every issue hour k[r] <= i < k_end[r]."""
+
+    a: np.ndarray  # (R,) int64 first target hour
+    b: np.ndarray  # (R,) int64 end target hour (exclusive)
+    k: np.ndarray  # (R,) int64 first issue hour at which the version is in force
+    k_end: np.ndarray  # (R,) int64 first issue hour at which it is superseded (asof.NEVER: it is not)
+    w: np.ndarray  # (R, C) float64 weights per schedule channel
+
+
+def schedule_rectangles(jobs: pd.DataFrame, meta: SiteMeta, origin: pd.Timestamp) -> Rectangles:
+    """Per version planned at this site, three rectangles: while it runs [ps, pe) (GPUs by type, FLOP rate,
+    dynamic power), its start hour [ps, ps+1) and its end hour [pe, pe+1); in force for the version's
+    issue hours from ``asof.version_intervals``. The idle power offset is not part of them."""
+    j, iv = _site_versions(jobs, meta, origin)
+    if not len(j):
+        e = np.zeros(0, np.int64)
+        return Rectangles(e, e, e, e, np.zeros((0, len(SCHEDULE_CHANNELS))))
+    ps, pe = _hours_since(j["planned_start"], origin), _hours_since(j["planned_end"], origin)
+    return Rectangles(np.concatenate([ps, ps, pe]), np.concatenate([pe, ps + 1, pe + 1]), np.tile(iv.k, 3),
+                      np.tile(iv.k_end, 3), np.concatenate(_version_weights(j, meta, ps, pe)))
+
+
+def _hourly_grid(issue_times: pd.DatetimeIndex) -> np.ndarray:
+    """(N,) issue hours from issue_times[0]; raises unless strictly increasing whole hours."""
+    issue = _hours_since(issue_times, issue_times[0])
+    if np.any(np.diff(issue) <= 0):
+        raise ValueError("issue_times must be strictly increasing hours")
+    return issue
+
+
 def schedule_covariates(jobs: pd.DataFrame, meta: SiteMeta, issue_times: pd.DatetimeIndex, horizon: int) -> np.ndarray:
     """Known-future schedule channels, (N, H, C) float32, for N hourly issue times and leads 0 … H−1.
 
     Cell [n, h] describes hour issue_times[n] + h as planned at issue_times[n] (``asof``: the versions in
     force then). Built with a difference array along the issue axis, so the cost is
-    O(versions × H + N × H × C), never a loop over issue times.
+    O(versions × H + N × H × C), never a loop over issue times. ``schedule_plan`` holds the same values
+    in O(N × C + versions) memory.
     """
     N, H, C = len(issue_times), horizon, len(SCHEDULE_CHANNELS)
     if not N:
         return np.zeros((0, H, C), np.float32)
-    origin = issue_times[0]
-    issue = _hours_since(issue_times, origin)  # (N,) sorted ints
-    if np.any(np.diff(issue) <= 0):
-        raise ValueError("issue_times must be strictly increasing hours")
-    j, iv = _site_versions(jobs, meta, origin)
+    issue = _hourly_grid(issue_times)  # (N,) sorted ints
+    r = schedule_rectangles(jobs, meta, issue_times[0])
     diff = np.zeros((N + 1, H, C), np.float64)
-    if len(j):
-        ps, pe = _hours_since(j["planned_start"], origin), _hours_since(j["planned_end"], origin)
-        # intervals of target hours [a, b) with weights, valid for issue hours [k, k_end)
-        a, b = np.concatenate([ps, ps, pe]), np.concatenate([pe, ps + 1, pe + 1])
-        kk, ke = np.tile(iv.k, 3), np.tile(iv.k_end, 3)
-        w = np.concatenate(_version_weights(j, meta, ps, pe))
+    if len(r.a):
         hs = np.arange(H)
         # issue t sees target t+h in [a, b)  <=>  t in [a-h, b-h); and t in [k, ke)
-        lo = np.searchsorted(issue, np.maximum(kk[:, None], a[:, None] - hs[None, :]), side="left")  # (3V, H)
-        hi = np.searchsorted(issue, np.minimum(ke[:, None], b[:, None] - hs[None, :]), side="left")
+        lo = np.searchsorted(issue, np.maximum(r.k[:, None], r.a[:, None] - hs[None, :]), side="left")  # (3V, H)
+        hi = np.searchsorted(issue, np.minimum(r.k_end[:, None], r.b[:, None] - hs[None, :]), side="left")
         rows, cols = np.nonzero(hi > lo)
         for c in range(C):
-            wc = w[rows, c]
+            wc = r.w[rows, c]
             m = wc != 0
             if m.any():
                 np.add.at(diff[:, :, c], (lo[rows[m], cols[m]], cols[m]), wc[m])
@@ -171,6 +198,17 @@ def schedule_covariates(jobs: pd.DataFrame, meta: SiteMeta, issue_times: pd.Date
     out = np.cumsum(diff, axis=0)[:N]
     out[:, :, PHYS] += meta.idle_mw / meta.capacity_mw
     return out.astype(np.float32)
+
+
+def schedule_plan(jobs: pd.DataFrame, meta: SiteMeta, ts: pd.DatetimeIndex, horizon: int) -> KnownFuture:
+    """The values of ``schedule_covariates(jobs, meta, ts, horizon)`` in compact form (``plan_events``):
+    lead 0 for T + H hours and the revision events, O(T × C + versions). ``ts``: T consecutive hours."""
+    if not np.array_equal(_hours_since(ts, ts[0]), np.arange(len(ts))):
+        raise ValueError("the compact schedule needs consecutive hourly issue times (no gaps)")
+    idle = np.zeros(len(SCHEDULE_CHANNELS))
+    idle[PHYS] = meta.idle_mw / meta.capacity_mw
+    r = schedule_rectangles(jobs, meta, ts[0])
+    return KnownFuture.from_rectangles(r.a, r.b, r.k, r.k_end, r.w, len(ts), horizon, idle)
 
 
 def physics_power_mw(cov: np.ndarray, meta: SiteMeta) -> np.ndarray:

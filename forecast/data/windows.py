@@ -7,8 +7,12 @@ hours starting at global offset o_s, global index g = o_s + i is the issue
 time ts_s[i] (a forecast issued at the beginning of hour i):
 
     history   hours i−L … i−1      hist[g−L : g]          (L, F_hist)
-    future    hours i … i+H−1      fut[g] ⊕ cal[g : g+H]   (H, F_sched + F_cal)
+    future    hours i … i+H−1      fut(g) ⊕ cal[g : g+H]   (H, F_sched + F_cal)
     target    hours i … i+H−1      y[g : g+H]              (H,)
+
+The schedule as planned at g, fut(g), is expanded per batch from the compact form of ``plan_events``
+(lead 0 per hour and the revision events: memory independent of H); ``compact=False`` keeps the
+materialised (N, H, F_sched) tensor instead, for comparison.
 """
 
 from __future__ import annotations
@@ -19,7 +23,8 @@ import numpy as np
 import pandas as pd
 import torch
 
-from forecast.data.features import CALENDAR_CHANNELS, SCHEDULE_CHANNELS, SiteMeta, calendar, schedule_covariates
+from forecast.data.features import CALENDAR_CHANNELS, SCHEDULE_CHANNELS, SiteMeta, calendar, schedule_plan
+from forecast.data.plan_events import KnownFuture, expand
 
 HIST_CHANNELS: tuple[str, ...] = ("power", *SCHEDULE_CHANNELS, "temperature", *CALENDAR_CHANNELS)
 FUT_CHANNELS: tuple[str, ...] = (*SCHEDULE_CHANNELS, *CALENDAR_CHANNELS)
@@ -34,9 +39,13 @@ class SeriesArrays:
     ts: pd.DatetimeIndex  # (T,) hourly UTC; issue times and target hours
     y: np.ndarray  # (T,) normalised target; NaN where unknown (after the last meter reading)
     hist: np.ndarray  # (T, F_hist) history channels at each hour (known once the hour has passed)
-    fut: np.ndarray  # (T, H, F_sched) schedule as planned at each issue time
+    fut: KnownFuture  # schedule as planned at each issue time, compact; .dense() is the (T, H, F_sched) array
     cal: np.ndarray  # (T + H, F_cal) calendar, extended H hours past the end
     scale: float  # capacity_mw: y * scale = MW
+
+    def __post_init__(self):
+        if isinstance(self.fut, np.ndarray):  # a materialised (T, H, F_sched) array
+            self.fut = KnownFuture.from_dense(self.fut)
 
 
 def build_series(meta: SiteMeta, jobs: pd.DataFrame, power: pd.Series, temperature: pd.Series | None,
@@ -47,7 +56,7 @@ def build_series(meta: SiteMeta, jobs: pd.DataFrame, power: pd.Series, temperatu
     """
     ts = pd.DatetimeIndex(power.index if ts is None else ts)
     y = power.reindex(ts).to_numpy(np.float64) / meta.capacity_mw
-    fut = schedule_covariates(jobs, meta, ts, horizon)  # (T, H, C)
+    fut = schedule_plan(jobs, meta, ts, horizon)  # lead 0 (T + H, C) and revision events
     if temperature is None:
         temp = np.zeros(len(ts))
     else:
@@ -55,28 +64,42 @@ def build_series(meta: SiteMeta, jobs: pd.DataFrame, power: pd.Series, temperatu
     cal_ts = pd.date_range(ts[0], periods=len(ts) + horizon, freq="h")
     cal = calendar(cal_ts)
     # history channels at hour s: meter, the schedule for hour s as planned at s, temperature, calendar
-    hist = np.concatenate([np.nan_to_num(y)[:, None], fut[:, 0, :], np.nan_to_num(temp)[:, None], cal[: len(ts)]], axis=1)
+    hist = np.concatenate([np.nan_to_num(y)[:, None], fut.lead0[: len(ts)], np.nan_to_num(temp)[:, None],
+                           cal[: len(ts)]], axis=1)
     return SeriesArrays(meta.site_id, ts, y.astype(np.float32), hist.astype(np.float32), fut, cal, meta.capacity_mw)
 
 
 class WindowStore:
-    """Concatenated series as tensors on one device; ``gather`` builds batches of windows there."""
+    """Concatenated series as tensors on one device; ``gather`` builds batches of windows there.
 
-    def __init__(self, series: list[SeriesArrays], history: int, horizon: int, device: str | torch.device = "cpu"):
-        self.history, self.horizon = history, horizon
+    ``compact`` (default): the schedule as lead 0 per hour (N, F_sched) plus the revision events (E,),
+    O(N × F + E) memory whatever H; otherwise the materialised (N, H, F_sched) tensor.
+    """
+
+    def __init__(self, series: list[SeriesArrays], history: int, horizon: int, device: str | torch.device = "cpu",
+                 compact: bool = True):
+        self.history, self.horizon, self.compact = history, horizon, compact
         self.series = series
         self.ids = [s.series_id for s in series]
+        short = [s.series_id for s in series if s.fut.horizon < horizon]
+        if short:
+            raise ValueError(f"series {short[:3]} carry a known future of fewer than horizon {horizon} hours")
         lens = [len(s.ts) for s in series]
         # pad H hours after each series so future gathers never cross into the next series
         self.offsets = np.concatenate([[0], np.cumsum([n + horizon for n in lens])[:-1]]).astype(np.int64)
-        pad = lambda a, fill=0.0: np.concatenate([a, np.full((horizon, *a.shape[1:]), fill, a.dtype)])  # noqa: E731
         dev = torch.device(device)
-        self.y = torch.from_numpy(np.concatenate([pad(s.y, np.nan) for s in series])).to(dev)  # (N,)
-        self.hist = torch.from_numpy(np.concatenate([pad(s.hist) for s in series])).to(dev)  # (N, F_hist)
-        self.fut = torch.from_numpy(np.concatenate([pad(s.fut) for s in series])).to(dev)  # (N, H, F_sched)
-        self.cal = torch.from_numpy(np.concatenate([s.cal for s in series])).to(dev)  # (N, F_cal)
+        self.y = torch.from_numpy(np.concatenate([_pad(s.y, horizon, np.nan) for s in series])).to(dev)  # (N,)
+        self.hist = torch.from_numpy(np.concatenate([_pad(s.hist, horizon) for s in series])).to(dev)  # (N, F_hist)
+        self.cal = torch.from_numpy(np.concatenate([s.cal[: n + horizon] for n, s in zip(lens, series)])).to(dev)
         self.scale = torch.tensor(np.concatenate([np.full(n + horizon, s.scale) for n, s in zip(lens, series)]),
                                   dtype=torch.float32, device=dev)  # (N,)
+        if compact:
+            self._keys = _BASE_KEYS + _COMPACT_KEYS
+            for k, v in _events(series, self.offsets, horizon).items():
+                setattr(self, k, torch.from_numpy(v).to(dev))
+        else:
+            self._keys = _BASE_KEYS + ("fut",)
+            self.fut = self.materialised_fut().to(dev)  # (N, H, F_sched)
         self._hist_off = torch.arange(-history, 0, device=dev)
         self._fut_off = torch.arange(0, horizon, device=dev)
 
@@ -84,12 +107,22 @@ class WindowStore:
     def device(self) -> torch.device:
         return self.y.device
 
+    @property
+    def nbytes(self) -> int:
+        """Bytes held by the store's tensors."""
+        return sum(t.nbytes for t in (getattr(self, k) for k in self._keys))
+
     def to(self, device) -> WindowStore:
         device = torch.device(device)
         if device != self.device:
-            for k in ("y", "hist", "fut", "cal", "scale", "_hist_off", "_fut_off"):
+            for k in self._keys:
                 setattr(self, k, getattr(self, k).to(device))
         return self
+
+    def materialised_fut(self) -> torch.Tensor:
+        """(N, H, F_sched) float32 on the host: the schedule as planned at every issue index, zero in the padding."""
+        H = self.horizon
+        return torch.from_numpy(np.concatenate([_pad(s.fut.dense()[:, :H], H) for s in self.series]))
 
     def origins(self, series_index: int, start: pd.Timestamp | None = None, end: pd.Timestamp | None = None,
                 every_h: int = 1, at_hour: int | None = None, need_target: bool = True) -> np.ndarray:
@@ -118,8 +151,35 @@ class WindowStore:
         hi = g[:, None] + self._hist_off  # (B, L)
         fi = g[:, None] + self._fut_off  # (B, H)
         x_hist = self.hist[hi]  # (B, L, F_hist)
-        x_fut = torch.cat([self.fut[g], self.cal[fi]], dim=-1)  # (B, H, F_sched + F_cal)
+        if self.compact:
+            sched = expand(self.lead0, self.ev_tau, self.ev_lo, self.ev_hi, self.ev_chan, self.ev_w, g, self.horizon)
+        else:
+            sched = self.fut[g]
+        x_fut = torch.cat([sched, self.cal[fi]], dim=-1)  # (B, H, F_sched + F_cal)
         return {"x_hist": x_hist, "x_fut": x_fut, "y": self.y[fi], "scale": self.scale[g]}
+
+
+_BASE_KEYS = ("y", "hist", "cal", "scale", "_hist_off", "_fut_off")
+_COMPACT_KEYS = ("lead0", "ev_tau", "ev_lo", "ev_hi", "ev_chan", "ev_w")
+
+
+def _pad(a: np.ndarray, horizon: int, fill: float = 0.0) -> np.ndarray:
+    """``a`` (T, ...) followed by ``horizon`` rows of ``fill``."""
+    return np.concatenate([a, np.full((horizon, *a.shape[1:]), fill, a.dtype)])
+
+
+def _events(series: list[SeriesArrays], offsets: np.ndarray, horizon: int) -> dict[str, np.ndarray]:
+    """The series' compact known futures on the store's index axis: lead0 (N, F_sched) and the events (E,)
+    with hours shifted by each series' offset, sorted by τ. Only events a window of this horizon issued
+    inside the series can see (τ <= T + H − 2) are kept, so none reaches into the next series' block."""
+    lead0 = np.concatenate([s.fut.lead0[: len(s.ts) + horizon] for s in series])
+    seen = [s.fut.tau <= len(s.ts) + horizon - 2 for s in series]
+    cat = lambda name, shift: np.concatenate([getattr(s.fut, name)[m] + (o if shift else 0)  # noqa: E731
+                                              for s, m, o in zip(series, seen, offsets)])
+    out = {"ev_tau": cat("tau", True), "ev_lo": cat("lo", True), "ev_hi": cat("hi", True),
+           "ev_chan": cat("chan", False), "ev_w": cat("w", False)}
+    order = np.argsort(out["ev_tau"], kind="stable")
+    return {"lead0": lead0, **{k: np.ascontiguousarray(v[order]) for k, v in out.items()}}
 
 
 def series_of(store: WindowStore, g: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

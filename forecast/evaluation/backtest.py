@@ -93,9 +93,10 @@ def gbm_extra(store: WindowStore, levels: tuple[float, ...], policy: Policy, eve
                 lo = max(lo, i0 - 24 * policy.window_days)
             train = np.arange(lo, i0 - store.horizon + 1, every_h)  # targets end before t0
             y = s.y.astype(np.float64)
-            m.fit(y[:i0], s.fut[:i0], train)  # fut[i] is the schedule as planned at i
+            fut = s.fut.dense()  # (T, H, C): fut[i] is the schedule as planned at i
+            m.fit(y[:i0], fut[:i0], train)
             r = k_of == k
-            out[r] = m.predict(y, s.fut, i_of[r])
+            out[r] = m.predict(y, fut, i_of[r])
         return {"lightgbm": out}
 
     return extra

@@ -5,7 +5,7 @@ as future exogenous variables, the known-future channels of the window store
 (for power: the schedule channels and calendar; for series-bench: the
 known-future columns and calendar). For training, hour t carries the values as
 known at t; at an origin i, hours i … i+H−1 carry the values *as planned at i*
-(``fut[i, h]``). Fit at each refit time on hours before it; all origins of a
+(``fut.at([i])[0, h]``). Fit at each refit time on hours before it; all origins of a
 segment are predicted in one call (each origin is its own series id whose
 history ends at the origin).
 """
@@ -32,14 +32,14 @@ def available() -> bool:
 
 def _exog_names(store: WindowStore) -> list[str]:
     s = store.series[0]
-    return [f"x{j}" for j in range(s.fut.shape[2] + s.cal.shape[1])]
+    return [f"x{j}" for j in range(s.fut.channels + s.cal.shape[1])]
 
 
 def _frame(store: WindowStore, k: int, end: int, uid: str) -> pd.DataFrame:
     """History of series k up to index ``end`` (exclusive): y (model units, past-filled) and exog as known then."""
     s = store.series[k]
     y = pd.Series(s.y[:end].astype(np.float64)).ffill().bfill().to_numpy()
-    x = np.concatenate([s.fut[:end, 0, :], s.cal[:end]], axis=1)  # (end, F_fut)
+    x = np.concatenate([s.fut.lead0[:end], s.cal[:end]], axis=1)  # (end, F_fut): lead 0 as planned at each hour
     df = pd.DataFrame(x, columns=_exog_names(store))
     df.insert(0, "y", y)
     df.insert(0, "ds", s.ts[:end].tz_convert(None))
@@ -50,7 +50,7 @@ def _frame(store: WindowStore, k: int, end: int, uid: str) -> pd.DataFrame:
 def _future(store: WindowStore, k: int, i: int, uid: str) -> pd.DataFrame:
     """Exog for hours i … i+H−1 as planned at origin i."""
     s, H = store.series[k], store.horizon
-    x = np.concatenate([s.fut[i, :H, :], s.cal[i: i + H]], axis=1)  # (H, F_fut)
+    x = np.concatenate([s.fut.at(np.array([i]))[0, :H], s.cal[i: i + H]], axis=1)  # (H, F_fut)
     df = pd.DataFrame(x, columns=_exog_names(store))
     df.insert(0, "ds", pd.date_range(s.ts[i].tz_convert(None), periods=H, freq="h"))
     df.insert(0, "unique_id", uid)

@@ -42,6 +42,7 @@ import torch
 from forecast.config import BenchConfig, OptimizerConfig, TrainerConfig
 from forecast.config import load as load_config
 from forecast.data.features import calendar
+from forecast.data.plan_events import KnownFuture
 from forecast.data.series import load_hourly_series
 from forecast.data.windows import SeriesArrays, WindowStore
 from forecast.models.device import resolve
@@ -99,11 +100,11 @@ def prepare(df: pd.DataFrame, target: str, known_future: list[str], horizon: int
     else:
         kn = np.zeros((T, 0))
     kpad = np.concatenate([kn, np.repeat(kn[-1:], horizon, axis=0)])  # (T + H, K)
-    fut = np.stack([kpad[h: h + T] for h in range(horizon)], axis=1)  # (T, H, K): known[i + h] at issue time i
+    fut = KnownFuture.from_lead0(kpad, T)  # known[i + h] at issue time i: a column that is never revised
     cal = calendar(pd.date_range(df.index[0], periods=T + horizon, freq="h"))  # (T + H, 6)
     hist = np.concatenate([y_fill[:, None], kn, cal[:T]], axis=1)  # (T, 1 + K + 6)
     sa = SeriesArrays(target, pd.DatetimeIndex(df.index), y.astype(np.float32), hist.astype(np.float32),
-                      fut.astype(np.float32), cal, scale)
+                      fut, cal, scale)
     store = WindowStore([sa], history, horizon)
     origins = store.origins(0, start=test_start, at_hour=at_hour)
     if len(origins) == 0:
