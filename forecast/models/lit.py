@@ -1,5 +1,6 @@
 """One thin LightningModule that trains any forecaster ``model(x_hist, x_fut) -> (B, H, Q)``,
-and a data module that feeds device-resident windows by index."""
+and data modules that feed device-resident windows by index: from one store, or streamed per epoch
+from a shard corpus larger than memory."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import torch
 from torch import nn
 
 from forecast.config import OptimizerConfig
+from forecast.data.corpus import epoch_shards, rank_shards, read_shards, shard_paths
 from forecast.data.windows import WindowStore
 from forecast.models.quantile import pinball_loss
 
@@ -128,6 +130,71 @@ class WindowData(L.LightningDataModule):
     def on_after_batch_transfer(self, batch, dataloader_idx):
         self.store.to(batch.device)
         return self.store.gather(batch)
+
+
+class ShardEpochs(torch.utils.data.IterableDataset):
+    """Index batches (B,) streamed from a shard corpus: each epoch loads this rank's next ``shards_per_epoch``
+    shards (rotating, ``corpus.epoch_shards``) into ``store`` and draws ``batches`` batches from their
+    training windows (shuffled, seeded by seed, rank and epoch; repeated when the shards hold fewer).
+    Every rank yields the same number of batches, so DDP ranks stay in step; ranks read disjoint shards."""
+
+    def __init__(self, paths: list, history: int, horizon: int, batch_size: int, batches: int,
+                 shards_per_epoch: int = 1, seed: int = 0, rank: int = 0, world: int = 1, every_h: int = 1):
+        self.mine = rank_shards(paths, rank, world)
+        self.history, self.horizon, self.batch_size, self.batches = history, horizon, batch_size, batches
+        self.shards_per_epoch, self.seed, self.rank, self.every_h = shards_per_epoch, seed, rank, every_h
+        self.epoch = 0
+        self.store: WindowStore | None = None  # the current epoch's windows (moved to the training device)
+        self.loaded: list = []  # the current epoch's shard paths
+
+    def __len__(self) -> int:
+        return self.batches
+
+    def load(self, epoch: int) -> np.ndarray:
+        """Load the shards of ``epoch`` into ``store`` (host); (n,) global indices of its training windows."""
+        self.loaded = epoch_shards(self.mine, epoch, self.shards_per_epoch)
+        self.store = WindowStore(read_shards(self.loaded), self.history, self.horizon)
+        index = np.concatenate([self.store.origins(k, every_h=self.every_h) for k in range(len(self.store.series))])
+        if not len(index):
+            raise ValueError(f"corpus shards {[str(p) for p in self.loaded]} hold no window with history "
+                             f"{self.history} h and horizon {self.horizon} h")
+        return index
+
+    def __iter__(self):
+        index = self.load(self.epoch)
+        rng = np.random.default_rng((self.seed, self.rank, self.epoch))
+        self.epoch += 1
+        B = self.batch_size
+        draw = np.resize(index[rng.permutation(len(index))], self.batches * B)
+        for b in range(self.batches):
+            yield torch.from_numpy(draw[b * B:(b + 1) * B])
+
+
+class CorpusData(L.LightningDataModule):
+    """Training windows streamed from the shard corpus under ``folder`` (``forecast.data.corpus``): per epoch
+    a rotating subset of this rank's shards in a WindowStore on the training device. ``rank`` / ``world``
+    default to the trainer's (DDP: each rank its own shards)."""
+
+    def __init__(self, folder, history: int, horizon: int, batch_size: int, batches_per_epoch: int,
+                 shards_per_epoch: int = 1, seed: int = 0, every_h: int = 1, rank: int | None = None,
+                 world: int | None = None):
+        super().__init__()
+        self.folder, self.rank, self.world = folder, rank, world
+        self.args = dict(history=history, horizon=horizon, batch_size=batch_size, batches=batches_per_epoch,
+                         shards_per_epoch=shards_per_epoch, seed=seed, every_h=every_h)
+        self.train_set: ShardEpochs | None = None
+
+    def setup(self, stage: str | None = None):
+        trainer = self.trainer
+        rank = self.rank if self.rank is not None else (trainer.global_rank if trainer is not None else 0)
+        world = self.world if self.world is not None else (trainer.world_size if trainer is not None else 1)
+        self.train_set = ShardEpochs(shard_paths(self.folder), rank=rank, world=world, **self.args)
+
+    def train_dataloader(self):
+        return torch.utils.data.DataLoader(self.train_set, batch_size=None, num_workers=0)
+
+    def on_after_batch_transfer(self, batch, dataloader_idx):
+        return self.train_set.store.to(batch.device).gather(batch)
 
 
 class ShardAudit(L.Callback):
