@@ -121,11 +121,11 @@ def expand(lead0: torch.Tensor, tau: torch.Tensor, lo: torch.Tensor, hi: torch.T
     count = torch.searchsorted(tau, g + (H - 1), right=True) - first  # (B,) events with g < τ <= g + H − 1
     row = torch.repeat_interleave(torch.arange(B, device=dev), count)  # (P,) window of each pair
     e = first[row] + torch.arange(len(row), device=dev) - (torch.cumsum(count, 0) - count)[row]  # (P,) event
-    base = row * (H + 1)
-    s = (lo[e] - g[row]).clamp(max=H)  # >= 1: τ > g
-    t = (hi[e] - g[row]).clamp(max=H)
-    idx = torch.cat([(base + s) * C + chan[e], (base + t) * C + chan[e]])  # (2P,)
+    gr, we = g[row], w[e].to(lead0.dtype)
+    key = row * ((H + 1) * C) + chan[e]  # (P,) flat index of lead 0, channel of the pair in the buffer
+    s = (lo[e] - gr).clamp_(max=H)  # >= 1: τ > g
+    t = (hi[e] - gr).clamp_(max=H)
     diff = torch.zeros(B * (H + 1) * C, dtype=lead0.dtype, device=dev)
-    diff.index_add_(0, idx, torch.cat([w[e], -w[e]]).to(lead0.dtype))
-    leads = g[:, None] + torch.arange(H, device=dev)  # (B, H)
-    return lead0[leads] + diff.view(B, H + 1, C).cumsum(1)[:, :H]
+    diff.index_add_(0, torch.cat([key + s * C, key + t * C]), torch.cat([we, -we]))
+    x = lead0.unfold(0, H, 1).transpose(1, 2).index_select(0, g)  # (B, H, C): lead0[g + h]
+    return x.add_(diff.view(B, H + 1, C).cumsum(1)[:, :H])

@@ -80,6 +80,8 @@ def gbm_extra(store: WindowStore, levels: tuple[float, ...], policy: Policy, eve
     """LightGBM per site, refit at each refit time on origins whose targets end before it."""
     from forecast.models.gbm import GBMForecaster
 
+    dense: dict[int, np.ndarray] = {}  # per site (T, H, C): fut[i] is the schedule as planned at i, built once
+
     def extra(t0: pd.Timestamp, g: np.ndarray) -> dict[str, np.ndarray]:
         k_of, i_of = series_of(store, g)
         out = np.zeros((len(g), store.horizon, len(levels)))
@@ -93,7 +95,9 @@ def gbm_extra(store: WindowStore, levels: tuple[float, ...], policy: Policy, eve
                 lo = max(lo, i0 - 24 * policy.window_days)
             train = np.arange(lo, i0 - store.horizon + 1, every_h)  # targets end before t0
             y = s.y.astype(np.float64)
-            fut = s.fut.dense()  # (T, H, C): fut[i] is the schedule as planned at i
+            if k not in dense:
+                dense[k] = s.fut.dense()
+            fut = dense[k]
             m.fit(y[:i0], fut[:i0], train)
             r = k_of == k
             out[r] = m.predict(y, fut, i_of[r])
