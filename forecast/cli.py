@@ -4,10 +4,9 @@ stages are imported only when called, so ``forecast --help`` stays fast.
 One way to configure every command: its config is composed with Hydra from ``conf/<config>.yaml``
 and ``key=value`` overrides; the documented flags are aliases of overrides (:data:`COMMANDS`, each
 command's ``flags``: ``--horizon 24`` is ``horizon=24``, ``--no-net`` is ``model.net=false``),
-translated here by :func:`translate` before the command composes its config. ``forecast <command>
---help`` lists the flags and the config's top-level keys with their defaults. A config or input
-error is one line on stderr, ``forecast <command>: <key>: <problem>; fix: <override or flag>``, and
-exit code 2; ``--debug`` (or ``FORECAST_DEBUG=1``) shows the traceback instead.
+translated by :func:`translate`; ``--help`` lists the flags and the config's keys with their defaults. A
+config or input error is one line on stderr (``forecast <command>: <key>: <problem>; fix: <override or
+flag>``) and exit code 2; ``--debug`` (or ``FORECAST_DEBUG=1``) shows the traceback instead.
 """
 
 from __future__ import annotations
@@ -115,6 +114,11 @@ PRICE_CURVE_FLAGS = {
     "--tracking-uri": Flag("tracking_uri", metavar="URI"),
 }
 
+TRAIN_FLAGS = {"--force-promote": Flag("tracking.force_promote", "true", help="take the alias even if not better")}
+SYNC_FLAGS = {"--source": Flag("source", metavar="URI", help="local store"),
+              "--target": Flag("target", metavar="URI", help="tracking server"),
+              "--experiment": Flag("experiment", metavar="NAME", help="only this experiment")}
+
 SCHEMA = "forecast.config"
 RUN_SCHEMA = "forecast.pipeline.run"  # its import registers run_schema
 COMMANDS: dict[str, Command] = {
@@ -125,7 +129,7 @@ COMMANDS: dict[str, Command] = {
     "simulate": Command("forecast.cli:simulate_main", "write the built-in scenario's input files", "simulate", SCHEMA,
                         SIMULATE_FLAGS),
     "train": Command("forecast.cli:train_main", "train the power model (Hydra overrides as arguments)", "config",
-                     SCHEMA),
+                     SCHEMA, TRAIN_FLAGS),
     "predict": Command("forecast.cli:predict_main", "batch forecast for an explicit reference time", "config", SCHEMA,
                        PREDICT_FLAGS),
     "epf-bench": Command("forecast.price.epf:main", "day-ahead price benchmark (epftoolbox protocol) on a market CSV",
@@ -139,6 +143,8 @@ COMMANDS: dict[str, Command] = {
     "series-bench": Command("forecast.evaluation.series_bench:main",
                             "benchmark the forecaster on any meter series in a CSV", "series_bench", SCHEMA,
                             SERIES_BENCH_FLAGS),
+    "tracking-sync": Command("forecast.tracking_sync:main", "copy runs of a local store to the tracking server",
+                             "tracking_sync", "forecast.tracking_sync", SYNC_FLAGS),
     "pledge": Command("forecast.pledge.cli:main",
                       "cost-pledge ledger, bands, true-up and curtailment plan (Hydra overrides)", "pledge_app",
                       "forecast.pledge.config:register_configs", actions=("forecast", "settle", "trueup", "plan")),
@@ -291,7 +297,7 @@ def train_main(argv: list[str]) -> int:
     if res.is_global_zero:
         print(format_table(res.metrics))
         print(f"\nMLflow run {res.run_id} ({res.tracking_uri}); model version {res.model_version}; "
-              f"checkpoint {res.checkpoint}")
+              f"checkpoint {res.checkpoint}\npromotion: {res.promotion}")
     return 0
 
 
@@ -323,9 +329,8 @@ def demo_main(argv: list[str]) -> int:
     print("\n" + format_summary(tr.metrics))
     print(f"training: {tr.throughput['train_windows_per_s']:.0f} windows/s, {tr.throughput['epoch_s_median']:.1f} s/epoch")
     print(f"\nbatch forecast: {out.path} ({out.rows} rows, issued {out.issued_at}, model version {out.model_version})")
-    print(f"MLflow: run {tr.run_id} in experiment '{cfg.tracking.experiment}' at {tr.tracking_uri}")
-    print(f"plots: {', '.join(str(p) for p in tr.plots)}")
-    print(f"report: {res.report}")
+    print(f"MLflow: run {tr.run_id} in experiment '{cfg.tracking.experiment}' at {tr.tracking_uri}\n"
+          f"promotion: {tr.promotion}\nplots: {', '.join(str(p) for p in tr.plots)}\nreport: {res.report}")
     print(format_run(res.run))
     print(f"total {res.seconds:.0f} s")
     return 0

@@ -147,6 +147,10 @@ class TrackingConfig:
     model_name: str = "power-forecaster"
     alias: str = "champion"
     register: bool = True
+    force_promote: bool = False  # take the alias even when not better than the champion and every baseline
+    timeout_s: float = 5.0  # a tracking server that does not answer within this is unreachable
+    fallback: str = "none"  # none: refuse in one line; local: record in local_uri and say so (tracking-sync copies)
+    local_uri: Optional[str] = None  # default: sqlite:///<out_dir>/mlflow-local.db
 
 
 @dataclass

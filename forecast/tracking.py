@@ -19,12 +19,93 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from forecast.errors import UsageError, first_line
+
 DEFAULT_URI = "sqlite:///mlflow.db"
+FALLBACKS = ("none", "local")
 log = logging.getLogger(__name__)
+# MLflow's HTTP client retries 7 times with backoff (minutes against a dead server); the reachability check
+# below finds a dead server first, these bound what a server lost mid-run costs each call (the user's env wins)
+os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "2")
+os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "20")
+
+
+class TrackingUnavailable(UsageError):
+    """The tracking server cannot be reached (found before any work is spent)."""
+
+
+@dataclass
+class Availability:
+    """How an unreachable server is handled: ``fallback`` none (refuse, one line) or local (a sqlite store)."""
+
+    timeout_s: float = 5.0
+    fallback: str = "none"
+    local_uri: str = "sqlite:///mlflow-local.db"
+
+
+_POLICY = Availability()
+_RESOLVED: dict[str, str] = {}  # configured uri -> the uri in use after the reachability check
+
+
+def configure(timeout_s: float = 5.0, fallback: str = "none", local_uri: str = "sqlite:///mlflow-local.db") -> None:
+    """Set how an unreachable server is handled for this process (``tracking.timeout_s``/``tracking.fallback``)."""
+    global _POLICY
+    if fallback not in FALLBACKS:
+        raise UsageError("tracking.fallback", f"{fallback!r} is not one of {', '.join(FALLBACKS)}", "tracking.fallback=local")
+    new = Availability(float(timeout_s), fallback, local_uri)
+    if new != _POLICY:
+        _POLICY = new
+        _RESOLVED.clear()
+
+
+def prepare(uri: str | None, timeout_s: float, fallback: str, local_uri: str) -> str:
+    """Set the policy and check the store now, before a command spends any work: the URI runs will use."""
+    configure(timeout_s, fallback, local_uri)
+    return resolve_uri(uri)
+
+
+def probe(uri: str, timeout_s: float) -> str | None:
+    """None if an HTTP(S) tracking server answers within ``timeout_s`` (any HTTP status counts), else why not."""
+    import urllib.error
+    import urllib.request
+
+    try:
+        urllib.request.urlopen(uri.rstrip("/") + "/health", timeout=timeout_s).close()
+    except urllib.error.HTTPError:
+        return None  # it answered
+    except (urllib.error.URLError, OSError, ValueError) as e:
+        return str(getattr(e, "reason", e))
+    return None
 
 
 def resolve_uri(uri: str | None = None) -> str:
-    return uri or os.environ.get("FORECAST_TRACKING_URI") or os.environ.get("MLFLOW_TRACKING_URI") or DEFAULT_URI
+    """The tracking URI in use: the given one, the environment's, or the default, after the reachability check
+    of a server (``check``)."""
+    u = uri or os.environ.get("FORECAST_TRACKING_URI") or os.environ.get("MLFLOW_TRACKING_URI") or DEFAULT_URI
+    return _RESOLVED.get(u) or check(u)
+
+
+def check(uri: str) -> str:
+    """Probe a tracking server once per process, within the configured timeout. Unreachable: refused in one line
+    naming the URI, or (``fallback=local``) the local sqlite store, said where and how to copy the runs later."""
+    if not uri.startswith(("http://", "https://")):
+        _RESOLVED[uri] = uri
+        return uri
+    why = probe(uri, _POLICY.timeout_s)
+    if why is None:
+        _RESOLVED[uri] = uri
+        return uri
+    if _POLICY.fallback != "local":
+        raise TrackingUnavailable("tracking.uri", f"the tracking server {uri} did not answer within "
+                                  f"{_POLICY.timeout_s:g} s ({why})",
+                                  "start it, point tracking.uri at a reachable one, or add tracking.fallback=local")
+    local = _POLICY.local_uri
+    if local.startswith("sqlite:///"):
+        Path(local[len("sqlite:///"):]).parent.mkdir(parents=True, exist_ok=True)
+    log.warning("tracking server %s unreachable (%s): recording in the local store %s; copy the runs later with "
+                "`forecast tracking-sync --source %s --target %s`", uri, why, local, local, uri)
+    _RESOLVED[uri] = local
+    return local
 
 
 def _mlflow(uri: str | None):
@@ -82,37 +163,78 @@ def environment() -> dict[str, str]:
     return env
 
 
+def _lost_errors() -> tuple[type[BaseException], ...]:
+    """What a tracking call raises when the server goes away: MLflow's own error, HTTP errors, OS errors."""
+    from mlflow.exceptions import MlflowException
+
+    errs: list[type[BaseException]] = [MlflowException, OSError]
+    try:
+        import requests
+
+        errs.append(requests.exceptions.RequestException)
+    except ImportError:  # pragma: no cover - mlflow depends on requests
+        pass
+    return tuple(errs)
+
+
+def guarded(method):
+    """A Run method that, once the server is lost mid-run, warns once and skips (every output is on disk first);
+    ``Run.lost`` then says why, and the command reports it."""
+    import functools
+
+    @functools.wraps(method)
+    def call(self, *args, **kwargs):
+        if self.lost:
+            return None
+        try:
+            return method(self, *args, **kwargs)
+        except _lost_errors() as e:
+            self.lost = f"{type(e).__name__}: {first_line(str(e))}"
+            log.warning("tracking server %s lost during run %s (%s): the run's outputs are kept on disk; "
+                        "nothing more is sent to it", self.uri, self.run_id, self.lost)
+            return None
+    return call
+
+
 @dataclass
 class Run:
-    """A live MLflow run. Every method logs immediately."""
+    """A live MLflow run. Every method logs immediately; a server lost mid-run is reported, not fatal."""
 
     run_id: str
     experiment_id: str
     uri: str
     _mlflow: Any
+    lost: str | bool = False
 
+    @guarded
     def log_params(self, params: Mapping[str, Any]) -> None:
         flat = flatten(params)
         items = list(flat.items())
         for i in range(0, len(items), 100):  # MLflow's batch limit
             self._mlflow.log_params(dict(items[i:i + 100]))
 
+    @guarded
     def log_metrics(self, metrics: Mapping[str, float], step: int | None = None) -> None:
         clean = {k.replace("@", "_at_"): float(v) for k, v in metrics.items()}
         self._mlflow.log_metrics(clean, step=step)
 
+    @guarded
     def log_artifact(self, path: str | os.PathLike, artifact_path: str | None = None) -> None:
         self._mlflow.log_artifact(str(path), artifact_path=artifact_path)
 
+    @guarded
     def log_dict(self, obj: Mapping[str, Any], name: str) -> None:
         self._mlflow.log_dict(dict(obj), name)
 
+    @guarded
     def log_figure(self, fig, name: str) -> None:
         self._mlflow.log_figure(fig, name)
 
+    @guarded
     def set_tags(self, tags: Mapping[str, Any]) -> None:
         self._mlflow.set_tags({k: str(v) for k, v in tags.items()})
 
+    @guarded
     def log_torch_model(self, model, name: str, input_example: dict | Any, registered_name: str | None = None,
                         alias: str | None = None, extra_files: list[str] | None = None) -> str | None:
         """Log a plain tensor-in/tensor-out module with its signature; register it and set ``alias``.
@@ -170,15 +292,35 @@ def run(config: Mapping[str, Any] | None = None, experiment: str = "forecast", t
 
     Opened while another run is active (``forecast run``'s stages), it is that run's child."""
     mlf = _mlflow(tracking_uri)
-    ensure_experiment(mlf, experiment, resolve_uri(tracking_uri))
-    with mlf.start_run(run_name=run_name, nested=mlf.active_run() is not None) as active:
-        r = Run(active.info.run_id, active.info.experiment_id, resolve_uri(tracking_uri), mlf)
+    uri = resolve_uri(tracking_uri)
+    try:
+        ensure_experiment(mlf, experiment, uri)
+        started = mlf.start_run(run_name=run_name, nested=mlf.active_run() is not None)
+    except _lost_errors() as e:
+        raise TrackingUnavailable("tracking.uri", f"could not open a run at {uri} ({first_line(str(e))})",
+                                  "start the server, point tracking.uri at a reachable one, or add "
+                                  "tracking.fallback=local") from None
+    r = Run(started.info.run_id, started.info.experiment_id, uri, mlf)
+    status = "FAILED"
+    try:
         env = environment()
         r.set_tags({**{f"env.{k}": v for k, v in env.items()}, **(tags or {})})
         if config is not None:
             r.log_params(config)
             r.log_dict(config, "config.json")
         yield r
+        status = "FINISHED"
+    finally:
+        end_run(r, status)
+
+
+def end_run(r: Run, status: str) -> None:
+    """Close the active run; a server lost by then is the warning ``guarded`` gives, never a second error."""
+    if r.lost:
+        with contextlib.suppress(*_lost_errors()):  # the server is gone: only the local state is closed
+            r._mlflow.end_run(status)
+        return
+    guarded(lambda self: self._mlflow.end_run(status))(r)
 
 
 @dataclass(frozen=True)

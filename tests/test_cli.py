@@ -43,7 +43,8 @@ LIST_FLAGS = {"--known-future", "--peers", "--windows", "--transforms"}
 DEFAULTS_SHOWN = {"demo": "out_dir=outputs", "run": "out_dir=outputs", "train": "out_dir=outputs",
                   "predict": "out_dir=outputs",
                   "backtest": "out_dir=outputs", "simulate": "out=data/scenario", "epf-bench": "test_days=728",
-                  "price-curve": "draws=100", "series-bench": "horizon=24", "pledge": "action=forecast"}
+                  "price-curve": "draws=100", "series-bench": "horizon=24", "pledge": "action=forecast",
+                  "tracking-sync": "experiment=null"}
 
 
 # ---------------------------------------------------------------------------------------------- --help

@@ -26,7 +26,8 @@ def trained(tmp_path_factory):
 
         cfg = to_object(compose(["experiment=quick", f"data.dir={work / 'data'}", f"out_dir={work / 'out'}",
                                  f"tracking.uri=sqlite:///{work / 'mlflow.db'}", f"predict.out={work / 'fc'}",
-                                 "data.scenario.days=90", "trainer.max_train_windows=1024"]))
+                                 "data.scenario.days=90", "trainer.max_train_windows=1024",
+                                 "tracking.force_promote=true"]))  # predict by alias below needs a champion
         res = train(cfg)
         yield cfg, res, work
     finally:
@@ -46,6 +47,7 @@ def test_train_logs_metrics_plots_and_registers(trained):
     assert logged["test_model_mae"] == pytest.approx(res.metrics["model"]["mae"])
     assert "val_pinball" in logged and "train_windows_per_s" in logged
     assert tracking.resolve_alias("power-forecaster", "champion", cfg.tracking.uri).run_id == res.run_id
+    assert res.promoted and ("beats" in res.promotion or "force_promote" in res.promotion)
 
 
 def test_batch_forecast_by_alias_is_tidy_and_reproducible(trained):
@@ -185,3 +187,32 @@ def test_draw_forecast_covers_the_next_billing_month_bounded_and_blended(trained
     months = billing_months("2024-04", 1, "America/New_York")
     got = read_draw_forecast(str(d.path), sorted(cap.index), hourly_index(months), (0.1, 0.5, 0.9))
     assert got.shape == (4, 720, 3)
+
+
+def test_a_retrained_model_that_does_not_beat_the_champion_is_a_challenger(trained):
+    """The same data again: not better than the champion and every baseline, so the alias stays; the reason and
+    the champion's score on the same windows are in the run."""
+    import dataclasses
+    import os
+
+    from forecast import tracking
+    from forecast.pipeline.train import train
+
+    cfg, res, work = trained
+    old = os.getcwd()
+    os.chdir(work)
+    try:
+        again = train(dataclasses.replace(cfg, out_dir=str(work / "out2"),
+                                          tracking=dataclasses.replace(cfg.tracking, force_promote=False)))
+    finally:
+        os.chdir(old)
+    assert not again.promoted and again.model_version == "2"
+    assert "registered as challenger" in again.promotion and "(champion version 1)" in again.promotion
+    assert tracking.resolve_alias("power-forecaster", "champion", cfg.tracking.uri).run_id == res.run_id
+    assert tracking.resolve_alias("power-forecaster", "challenger", cfg.tracking.uri).version == "2"
+    import mlflow
+
+    logged = mlflow.MlflowClient(cfg.tracking.uri).get_run(again.run_id).data
+    assert logged.tags["promotion.alias"] == "challenger" and logged.tags["promotion.reason"] == again.promotion
+    assert logged.metrics["promotion_mae_champion"] > 0  # the champion was scored on the same test windows
+    assert logged.metrics["promotion_mae_new"] == pytest.approx(again.metrics["model"]["mae"])

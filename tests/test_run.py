@@ -134,7 +134,9 @@ def test_the_same_chain_on_user_files_gives_the_same_ledger_to_the_cent(ran):
     from forecast.pipeline.run import run
 
     cfg, res, work = ran
+    model = "registry" if res.train.promoted else str(res.train.checkpoint)  # the model the first run served
     files = to_object(compose(["experiment=quick", "data=files", f"data.dir={work / 'data'}", "run.train=false",
+                               f"predict.model={model}",
                                f"predict.out={work / 'fc-files'}", f"run.out_dir={work / 'run-files'}",
                                f"out_dir={work / 'out-files'}", f"tracking.uri={cfg.tracking.uri}", "run.load_samples=40",
                                "run.pledge_overrides=['pledge.montecarlo.samples=100','pledge.price_curve.n_draws=5']"],

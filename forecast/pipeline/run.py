@@ -29,7 +29,7 @@ from forecast.config import Config, ConfigError, to_dict
 from forecast.data.inputs import Inputs, load_inputs
 from forecast.io import atomic_write
 from forecast.pipeline.draw import DrawForecast, forecast_draw
-from forecast.pipeline.train import TrainResult, launch_rank, train
+from forecast.pipeline.train import TrainResult, launch_rank, open_tracking, train
 from forecast.pledge import api
 from forecast.pledge.calendar import BillingMonth, hourly_index, next_billing_month
 from forecast.pledge.config import compose as compose_pledge
@@ -216,19 +216,36 @@ def check_issue_time(cfg: RunConfig) -> None:
                           "null")
 
 
+def serving_model(cfg: RunConfig, tr: TrainResult | None) -> str | None:
+    """The model the draw forecast uses: the registry's alias (None), unless the run's new model was not
+    promoted and no model holds the alias yet; then the new model's checkpoint, and the log says so."""
+    if tr is None or tr.promoted:
+        return None
+    try:
+        tracking.resolve_alias(cfg.tracking.model_name, cfg.tracking.alias, cfg.tracking.uri)
+        log.warning("the new model is not promoted (%s): the draw forecast uses %s@%s", tr.promotion,
+                    cfg.tracking.model_name, cfg.tracking.alias)
+        return None
+    except LookupError:
+        log.warning("the new model is not promoted (%s) and no model holds %s@%s: the draw forecast uses the new "
+                    "model's checkpoint %s", tr.promotion, cfg.tracking.model_name, cfg.tracking.alias, tr.checkpoint)
+        return str(tr.checkpoint)
+
+
 def run(cfg: RunConfig) -> RunResult | None:
     """The whole chain; every stage a child of one MLflow run. None on ranks other than 0 (they only train)."""
     t0 = time.perf_counter()
     if launch_rank() != 0:
         train(cfg)
         return None
-    check_issue_time(cfg)  # before any run is opened or work is spent
+    open_tracking(cfg)  # an unreachable tracking server is found before any work is spent
+    check_issue_time(cfg)
     with tracking.run(to_dict(cfg), experiment=cfg.tracking.experiment, tracking_uri=cfg.tracking.uri,
                       run_name="run", tags={"kind": "run"}) as parent:
         tr = train(cfg) if cfg.run.train else None
         tz = compose_pledge([f"pledge={cfg.run.pledge}"]).pledge.market.timezone
-        draw = forecast_draw(cfg, tz, reference_time=cfg.run.issue_time, blend_h=cfg.run.blend_h,
-                             origin_every_h=cfg.run.origin_every_h)
+        draw = forecast_draw(cfg, tz, reference_time=cfg.run.issue_time, model_ref=serving_model(cfg, tr),
+                             blend_h=cfg.run.blend_h, origin_every_h=cfg.run.origin_every_h)
         month = next_billing_month(draw.issued_at, tz)
         parent.log_artifact(draw.path, artifact_path="draw")
         inp = load_inputs(dataclasses.replace(cfg.data, source="files"))

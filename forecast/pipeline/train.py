@@ -28,6 +28,7 @@ from forecast.io import atomic_write_text
 from forecast.models import registry
 from forecast.models.device import Runtime, resolve
 from forecast.models.lit import EpochTimer, LitForecaster, ShardAudit, WindowData, seed_everything
+from forecast.pipeline.promote import Decision, gate
 from forecast.types import Quantiles
 
 log = logging.getLogger("forecast")
@@ -44,6 +45,8 @@ class TrainResult:
     throughput: dict[str, float]
     tracking_uri: str
     is_global_zero: bool = True
+    promotion: str = ""  # which alias the new version got, and why (pipeline.promote)
+    promoted: bool = True  # False: registered as challenger; the serving alias stays where it was
 
 
 def launch_rank() -> int:
@@ -112,9 +115,19 @@ def best_model(f: _Fit) -> torch.nn.Module:
     return model.cpu().eval()
 
 
+def open_tracking(cfg: Config) -> str:
+    """Check the tracking store before any work (``tracking.timeout_s``; ``tracking.fallback=local`` records in a
+    sqlite store under out_dir instead): the URI the runs use."""
+    tc = cfg.tracking
+    local = tc.local_uri or f"sqlite:///{Path(cfg.out_dir).resolve() / 'mlflow-local.db'}"
+    return tracking.prepare(tc.uri, tc.timeout_s, tc.fallback, local)
+
+
 def train(cfg: Config) -> TrainResult:
     """Fit the power model on the configured data and record everything in MLflow."""
     t0 = time.perf_counter()
+    if launch_rank() == 0:
+        open_tracking(cfg)
     dc, tc = cfg.data, cfg.trainer
     if tc.num_threads:
         torch.set_num_threads(tc.num_threads)
@@ -139,15 +152,17 @@ def train(cfg: Config) -> TrainResult:
             return TrainResult("", None, {}, Path(), [], time.perf_counter() - t0, f.throughput, "", is_global_zero=False)
         run.log_metrics({k: v for k, v in {**f.throughput, **f.audit}.items() if np.isfinite(v)})
         model = best_model(f)
-        version, metrics, ckpt, plots = record(cfg, model, store, sp, run)
-        return TrainResult(run.run_id, version, metrics, ckpt, plots, time.perf_counter() - t0, f.throughput, run.uri)
+        version, metrics, ckpt, plots, dec = record(cfg, model, store, sp, run)
+        return TrainResult(run.run_id, version, metrics, ckpt, plots, time.perf_counter() - t0, f.throughput, run.uri,
+                           promotion=dec.reason, promoted=dec.promoted)
 
 
 def record(cfg: Config, model: torch.nn.Module, store: WindowStore, sp: Split,
-           run: tracking.Run) -> tuple[str | None, dict[str, dict[str, float]], Path, list[Path]]:
-    """Evaluate on the test period, write plots, checkpoint and metrics, log and register the model.
+           run: tracking.Run) -> tuple[str | None, dict[str, dict[str, float]], Path, list[Path], Decision]:
+    """Evaluate on the test period, write plots, checkpoint and metrics, log and register the model under the
+    alias the promotion gate gives it.
 
-    Returns (model version, test metrics, checkpoint path, plot paths)."""
+    Returns (model version, test metrics, checkpoint path, plot paths, the promotion decision)."""
     dc, out_dir = cfg.data, Path(cfg.out_dir)
     quant = Quantiles(tuple(cfg.model.quantiles))
     store.to("cpu")
@@ -164,7 +179,13 @@ def record(cfg: Config, model: torch.nn.Module, store: WindowStore, sp: Split,
     run.log_artifact(out_dir / "test_metrics.json")
     example = store.gather(torch.from_numpy(sp.test[:2]))
     reg = cfg.tracking.register
+    dec = Decision("", False, "not registered (tracking.register=false)")
+    if reg:
+        dec = gate(cfg, metrics, store, sp, quant, Runtime("cpu", "32-true", torch.device("cpu")))
+        run.set_tags({"promotion.alias": dec.alias, "promotion.reason": dec.reason})
+        run.log_metrics({f"promotion_mae_{k}": v for k, v in dec.scores.items()})
+        log.info("promotion: %s", dec.reason)
     version = run.log_torch_model(model, "model", {"x_hist": example["x_hist"], "x_fut": example["x_fut"]},
                                   registered_name=cfg.tracking.model_name if reg else None,
-                                  alias=cfg.tracking.alias if reg else None)
-    return version, metrics, ckpt, plots
+                                  alias=dec.alias if reg else None)
+    return version, metrics, ckpt, plots, dec
