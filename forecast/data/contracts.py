@@ -158,28 +158,33 @@ def validate(df: pd.DataFrame, schema: Schema | str, source: str = "<frame>",
     schema = SCHEMAS[schema] if isinstance(schema, str) else schema
     df = df.reset_index(drop=True)  # row labels = 0-based data rows, as errors report them
     df.columns = [str(c).strip() for c in df.columns]
-    _check_columns(df, schema, source)
+    check_columns(df, schema, source)
     offsets = None
     if schema.time_col and not pd.api.types.is_datetime64_any_dtype(df[schema.time_col]):
         # the written UTC offsets tell a DST transition apart from a plain gap
         offsets = df[schema.time_col].astype(str).str.extract(_OFFSET, flags=re.IGNORECASE)[0]
     for name, col in schema.columns.items():
         if name in df.columns:
-            df[name] = _coerce(df[name], name, col, source)
+            df[name] = coerce(df[name], name, col, source)
     if schema is JOBS or schema.name == "jobs":
         df = _check_jobs(df, source, known_at)
     if schema.name == "sites":
         _check_sites(df, source)
     if schema.time_col:
-        order = df.sort_values([*schema.series_keys, schema.time_col], kind="stable").index
-        df = df.loc[order]
-        _check_hourly(df, schema, source, None if offsets is None else offsets.loc[order])
-        df = df.reset_index(drop=True)
+        keys, tcol = list(schema.series_keys), schema.time_col
+        codes = np.zeros(len(df), np.int64)  # ranks of the keys in their sort order
+        for k in keys:
+            c, uniq = pd.factorize(df[k], sort=True)
+            codes = codes * len(uniq) + c
+        ts = pd.DatetimeIndex(df[tcol])
+        per_h = int(np.timedelta64(1, "h") // np.timedelta64(1, ts.unit))
+        order = hourly_order(codes, ts.asi8, per_h, lambda i: df[[*keys, tcol]].iloc[i], schema, source, offsets)
+        df = df if order is None else df.iloc[order].reset_index(drop=True)
     return df
 
 
 # ---------------------------------------------------------------------------- columns
-def _check_columns(df: pd.DataFrame, schema: Schema, source: str) -> None:
+def check_columns(df: pd.DataFrame, schema: Schema, source: str) -> None:
     optional_groups = {c for g in schema.groups for c in g}
     missing = [c for c, spec in schema.columns.items() if spec.required and c not in df.columns and c not in optional_groups]
     for g in schema.groups:
@@ -202,7 +207,7 @@ def _bad(source: str, name: str, problem: str, df_or_series, mask) -> ContractEr
     return ContractError(source, name, f"{problem} ({int(mask.sum())} rows)", frame[mask])
 
 
-def _coerce(s: pd.Series, name: str, col: Column, source: str) -> pd.Series:
+def coerce(s: pd.Series, name: str, col: Column, source: str) -> pd.Series:
     null = s.isna()
     if null.any() and not col.nullable:
         raise _bad(source, name, "missing values", s, null)
@@ -239,17 +244,12 @@ def _coerce(s: pd.Series, name: str, col: Column, source: str) -> pd.Series:
             if bad.any():
                 raise _bad(source, name, "not a boolean (true/false)", s, bad)
             out = txt.map(mapping).astype(bool)
-    elif col.kind == "category":
+    else:  # str, category
         out = s.astype(str).str.strip()
-        if col.choices is not None:
-            bad = ~out.isin(col.choices)
-            if bad.any():
-                raise _bad(source, name, f"unknown value; known: {', '.join(col.choices)}", s, bad)
-    else:  # str
-        out = s.astype(str).str.strip()
-        empty = out == ""
-        if empty.any():
-            raise _bad(source, name, "empty strings", s, empty)
+        bad = ~out.isin(col.choices) if col.choices is not None else out == ""
+        if bad.any():
+            problem = f"unknown value; known: {', '.join(col.choices)}" if col.choices is not None else "empty strings"
+            raise _bad(source, name, problem, s, bad)
     return out
 
 
@@ -342,28 +342,35 @@ def _check_sites(df: pd.DataFrame, source: str) -> None:
             raise _bad(source, col, "differs between rows of one site", df[["site_id", col]], n > 1)
 
 
-def _check_hourly(df: pd.DataFrame, schema: Schema, source: str, offsets: pd.Series | None) -> None:
+def hourly_order(codes: np.ndarray, ticks: np.ndarray, per_h: int, rows, schema: Schema, source: str,
+                 offsets: pd.Series | None) -> np.ndarray | None:
+    """Stable order of the rows by (series, time), None where they are in that order already. Refuses times off
+    the hour, then duplicated, then missing hours within a series, naming the first such rows in that order.
+    ``codes``: series ranks in key order; ``ticks``: int64 times; ``rows(positions)``: the key and time columns
+    of those rows, labelled by data row; ``offsets``: the written UTC offsets, for the DST note."""
+    order = None
+    if len(ticks) > 1 and not ((codes[1:] > codes[:-1]) | (codes[1:] == codes[:-1]) & (ticks[1:] >= ticks[:-1])).all():
+        order = np.lexsort((ticks, codes))
+    c, t = (codes, ticks) if order is None else (codes[order], ticks[order])
+    same = np.r_[False, c[1:] == c[:-1]]
+    step = np.r_[0, np.diff(t)]
+    if ((step == per_h) | ~same).all() and not (t[~same] % per_h).any():
+        return order  # every series on the hour, one row per hour, none missing
+    pos = np.arange(len(t)) if order is None else order
     tcol = schema.time_col
-    ts = df[tcol]
-    off_hour = (ts.dt.minute != 0) | (ts.dt.second != 0) | (ts.dt.microsecond != 0)
+    off_hour = t % per_h != 0
     if off_hour.any():
-        raise _bad(source, tcol, "timestamps not on the hour (hourly data expected)", df[[*schema.series_keys, tcol]], off_hour)
-    keys = list(schema.series_keys)
-    same = np.ones(len(df), dtype=bool)
-    for k in keys:
-        v = df[k].to_numpy()
-        same[1:] &= v[1:] == v[:-1]
-    same[0] = False
-    step = ts.diff()
-    dup = same & (step == pd.Timedelta(0)).to_numpy()
-    gap = same & (step > HOUR).to_numpy()
-    for mask, what in ((dup, "duplicated timestamps"), (gap, "gaps in the hourly series (missing hours)")):
+        raise ContractError(source, tcol, f"timestamps not on the hour (hourly data expected) ({int(off_hour.sum())} "
+                            "rows)", rows(pos[off_hour]))
+    for mask, what in ((same & (step == 0), "duplicated timestamps"),
+                       (same & (step > per_h), "gaps in the hourly series (missing hours)")):
         if mask.any():
-            where = _dst_note(mask, offsets, after=2 if what.startswith("dup") else 1)
-            rows = df[[*keys, tcol]].copy()
+            where = _dst_note(mask, None if offsets is None else offsets.iloc[pos], after=2 if what[0] == "d" else 1)
+            bad = rows(pos[mask])
             if what.startswith("gaps"):
-                rows["previous"] = ts.shift(1)
-            raise ContractError(source, tcol, f"{what}{where} ({int(mask.sum())} rows)", rows[mask])
+                bad["previous"] = rows(pos[np.flatnonzero(mask) - 1])[tcol].to_numpy()
+            raise ContractError(source, tcol, f"{what}{where} ({int(mask.sum())} rows)", bad)
+    return order
 
 
 def _dst_note(mask: np.ndarray, offsets: pd.Series | None, after: int) -> str:

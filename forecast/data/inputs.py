@@ -1,5 +1,9 @@
 """Loading the four input tables for the power model: read, validate, cross-check (sites ↔ meter ↔ jobs ↔
-grid), and per-site hourly arrays for the window store."""
+grid), and per-site hourly arrays for the window store.
+
+Hourly parquet tables (meter, grid) are read with pyarrow, series keys as dictionaries: every distinct key is
+checked once, the rows are checked and sorted with integer arrays (``contracts.hourly_order``), never per site.
+"""
 
 from __future__ import annotations
 
@@ -8,10 +12,14 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
 
 from forecast.config import DataConfig
 from forecast.data import contracts
 from forecast.data.features import SiteMeta, site_metas
+from forecast.data.gpus import GPU_TYPES
 from forecast.data.simulate import simulate
 from forecast.data.windows import SeriesArrays, WindowStore, build_series
 from forecast.errors import ContractError
@@ -41,8 +49,12 @@ def find_table(folder: Path, name: str, required: bool = True) -> Path | None:
     return hits[0]
 
 
-def load_inputs(dc: DataConfig, need_grid: bool | None = None) -> Inputs:
-    """Read and validate the four tables from ``dc.dir`` (writing the scenario there first when source=simulate)."""
+def load_inputs(dc: DataConfig, need_grid: bool | None = None,
+                meter_window: tuple[pd.Timestamp, pd.Timestamp] | None = None) -> Inputs:
+    """Read and validate the four tables from ``dc.dir`` (writing the scenario there first when source=simulate).
+
+    ``meter_window=(start, end)``: of a parquet meter only the rows with start <= ts < end are read, validated
+    and kept (a batch forecast needs no more); see :func:`read_series`."""
     folder = Path(dc.dir)
     if dc.source == "simulate":
         simulate(dc.scenario).write(folder)
@@ -50,21 +62,21 @@ def load_inputs(dc: DataConfig, need_grid: bool | None = None) -> Inputs:
     paths = {t: find_table(folder, t, required=(t != "grid" or need_grid)) for t in TABLES}
     sites = contracts.load_sites(paths["sites"])
     jobs = contracts.load_jobs(paths["jobs"], known_at=dc.known_at)
-    meter = contracts.load_meter(paths["meter"])
-    grid = contracts.load_grid(paths["grid"]) if paths["grid"] is not None else None
-    known = set(sites["site_id"])
+    meter = read_series(paths["meter"], contracts.METER, meter_window)
+    grid = read_series(paths["grid"], contracts.GRID) if paths["grid"] is not None else None
+    ids = pa.array(sorted(set(sites["site_id"])), pa.string())
     for name, df in (("meter", meter), ("jobs", jobs)):
-        bad = ~df["site_id"].isin(known)
+        bad = _positions(df["site_id"], ids) < 0
         if bad.any():
             raise ContractError(str(paths[name]), "site_id", f"sites not in {paths['sites'].name}", df[bad])
-    metas = site_metas(sites)
-    pairs = [(s, g) for s, m in metas.items() for g in m.fleet]
-    fleet = pd.MultiIndex.from_arrays([[s for s, _ in pairs], [g for _, g in pairs]])
-    bad = pd.Series(~pd.MultiIndex.from_arrays([jobs["site_id"].astype(str), jobs["gpu_type"].astype(str)]).isin(fleet),
-                    index=jobs.index)  # vectorised: one factorisation, no Python tuples per row
+    types = pa.array(GPU_TYPES, pa.string())
+    installed = np.zeros((len(ids), len(GPU_TYPES)), bool)  # (site, GPU type) pairs of the sites table
+    installed[_positions(sites["site_id"], ids), _positions(sites["gpu_type"], types)] = True
+    bad = ~installed[_positions(jobs["site_id"], ids), _positions(jobs["gpu_type"], types)]
     if bad.any():
         raise ContractError(str(paths["jobs"]), "gpu_type", "GPU type not installed at that site (sites table)",
                             jobs.loc[bad, ["job_id", "site_id", "gpu_type"]])
+    metas = site_metas(sites)
     if grid is not None and dc.use_temperature:
         if "temperature_c" not in grid.columns:
             raise ContractError(str(paths["grid"]), "temperature_c",
@@ -73,6 +85,112 @@ def load_inputs(dc: DataConfig, need_grid: bool | None = None) -> Inputs:
         if zones:
             raise ContractError(str(paths["grid"]), "zone", f"no rows for zones {sorted(zones)} used by the sites table")
     return Inputs(sites, jobs, meter, grid, paths, metas)
+
+
+def _positions(values: pd.Series, among: pa.Array) -> np.ndarray:
+    """(n,) int64 position of each value in ``among`` (-1: not there), hashed in pyarrow."""
+    return pc.index_in(pa.array(values, pa.string()), value_set=among).fill_null(-1).to_numpy().astype(np.int64)
+
+
+def read_series(path: Path, schema: contracts.Schema,
+                window: tuple[pd.Timestamp, pd.Timestamp] | None = None) -> pd.DataFrame:
+    """An hourly table (meter, grid) checked and typed as ``contracts.validate`` does, with the same errors.
+
+    A parquet file whose keys are text and whose times carry a zone is read with pyarrow; with
+    ``window=(start, end)`` only its rows with start <= time < end (and rows without a time, which are refused)
+    are validated and returned, the others are not used. Any other file is read and validated whole, and
+    ``window`` is not applied."""
+    table = _arrow_series(Path(path), schema)
+    if table is None:
+        return contracts.load(path, schema)
+    return _validate_arrow(table, schema, str(path), window)
+
+
+def _arrow_series(path: Path, schema: contracts.Schema) -> pa.Table | None:
+    """The parquet table with its key columns as dictionaries, column names stripped and pandas index columns
+    dropped; None where the pandas path applies (not parquet, keys not text, times without a zone)."""
+    if path.suffix.lower() != ".parquet" or not path.exists():
+        return None
+    fields = {f.name.strip(): f for f in pq.read_schema(path)}
+    keys = [fields.get(k) for k in schema.series_keys]
+    t = fields.get(schema.time_col)
+    text = lambda ty: pa.types.is_string(ty) or pa.types.is_large_string(ty)  # noqa: E731
+    if (len(fields) != len(pq.read_schema(path)) or t is None or not pa.types.is_timestamp(t.type) or t.type.tz is None
+            or any(f is None or not (text(f.type) or pa.types.is_dictionary(f.type) and text(f.type.value_type))
+                   for f in keys)):
+        return None
+    table = pq.read_table(path, read_dictionary=[f.name for f in keys if not pa.types.is_dictionary(f.type)])
+    index = [c for c in (table.schema.pandas_metadata or {}).get("index_columns", []) if isinstance(c, str)]
+    table = table.drop_columns([c for c in index if c in table.column_names])
+    return table.rename_columns([c.strip() for c in table.column_names]).unify_dictionaries()
+
+
+def _validate_arrow(table: pa.Table, schema: contracts.Schema, source: str,
+                    window: tuple[pd.Timestamp, pd.Timestamp] | None) -> pd.DataFrame:
+    """``contracts.validate`` for an hourly table in arrow; error rows carry the file's own row numbers."""
+    contracts.check_columns(pd.DataFrame(columns=table.column_names), schema, source)
+    tcol, keys = schema.time_col, list(schema.series_keys)
+    times = table[tcol].combine_chunks().cast(pa.timestamp(table[tcol].type.unit, "UTC"))
+    unit = times.type.unit
+    null = times.is_null().to_numpy(zero_copy_only=False)
+    ticks = times.cast(pa.int64()).fill_null(0).to_numpy()
+    labels = np.arange(len(ticks))
+    if window is not None:
+        lo, hi = (pd.Timestamp(w).as_unit(unit).asm8.astype(np.int64) for w in window)
+        labels = np.flatnonzero(null | ((ticks >= lo) & (ticks < hi)))
+        table, times, null, ticks = table.take(labels), times.take(labels), null[labels], ticks[labels]
+    keyed, typed, codes = {}, {}, None
+    for name, col in schema.columns.items():
+        if name in keys:
+            keyed[name] = kc, values = _key_codes(table[name].combine_chunks(), name, source, labels)
+            codes = kc if codes is None else codes * len(values) + kc
+        elif name == tcol and null.any():
+            raise ContractError(source, name, f"missing values ({int(null.sum())} rows)",
+                                pd.DataFrame({name: pd.DatetimeIndex([pd.NaT] * int(null.sum()), tz="UTC")},
+                                             index=labels[null]))
+        elif name in table.column_names and name != tcol:
+            s = table[name].to_pandas()
+            typed[name] = contracts.coerce(s.set_axis(labels), name, col, source)
+
+    def rows(i: np.ndarray) -> pd.DataFrame:
+        cols = {k: np.asarray(keyed[k][1], dtype=object)[keyed[k][0][i]] for k in keys}
+        return pd.DataFrame({**cols, tcol: pd.to_datetime(ticks[i], unit=unit, utc=True)}, index=labels[i])
+
+    per_h = int(np.timedelta64(1, "h") // np.timedelta64(1, unit))
+    order = contracts.hourly_order(codes, ticks, per_h, rows, schema, source, None)
+    sort = (lambda a: a) if order is None else (lambda a: a.take(order))  # noqa: E731
+    out = {}
+    for name in table.column_names:
+        if name in keyed:
+            out[name] = pa.array(keyed[name][1], pa.string()).take(sort(keyed[name][0])).to_pandas()
+        elif name == tcol:
+            out[name] = sort(times).to_pandas()
+        elif name in typed:
+            out[name] = sort(typed[name]).reset_index(drop=True)
+        else:
+            out[name] = sort(table[name]).to_pandas()
+    return pd.DataFrame(out)
+
+
+def _key_codes(d: pa.DictionaryArray, name: str, source: str, labels: np.ndarray) -> tuple[np.ndarray, list[str]]:
+    """(codes, values) of a text key column: values stripped and sorted, codes their rank per row; refuses
+    missing and empty values as ``contracts.coerce`` does, each distinct value checked once."""
+    idx = d.indices
+    null = idx.is_null().to_numpy(zero_copy_only=False)
+    if null.any():
+        raise ContractError(source, name, f"missing values ({int(null.sum())} rows)",
+                            pd.DataFrame({name: np.nan}, index=labels[null]))
+    idx = idx.to_numpy(zero_copy_only=False).astype(np.int64)
+    raw = d.dictionary.to_pylist()
+    stripped = [str(v).strip() for v in raw]
+    values = sorted(set(stripped))
+    rank = {v: i for i, v in enumerate(values)}
+    codes = np.array([rank[v] for v in stripped], np.int64)[idx]
+    empty = codes == rank.get("", -1)
+    if empty.any():
+        raise ContractError(source, name, f"empty strings ({int(empty.sum())} rows)",
+                            pd.DataFrame({name: np.asarray(raw, dtype=object)[idx[empty]]}, index=labels[empty]))
+    return codes, values
 
 
 def site_series(inp: Inputs, dc: DataConfig, end: pd.Timestamp | None = None,

@@ -222,3 +222,131 @@ def test_unsupported_file_type(tmp_path):
     p.write_text("x")
     with pytest.raises(ContractError, match="unsupported file type"):
         c.load_meter(p)
+
+
+# ---------------------------------------------------------------------------- parquet hourly tables (arrow path)
+def read_series(path, schema=c.METER, window=None):
+    from forecast.data.inputs import read_series as rs
+
+    return rs(path, schema, window)
+
+
+def meter_parquet(tmp_path, df, **kw):
+    p = tmp_path / "meter.parquet"
+    ts = df["ts"] if pd.api.types.is_datetime64_any_dtype(df["ts"]) else pd.to_datetime(df["ts"], utc=True, format="ISO8601")
+    df.assign(ts=ts).to_parquet(p, **{"index": False, **kw})
+    import pyarrow.parquet as pq
+
+    assert pq.read_schema(p).field("ts").type.tz is not None  # the arrow path, not the frame fallback
+    return p
+
+
+def test_parquet_series_equal_the_frame_path_sorted_shuffled_and_with_extras(tmp_path):
+    rng = np.random.default_rng(0)
+    ts = pd.date_range("2025-03-08T00:00", periods=60, freq="h", tz="America/New_York")
+    df = pd.concat([pd.DataFrame({"site_id": s, "ts": ts, "power_mw": rng.random(60) * 10}) for s in ("b", " a", "c")])
+    df["note"] = "x"
+    df = df.rename(columns={"power_mw": " power_mw "}).sample(frac=1, random_state=1)  # names and keys padded
+    p = tmp_path / "m.parquet"
+    df.to_parquet(p, index=True)  # the pandas index is stored as a column: not data
+    got, want = read_series(p), c.load(p, c.METER)
+    assert got.equals(want) and list(got.columns) == ["site_id", "ts", "power_mw", "note"]
+    assert got["site_id"].tolist()[:2] == ["a", "a"] and str(got["ts"].dt.tz) == "UTC"
+    g = pd.DataFrame({"zone": "Z", "ts": ts, "price": 1.0, "load_mw": 2.0, "load_forecast_mw": 3.0})
+    g.to_parquet(tmp_path / "g.parquet", index=False)
+    assert read_series(tmp_path / "g.parquet", c.GRID).equals(c.load(tmp_path / "g.parquet", c.GRID))
+
+
+@pytest.mark.parametrize("case, message", [
+    ("dup", r"meter.parquet: column 'ts': duplicated timestamps \(1 rows\); first offending rows: row 2 "
+            r"\(site_id='a', ts=Timestamp\('2025-01-01 01:00:00\+0000', tz='UTC'\)\)"),
+    ("gap", r"column 'ts': gaps in the hourly series \(missing hours\) \(1 rows\); first offending rows: row 2 "
+            r"\(site_id='a', ts=Timestamp\('2025-01-01 04:00:00\+0000', tz='UTC'\), "
+            r"previous=Timestamp\('2025-01-01 01:00:00\+0000', tz='UTC'\)\)"),
+    ("off", r"column 'ts': timestamps not on the hour \(hourly data expected\) \(1 rows\); first offending rows: row 1"),
+    ("neg", r"column 'power_mw': negative values \(1 rows\); first offending rows: row 1 \(power_mw=-1.0\)"),
+    ("nan", r"column 'power_mw': missing values \(1 rows\); first offending rows: row 1 \(power_mw=nan\)"),
+    ("nosite", r"column 'site_id': missing values \(1 rows\); first offending rows: row 1 \(site_id=nan\)"),
+    ("blank", r"column 'site_id': empty strings \(1 rows\); first offending rows: row 2 \(site_id='  '\)"),
+    ("nots", r"column 'ts': missing values \(1 rows\); first offending rows: row 0 \(ts=NaT\)"),
+])
+def test_parquet_series_errors_name_file_column_and_first_rows(tmp_path, case, message):
+    ts = {"dup": ["00:00", "01:00", "01:00"], "gap": ["00:00", "01:00", "04:00"], "off": ["00:00", "00:30", "01:00"]}
+    df = meter([f"2025-01-01T{h}Z" for h in ts.get(case, ["00:00", "01:00", "02:00"])], power=[5.0, 6.0, 7.0])
+    if case == "neg":
+        df.loc[1, "power_mw"] = -1.0
+    if case == "nan":
+        df.loc[1, "power_mw"] = np.nan
+    if case == "nosite":
+        df.loc[1, "site_id"] = None
+    if case == "blank":
+        df.loc[2, "site_id"] = "  "
+    p = meter_parquet(tmp_path, df)
+    if case == "nots":
+        t = pd.read_parquet(p)
+        t.loc[0, "ts"] = pd.NaT
+        t.to_parquet(p, index=False)
+    with pytest.raises(ContractError, match=message) as e:
+        read_series(p)
+    assert "\n" not in str(e.value)
+    with pytest.raises(ContractError) as old:
+        c.load(p, c.METER)
+    assert str(e.value) == str(old.value)  # the frame path says the same
+
+
+def test_parquet_window_reads_only_its_rows_and_reports_the_files_row_numbers(tmp_path):
+    ts = pd.date_range("2025-01-01T00:00Z", periods=10, freq="h")
+    df = pd.concat([meter(ts, [1.0] * 10, site="b"), meter(ts, [2.0] * 10, site="a")], ignore_index=True)
+    df.loc[1, "power_mw"] = -5.0  # site b at 01:00, outside the window: not used, not checked
+    p = meter_parquet(tmp_path, df)
+    got = read_series(p, window=(ts[4], ts[8]))
+    assert got["site_id"].tolist() == ["a"] * 4 + ["b"] * 4 and got["ts"].tolist() == list(ts[4:8]) * 2
+    df.loc[16, "power_mw"] = -5.0  # site a at 06:00 is file row 16
+    p = meter_parquet(tmp_path, df)
+    with pytest.raises(ContractError, match=r"negative values \(1 rows\); first offending rows: row 16 "):
+        read_series(p, window=(ts[4], ts[8]))
+    t = pd.read_parquet(p)
+    t.loc[1, "power_mw"], t.loc[16, "power_mw"], t.loc[3, "ts"] = 1.0, 2.0, pd.NaT
+    t.to_parquet(p, index=False)
+    with pytest.raises(ContractError, match=r"column 'ts': missing values \(1 rows\); first offending rows: row 3 "):
+        read_series(p, window=(ts[4], ts[8]))  # a row without a time is refused whatever the window
+
+
+def test_window_is_not_applied_to_csv_or_zone_less_parquet(tmp_path):
+    ts = pd.date_range("2025-01-01T00:00Z", periods=6, freq="h")
+    p = write(tmp_path, meter(list(ts.strftime("%Y-%m-%dT%H:%MZ"))))
+    assert len(read_series(p, window=(ts[2], ts[4]))) == 6  # CSV: read and validated whole
+    naive = write(tmp_path, meter(ts.tz_localize(None)), "naive.parquet")
+    with pytest.raises(ContractError, match="timezone-naive"):
+        read_series(naive, window=(ts[2], ts[4]))
+
+
+# ---------------------------------------------------------------------------- cross-checks of the four tables
+def tables(tmp_path, jobs=None, meter_sites=("a", "b")):
+    ts = pd.date_range("2025-01-01T00:00Z", periods=4, freq="h")
+    pd.DataFrame({"site_id": ["a", "b", "b"], "zone": ["Z", "Z", "Z"], "gpu_type": ["H100", "H100", "B200"],
+                  "n_gpus": [8, 8, 8], "pue_design": 1.2, "capacity_mw": 1.0,
+                  "base_load_mw": 0.1}).to_csv(tmp_path / "sites.csv", index=False)
+    j = jobs_frame(site_id=["a", "b"], known_at=["2024-12-01T00:00Z"] * 2) if jobs is None else jobs
+    j.to_csv(tmp_path / "jobs.csv", index=False)
+    pd.concat([meter(ts, site=s) for s in meter_sites]).to_parquet(tmp_path / "meter.parquet", index=False)
+    pd.DataFrame({"zone": "Z", "ts": ts, "price": 1.0, "load_mw": 1.0, "load_forecast_mw": 1.0,
+                  "temperature_c": 5.0}).to_parquet(tmp_path / "grid.parquet", index=False)
+    from forecast.config import DataConfig
+
+    return DataConfig(source="files", dir=str(tmp_path))
+
+
+def test_cross_checks_name_the_unknown_site_and_the_uninstalled_gpu_type(tmp_path):
+    from forecast.data.inputs import load_inputs
+
+    inp = load_inputs(tables(tmp_path))
+    assert sorted(inp.metas) == ["a", "b"] and len(inp.meter) == 8
+    with pytest.raises(ContractError, match=r"meter.parquet: column 'site_id': sites not in sites.csv; "
+                                            r"first offending rows: row 8 \(site_id='c'"):
+        load_inputs(tables(tmp_path, meter_sites=("a", "b", "c")))
+    bad = jobs_frame(site_id=["a", "b"], gpu_type=["B200", "B200"], known_at=["2024-12-01T00:00Z"] * 2)
+    with pytest.raises(ContractError, match=r"jobs.csv: column 'gpu_type': GPU type not installed at that site "
+                                            r"\(sites table\); first offending rows: row 0 \(job_id='j1', site_id='a', "
+                                            r"gpu_type='B200'\)$"):
+        load_inputs(tables(tmp_path, jobs=bad))
