@@ -6,7 +6,8 @@ For a forecast issued at ``t`` (on the hour) with history L and horizon H, serie
     x_fut[s]  (H, F_fut):  hours t … t+H−1 — the schedule as planned at t, calendar
 exactly the values ``WindowStore.gather`` yields for issue time t (tests/data/test_reference.py),
 but built with one pass over each table (group once, scatter by integer hour) instead of
-per-site filtering and per-site (T, H, C) schedule arrays: cost O(rows + S·(L + H)·F).
+per-site filtering and per-site (T, H, C) schedule arrays: cost O(rows + S·(L + H)·F). Keys are matched by
+hashing in pyarrow; only the job versions that can reach the window take part in the schedule.
 """
 
 from __future__ import annotations
@@ -15,10 +16,11 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
-from forecast.data.asof import HOUR_NS, version_intervals
+from forecast.data.asof import HOUR_NS, known_at_ns, version_intervals
 from forecast.data.features import PHYS, SCHEDULE_CHANNELS, SiteMeta, calendar
-from forecast.data.flops import peak_flops
 from forecast.data.gpus import gpu_spec
 from forecast.data.windows import TEMP_SCALE_C
 
@@ -55,10 +57,12 @@ def _version_channels(jobs: pd.DataFrame, metas: list[SiteMeta], rows: np.ndarra
     n = jobs["n_gpus"].to_numpy(np.float64)[rows]
     dur_s = np.maximum(pe - ps, 1) * 3600.0
     n_gpus = np.array([m.n_gpus for m in metas], np.float64)[si]
-    peak = peak_flops(jobs)[rows]  # (V,) per GPU, the job's type at its precision
-    phys_k = np.array([m.pue_design * (1 + m.host_ratio) / 1e6 / m.capacity_mw for m in metas])[si]
-    tcode, tnames = pd.factorize(jobs["gpu_type"])
+    tcode, tnames = pd.factorize(jobs["gpu_type"].astype(str))
+    pcode, pnames = pd.factorize(jobs["precision"].astype(str))
+    peaks = np.array([[gpu_spec(g).peak_flops(p) for p in pnames] for g in tnames]).reshape(len(tnames), len(pnames))
     tcode = tcode[rows]
+    peak = peaks[tcode, pcode[rows]]  # (V,) per GPU, the job's type at its precision
+    phys_k = np.array([m.pue_design * (1 + m.host_ratio) / 1e6 / m.capacity_mw for m in metas])[si]
     share = n / n_gpus  # (V,) GPUs of the job / GPUs installed
     gpu_col = np.array([SCHEDULE_CHANNELS.index(f"gpus_{g}") for g in tnames])  # (types,)
     dyn = np.array([gpu_spec(g).train_w - gpu_spec(g).idle_w for g in tnames])  # (types,) W per GPU
@@ -69,25 +73,18 @@ def _version_channels(jobs: pd.DataFrame, metas: list[SiteMeta], rows: np.ndarra
             (pe, pe + 1, [(one("ends"), share)])]
 
 
-def schedule_at(jobs: pd.DataFrame, metas: list[SiteMeta], t: pd.Timestamp, history: int,
-                horizon: int) -> tuple[np.ndarray, np.ndarray]:
+def schedule_at(jobs: pd.DataFrame, metas: list[SiteMeta], t: pd.Timestamp, history: int, horizon: int,
+                out: tuple[np.ndarray, np.ndarray] | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Schedule channels for all sites: (S, L, C) at lead 0 for the L hours before t, each as planned at that
     hour, and (S, H, C) for hours t … t+H−1 as planned at t. The versions in force come from
     ``asof.version_intervals`` (as in ``features.schedule_covariates``), vectorised over sites with difference
-    arrays."""
+    arrays. ``out``: float32 arrays of those shapes (views allowed) to write into, else new ones."""
     S, L, H, C = len(metas), history, horizon, len(SCHEDULE_CHANNELS)
     origin = t - pd.Timedelta(hours=L)
-    hist, fut = np.zeros((S, L + 1, C)), np.zeros((S, H + 1, C))  # difference arrays along the hour axis
+    h_parts, f_parts = [], []
     if len(jobs):
-        iv = version_intervals(jobs, origin)  # every version supersedes, also those at sites not forecast
-        si_all = pd.Index([m.site_id for m in metas]).get_indexer(jobs["site_id"])  # (V,) -1: site not forecast
-        mine = si_all[iv.order] >= 0
-        rows, k, k_end = iv.order[mine], iv.k[mine], iv.k_end[mine]
-        si = si_all[rows]
-        ps = _hours_from(pd.DatetimeIndex(jobs["planned_start"]).as_unit("ns").asi8[rows], origin)
-        pe = _hours_from(pd.DatetimeIndex(jobs["planned_end"]).as_unit("ns").asi8[rows], origin)
+        rows, si, k, k_end, ps, pe = _versions_in_window(jobs, metas, t, L, H)
         valid_t = (k <= L) & (L < k_end)  # versions in force at issue L (= t)
-        h_parts, f_parts = [], []
         for a, b, chans in _version_channels(jobs, metas, rows, si, ps, pe):
             # history: issue i sees its own hour (lead 0) iff i in [max(k, a), min(k_end, b))
             lo, hi = np.clip(np.maximum(k, a), 0, L), np.clip(np.minimum(k_end, b), 0, L)
@@ -96,14 +93,46 @@ def schedule_at(jobs: pd.DataFrame, metas: list[SiteMeta], t: pd.Timestamp, hist
             lo, hi = np.clip(a - L, 0, H), np.clip(b - L, 0, H)
             lo, hi = np.where(valid_t, lo, 0), np.where(valid_t, hi, 0)
             f_parts += [(si, lo, hi, c, w) for c, w in chans]
-        hist = _intervals(S, L + 1, C, h_parts)
-        fut = _intervals(S, H + 1, C, f_parts)
     idle = np.array([m.idle_mw / m.capacity_mw for m in metas])  # (S,)
-    hist = np.cumsum(hist, axis=1)[:, :L]  # (S, L, C)
-    fut = np.cumsum(fut, axis=1)[:, :H]  # (S, H, C)
-    hist[:, :, PHYS] += idle[:, None]
-    fut[:, :, PHYS] += idle[:, None]
-    return hist.astype(np.float32), fut.astype(np.float32)
+    hist, fut = out if out is not None else (np.empty((S, L, C), np.float32), np.empty((S, H, C), np.float32))
+    for dest, T, parts in ((hist, L, h_parts), (fut, H, f_parts)):
+        acc = _intervals(S, T + 1, C, parts)  # (S, T + 1, C) float64
+        np.cumsum(acc, axis=1, out=acc)
+        acc[:, :, PHYS] += idle[:, None]
+        dest[...] = acc[:, :T]
+    return hist, fut
+
+
+def _versions_in_window(jobs: pd.DataFrame, metas: list[SiteMeta], t: pd.Timestamp, L: int,
+                        H: int) -> tuple[np.ndarray, ...]:
+    """(rows, site index, k, k_end, planned start hour, planned end hour) of the versions planned at the sites
+    in ``metas``, ordered as ``version_intervals`` orders them, hours from t − L. Only jobs with a version known
+    by t that touches the hours t − L … t + H at one of these sites take part (every version of such a job
+    known by t, at any site, since a version supersedes wherever it is planned); the others add nothing."""
+    origin = t - pd.Timedelta(hours=L)
+    si_all = _index(jobs["site_id"], [m.site_id for m in metas])  # (V,) -1: site not forecast
+    ns = lambda c: pd.DatetimeIndex(jobs[c]).as_unit("ns").asi8  # noqa: E731
+    ps_all, pe_all = _hours_from(ns("planned_start"), origin), _hours_from(ns("planned_end"), origin)
+    known = known_at_ns(jobs)
+    seen = np.flatnonzero(known <= t.value)  # a version known after t is in force at no issue hour up to t
+    jcode = pd.factorize(jobs["job_id"].iloc[seen], sort=True)[0]
+    touches = (si_all[seen] >= 0) & (ps_all[seen] < L + H) & (pe_all[seen] >= 0)
+    job_in = np.zeros(int(jcode.max()) + 1 if len(jcode) else 0, bool)
+    job_in[jcode[touches]] = True
+    kept = job_in[jcode]
+    rows = seen[kept]
+    sub = pd.DataFrame({"job_id": jcode[kept], "known_at": known[rows].view("datetime64[ns]")})
+    iv = version_intervals(sub, origin)
+    rows = rows[iv.order]
+    mine = si_all[rows] >= 0
+    rows = rows[mine]
+    return rows, si_all[rows], iv.k[mine], iv.k_end[mine], ps_all[rows], pe_all[rows]
+
+
+def _index(values: pd.Series, among: list[str]) -> np.ndarray:
+    """(n,) int64 position of each value in ``among`` (-1: not there), hashed in pyarrow."""
+    found = pc.index_in(pa.array(values.astype(str), pa.string()), value_set=pa.array(among, pa.string()))
+    return found.fill_null(-1).to_numpy().astype(np.int64)
 
 
 def _intervals(S: int, T1: int, C: int, parts: list[tuple[np.ndarray, ...]]) -> np.ndarray:
@@ -130,34 +159,33 @@ def reference_windows(metas: dict[str, SiteMeta], jobs: pd.DataFrame, meter: pd.
                       grid: pd.DataFrame | None, t: pd.Timestamp, history: int, horizon: int,
                       use_temperature: bool = True) -> ReferenceWindows:
     """Model inputs for every site in ``metas`` (sorted by id) issued at ``t``; uses rows before t only."""
-    L, H = history, horizon
+    L, H, C = history, horizon, len(SCHEDULE_CHANNELS)
     ms = [metas[k] for k in sorted(metas)]
     ids = [m.site_id for m in ms]
     S = len(ms)
     origin = t - pd.Timedelta(hours=L)
-    site_index = pd.Index(ids)
     cap = np.array([m.capacity_mw for m in ms])
-    m = meter[meter["ts"] < t]
-    power = _scatter_hours(site_index.get_indexer(m["site_id"]), _hour_index(m["ts"], origin),
-                           m["power_mw"].to_numpy(np.float64), S, L)  # (S, L) MW
+    # rows at or after t fall at hour >= L and are not scattered
+    power = _scatter_hours(_index(meter["site_id"], ids), _hour_index(meter["ts"], origin),
+                           meter["power_mw"].to_numpy(np.float64), S, L)  # (S, L) MW
     have = ~np.isnan(power)
-    y = np.nan_to_num(power / cap[:, None])  # (S, L)
     temp = np.zeros((S, L))
     temp_have = None
     if use_temperature and grid is not None:
-        g = grid[grid["ts"] < t]
-        zones = pd.Index(sorted(set(g["zone"])))
-        tz = _scatter_hours(zones.get_indexer(g["zone"]), _hour_index(g["ts"], origin),
-                            g["temperature_c"].to_numpy(np.float64), len(zones), L)  # (Z, L) °C
+        zones = sorted(pd.unique(grid["zone"].astype(str)))
+        tz = _scatter_hours(_index(grid["zone"], zones), _hour_index(grid["ts"], origin),
+                            grid["temperature_c"].to_numpy(np.float64), len(zones), L)  # (Z, L) °C
         tz = np.concatenate([tz, np.full((1, L), np.nan)])  # row Z: zones with no rows at all
-        zi = zones.get_indexer([m_.zone for m_ in ms])
+        zi = pd.Index(zones).get_indexer([m_.zone for m_ in ms])
         temp = tz[np.where(zi >= 0, zi, len(zones))]  # (S, L)
         temp_have = ~np.isnan(temp)  # the caller refuses gaps: a missing reading is never a default value
         temp = np.nan_to_num((temp - TEMP_SCALE_C[0]) / TEMP_SCALE_C[1])
-    sched_hist, sched_fut = schedule_at(jobs, ms, t, L, H)  # (S, L, C), (S, H, C)
     cal = calendar(pd.date_range(origin, periods=L + H, freq="h"))  # (L + H, F_cal)
-    F_cal = cal.shape[1]
-    x_hist = np.concatenate([y[:, :, None].astype(np.float32), sched_hist, temp[:, :, None].astype(np.float32),
-                             np.broadcast_to(cal[None, :L], (S, L, F_cal))], axis=2)  # (S, L, F_hist)
-    x_fut = np.concatenate([sched_fut, np.broadcast_to(cal[None, L:], (S, H, F_cal))], axis=2)  # (S, H, F_fut)
+    x_hist = np.empty((S, L, 2 + C + cal.shape[1]), np.float32)  # power, schedule, temperature, calendar
+    x_fut = np.empty((S, H, C + cal.shape[1]), np.float32)  # schedule, calendar
+    x_hist[:, :, 0] = np.nan_to_num(power / cap[:, None])
+    schedule_at(jobs, ms, t, L, H, out=(x_hist[:, :, 1:1 + C], x_fut[:, :, :C]))
+    x_hist[:, :, 1 + C] = temp
+    x_hist[:, :, 2 + C:] = cal[None, :L]
+    x_fut[:, :, C:] = cal[None, L:]
     return ReferenceWindows(ids, x_hist, x_fut, cap, have, temp_have)
