@@ -348,6 +348,8 @@ def hourly_order(codes: np.ndarray, ticks: np.ndarray, per_h: int, rows, schema:
     the hour, then duplicated, then missing hours within a series, naming the first such rows in that order.
     ``codes``: series ranks in key order; ``ticks``: int64 times; ``rows(positions)``: the key and time columns
     of those rows, labelled by data row; ``offsets``: the written UTC offsets, for the DST note."""
+    if not len(ticks):
+        return None
     order = None
     if len(ticks) > 1 and not ((codes[1:] > codes[:-1]) | (codes[1:] == codes[:-1]) & (ticks[1:] >= ticks[:-1])).all():
         order = np.lexsort((ticks, codes))

@@ -305,6 +305,8 @@ def test_parquet_window_reads_only_its_rows_and_reports_the_files_row_numbers(tm
     p = meter_parquet(tmp_path, df)
     with pytest.raises(ContractError, match=r"negative values \(1 rows\); first offending rows: row 16 "):
         read_series(p, window=(ts[4], ts[8]))
+    empty = read_series(p, window=(ts[0] - 48 * pd.Timedelta(hours=1), ts[0]))  # no rows in the window
+    assert empty.empty and list(empty.columns) == ["site_id", "ts", "power_mw"]
     t = pd.read_parquet(p)
     t.loc[1, "power_mw"], t.loc[16, "power_mw"], t.loc[3, "ts"] = 1.0, 2.0, pd.NaT
     t.to_parquet(p, index=False)
