@@ -99,3 +99,82 @@ def test_predict_arrays_batches_agree_on_every_device(setup, device):
     tol = 1e-5 if device == "cpu" else 3e-2
     np.testing.assert_allclose(got, ref, rtol=tol, atol=tol)
     assert (np.diff(got, axis=-1) >= 0).all()  # quantiles never cross
+
+
+def _frame_before(q, series_ids, issued_at, columns, model, version, run_id) -> pd.DataFrame:
+    """The frame builder as it was (pandas columns one by one), kept here as the reference."""
+    S, H, Q = q.shape
+    ts = pd.date_range(issued_at, periods=H, freq="h")
+    issued = pd.DatetimeIndex([issued_at])
+    frame = pd.DataFrame({
+        "series_id": np.repeat(np.asarray(series_ids, dtype=object), H),
+        "issued_at": issued[np.zeros(S * H, dtype=np.intp)],
+        "ts": ts[np.tile(np.arange(H), S)],
+        "horizon_h": np.tile(np.arange(1, H + 1, dtype=np.int32), S),
+    })
+    flat = q.reshape(S * H, Q).astype(np.float64)
+    for j, col in enumerate(columns):
+        frame[col] = flat[:, j]
+    frame["model"], frame["model_version"], frame["run_id"] = model, version, run_id
+    return frame
+
+
+@pytest.mark.parametrize("unit", ["ns", "us", "ms"])
+@pytest.mark.parametrize("S, H", [(3, 24), (1, 1), (0, 5)])
+def test_forecast_frame_and_parquet_equal_the_previous_frame_builder(tmp_path, unit, S, H):
+    import pyarrow.parquet as pq
+
+    from forecast.pipeline.predict import forecast_frame, forecast_table, write_forecast
+
+    q = np.sort(np.random.default_rng(S).random((S, H, 3)), axis=-1).astype(np.float32) * 40.0
+    args = (q, [f"site-{i}" for i in range(S)], pd.Timestamp("2025-12-01T06:00Z").as_unit(unit),
+            ["p10", "p50", "p90"], "tide", "checkpoint:abc", "")
+    want = _frame_before(*args)
+    got = forecast_frame(*args)
+    assert got.equals(want) and (got.dtypes == want.dtypes).all()
+    if S == 0:
+        return  # no rows: the previous file read series_id back as object, this one as str
+    old_path = tmp_path / "old.parquet"
+    want.to_parquet(old_path, index=False)
+    for name in ("a.parquet", "b.parquet"):
+        write_forecast(tmp_path / name, forecast_table(*args))
+    back = pd.read_parquet(tmp_path / "a.parquet")
+    assert back.equals(want) and back.equals(pd.read_parquet(old_path))
+    assert (tmp_path / "a.parquet").read_bytes() == (tmp_path / "b.parquet").read_bytes()  # same inputs, same bytes
+    assert [f.name for f in pq.read_schema(tmp_path / "a.parquet")] == list(want.columns)
+
+
+def test_predict_is_byte_identical_on_rerun_and_ignores_meter_rows_outside_its_window(setup, tmp_path):
+    from forecast.data.inputs import load_inputs
+    from forecast.pipeline.predict import predict
+
+    cfg, sc, ckpt, _ = setup
+    t = sc.meter.ts.min() + 24 * 30 * HOUR
+    data = tmp_path / "data"
+    sc.write(data)
+    m = pd.read_parquet(data / "meter.parquet")
+    m.loc[m.ts < t - (L + 24) * HOUR, "power_mw"] = -1.0  # broken, but a day before the history the model reads
+    m.to_parquet(data / "meter.parquet", index=False)
+    runs = []
+    for k in range(2):
+        c = dataclasses.replace(cfg, data=dataclasses.replace(cfg.data, dir=str(data)),
+                                predict=dataclasses.replace(cfg.predict, out=str(tmp_path / f"fc{k}")))
+        runs.append(predict(c, model_ref=ckpt, reference_time=t))
+    assert runs[0].path.read_bytes() == runs[1].path.read_bytes()
+    assert pd.read_parquet(runs[0].path).equals(runs[0].frame)
+    with pytest.raises(ContractError, match=r"meter.parquet: column 'power_mw': negative values"):
+        load_inputs(c.data)  # read whole (training, no reference time), the same file is refused
+
+
+def test_predict_serves_a_model_whose_horizon_is_beyond_the_training_configs_range(setup, tmp_path):
+    from forecast.models import registry
+    from forecast.pipeline.predict import predict
+
+    cfg, sc, _, work = setup
+    L2, H2 = 48, 400  # data.horizon_h allows at most 336 h: the horizon of a forecast is the model's
+    torch.manual_seed(0)
+    ckpt = registry.save(tmp_path / "long.pt", registry.build(cfg.model, L2, H2), cfg.model, L2, H2)
+    t = sc.meter.ts.min() + 24 * 10 * HOUR
+    c = dataclasses.replace(cfg, predict=dataclasses.replace(cfg.predict, out=str(tmp_path / "fc")))
+    out = predict(c, model_ref=str(ckpt), reference_time=t)
+    assert len(out.frame) == 2 * H2 and out.frame.horizon_h.max() == H2

@@ -17,6 +17,8 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 import torch
 
 from forecast import tracking
@@ -77,6 +79,10 @@ def issue_time(meter: pd.DataFrame, ref: str | pd.Timestamp | None) -> pd.Timest
         t = meter.groupby("site_id")["ts"].max().min() + HOUR
         log.info("no reference time given: using the hour after the last meter reading, %s", t)
         return t
+    return _reference_time(ref)
+
+
+def _reference_time(ref: str | pd.Timestamp) -> pd.Timestamp:
     t = pd.Timestamp(ref)
     if t.tzinfo is None:
         raise ValueError(f"reference time {ref!r} has no timezone; write e.g. 2025-12-01T00:00Z")
@@ -87,18 +93,45 @@ def issue_time(meter: pd.DataFrame, ref: str | pd.Timestamp | None) -> pd.Timest
 
 
 def predict(cfg: Config, model_ref: str | None = None, reference_time: str | pd.Timestamp | None = None) -> PredictOutput:
+    """Forecast every site from what was known at the reference time; write the forecast parquet (and CSV)."""
     pc = cfg.predict
     lm = load_model(cfg, model_ref)
     L, H = int(lm.meta["history_h"]), int(lm.meta["horizon_h"])
     quant = Quantiles(tuple(lm.meta["model"]["quantiles"]))
-    dc = dataclasses.replace(cfg.data, source="files", history_h=L, horizon_h=H)
-    inp = load_inputs(dc)
-    t = issue_time(inp.meter, reference_time if reference_time is not None else pc.reference_time)
+    dc = dataclasses.replace(cfg.data, source="files")  # history and horizon are the model's
+    ref = reference_time if reference_time is not None else pc.reference_time
+    t = _reference_time(ref) if ref is not None else None
+    inp = load_inputs(dc, meter_window=None if t is None else (t - L * HOUR, t))  # the L meter hours before t
+    t = issue_time(inp.meter, None) if t is None else t
     # only what was known at t: meter and weather strictly before t (the schedule is cut at t by known_at)
-    inp.meter = inp.meter[inp.meter["ts"] < t]
-    if inp.grid is not None:
-        inp.grid = inp.grid[inp.grid["ts"] < t]
+    inp.meter = _before(inp.meter, t)
+    inp.grid = _before(inp.grid, t)
     rw = reference_windows(inp.metas, inp.jobs, inp.meter, inp.grid, t, L, H, dc.use_temperature)
+    _refuse_missing_hours(rw, inp, t, L)
+    rt = resolve(cfg.trainer.accelerator, cfg.trainer.precision)
+    q = predict_arrays(lm.model, rw.x_hist, rw.x_fut, rt, batch_size=pc.batch_size)  # (S, H, Q) model units
+    q = q * rw.scale[:, None, None]  # (S, H, Q) MW
+    out = Path(pc.out)
+    stem = f"forecast_{t:%Y%m%dT%H%MZ}"
+    block, parts = _quantile_block(q), (t, quant.columns, (lm.name, lm.version, lm.run_id))
+    path = atomic_write(out / f"{stem}.parquet", lambda tmp: write_forecast(tmp, _table(block, H, rw.series_ids, *parts)))
+    frame = _frame(block, H, rw.series_ids, *parts)
+    csv_path = None
+    if pc.csv:
+        csv_path = atomic_write(out / f"{stem}.csv", lambda tmp: frame.to_csv(tmp, index=False, date_format="%Y-%m-%dT%H:%M:%SZ"))
+    return PredictOutput(path, csv_path, len(frame), t, lm.version, lm.run_id, frame)
+
+
+def _before(df: pd.DataFrame | None, t: pd.Timestamp) -> pd.DataFrame | None:
+    """The rows of ``df`` with ts before t (``df`` itself when there are no others)."""
+    if df is None:
+        return None
+    late = (df["ts"] >= t).to_numpy()
+    return df[~late] if late.any() else df
+
+
+def _refuse_missing_hours(rw, inp, t: pd.Timestamp, L: int) -> None:
+    """Every site needs its L meter hours (and its zone's temperatures, when used) before t: none is filled in."""
     lacking = np.flatnonzero(~rw.meter_hours.all(axis=1))
     if len(lacking):
         s0 = lacking[0]
@@ -113,17 +146,6 @@ def predict(cfg: Config, model_ref: str | None = None, reference_time: str | pd.
                             f"zone {inp.metas[rw.series_ids[s0]].zone!r} (site {rw.series_ids[s0]!r}) lacks {len(missing)} "
                             f"of the {L} hours before the reference time {t} (first missing: "
                             f"{', '.join(str(m) for m in missing[:5])}); or set data.use_temperature=false")
-    rt = resolve(cfg.trainer.accelerator, cfg.trainer.precision)
-    q = predict_arrays(lm.model, rw.x_hist, rw.x_fut, rt, batch_size=pc.batch_size)  # (S, H, Q) model units
-    q = q * rw.scale[:, None, None]  # (S, H, Q) MW
-    frame = tidy(q, rw.series_ids, t, quant, lm)
-    out = Path(pc.out)
-    stem = f"forecast_{t:%Y%m%dT%H%MZ}"
-    path = atomic_write(out / f"{stem}.parquet", lambda tmp: frame.to_parquet(tmp, index=False))
-    csv_path = None
-    if pc.csv:
-        csv_path = atomic_write(out / f"{stem}.csv", lambda tmp: frame.to_csv(tmp, index=False, date_format="%Y-%m-%dT%H:%M:%SZ"))
-    return PredictOutput(path, csv_path, len(frame), t, lm.version, lm.run_id, frame)
 
 
 def tidy(q: np.ndarray, series_ids: list[str], issued_at: pd.Timestamp, quant: Quantiles, lm: LoadedModel) -> pd.DataFrame:
@@ -135,19 +157,74 @@ def forecast_frame(q: np.ndarray, series_ids: list[str], issued_at: pd.Timestamp
                    version: str, run_id: str) -> pd.DataFrame:
     """The forecast contract from (S, H, Q) quantiles issued at ``issued_at`` for hours issued_at … + H − 1:
     series_id, issued_at, ts, horizon_h, one column per quantile, model, model_version, run_id."""
+    return _frame(_quantile_block(q), q.shape[1], series_ids, issued_at, columns, (model, version, run_id))
+
+
+def forecast_table(q: np.ndarray, series_ids: list[str], issued_at: pd.Timestamp, columns: list[str], model: str,
+                   version: str, run_id: str) -> pa.Table:
+    """:func:`forecast_frame`'s rows as an arrow table for writing: series, times, leads and the constant
+    columns as dictionaries over their few distinct values, one float64 column per quantile."""
+    return _table(_quantile_block(q), q.shape[1], series_ids, issued_at, columns, (model, version, run_id))
+
+
+def write_forecast(path: str | Path, table: pa.Table) -> None:
+    """Write :func:`forecast_table`'s table: dictionary pages for the dictionary columns, byte-stream-split
+    quantiles, no min/max statistics (they cost a third of the write, and one forecast has one issue time).
+    Read back (``pd.read_parquet``) it is :func:`forecast_frame`'s frame
+    (times coarser than milliseconds are stored in milliseconds, parquet's coarsest unit)."""
+    keys = [f.name for f in table.schema if pa.types.is_dictionary(f.type)]
+    pq.write_table(table, path, store_schema=False, use_dictionary=keys, write_statistics=False,
+                   column_encoding={c: "BYTE_STREAM_SPLIT" for c in table.column_names if c not in keys})
+
+
+def _quantile_block(q: np.ndarray) -> np.ndarray:
+    """(Q, S·H) float64, one contiguous row per quantile column (the layout of a pandas block)."""
     S, H, Q = q.shape
+    return np.ascontiguousarray(np.moveaxis(q, 2, 0).reshape(Q, S * H), dtype=np.float64)
+
+
+def _frame(block: np.ndarray, H: int, series_ids: list[str], issued_at: pd.Timestamp, columns: list[str],
+           tail: tuple[str, str, str]) -> pd.DataFrame:
+    """The contract frame over ``block`` (not copied); text columns built in arrow from their distinct values."""
+    n = block.shape[1]
+    S = n // H if H else len(series_ids)
     ts = pd.date_range(issued_at, periods=H, freq="h")
-    issued = pd.DatetimeIndex([issued_at])
-    frame = pd.DataFrame({
-        "series_id": np.repeat(np.asarray(series_ids, dtype=object), H),
-        "issued_at": issued[np.zeros(S * H, dtype=np.intp)],  # one timestamp, repeated by index
-        "ts": ts[np.tile(np.arange(H), S)],
-        "horizon_h": np.tile(np.arange(1, H + 1, dtype=np.int32), S),
-    })
-    flat = q.reshape(S * H, Q).astype(np.float64)  # (S·H, Q)
-    for j, col in enumerate(columns):
-        frame[col] = flat[:, j]
-    frame["model"] = model
-    frame["model_version"] = version
-    frame["run_id"] = run_id
+    one = np.zeros(n, dtype=np.intp)
+    frame = pd.DataFrame(block.T, columns=list(columns), copy=False)
+    lead = {"series_id": _text(series_ids, np.repeat(np.arange(S, dtype=np.intp), H)),
+            "issued_at": pd.DatetimeIndex([issued_at])[one],  # one timestamp, repeated by index
+            "ts": ts[np.tile(np.arange(H), S)],
+            "horizon_h": np.tile(np.arange(1, H + 1, dtype=np.int32), S)}
+    for i, (name, values) in enumerate(lead.items()):
+        frame.insert(i, name, values)
+    for name, value in zip(("model", "model_version", "run_id"), tail):
+        frame[name] = _text([value], one)
     return frame
+
+
+def _text(values: list[str], index: np.ndarray):
+    """values[index] as a str column, built in arrow from the distinct values (no Python object per row)."""
+    arr = pa.array(list(values))
+    if not (pa.types.is_string(arr.type) or pa.types.is_large_string(arr.type)):
+        return np.asarray(values, dtype=object)[index]
+    return pd.array(arr.cast(pa.large_string()).take(pa.array(index)), dtype="str")
+
+
+def _table(block: np.ndarray, H: int, series_ids: list[str], issued_at: pd.Timestamp, columns: list[str],
+           tail: tuple[str, str, str]) -> pa.Table:
+    """The contract table over ``block`` (quantile columns not copied), dictionary columns from index arrays."""
+    n = block.shape[1]
+    S = n // H if H else len(series_ids)
+    ts = pd.date_range(issued_at, periods=H, freq="h")
+    ts = ts.as_unit("ms") if ts.unit == "s" else ts
+    tt = pa.timestamp(ts.unit, "UTC")
+    lead = pa.array(np.tile(np.arange(H, dtype=np.int32), S))
+    one = pa.array(np.zeros(n, np.int32))
+    text = lambda idx, v: pa.DictionaryArray.from_arrays(idx, pa.array(list(v), pa.string()))  # noqa: E731
+    cols = {"series_id": text(pa.array(np.repeat(np.arange(S, dtype=np.int32), H)), series_ids),
+            "issued_at": pa.DictionaryArray.from_arrays(one, pa.array(ts.asi8[:1], tt)),
+            "ts": pa.DictionaryArray.from_arrays(lead, pa.array(ts.asi8, tt)),
+            "horizon_h": pa.DictionaryArray.from_arrays(lead, pa.array(np.arange(1, H + 1, dtype=np.int32))),
+            **{col: pa.array(block[j]) for j, col in enumerate(columns)},
+            **{name: text(one, [v]) for name, v in zip(("model", "model_version", "run_id"), tail)}}
+    return pa.table(cols)
