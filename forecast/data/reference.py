@@ -24,6 +24,8 @@ from forecast.data.features import PHYS, SCHEDULE_CHANNELS, SiteMeta, calendar
 from forecast.data.gpus import gpu_spec
 from forecast.data.windows import TEMP_SCALE_C
 
+SITE_CHUNK = 512  # sites per schedule difference array (float64, ~13 MB at L = 336)
+
 
 @dataclass
 class ReferenceWindows:
@@ -96,10 +98,15 @@ def schedule_at(jobs: pd.DataFrame, metas: list[SiteMeta], t: pd.Timestamp, hist
     idle = np.array([m.idle_mw / m.capacity_mw for m in metas])  # (S,)
     hist, fut = out if out is not None else (np.empty((S, L, C), np.float32), np.empty((S, H, C), np.float32))
     for dest, T, parts in ((hist, L, h_parts), (fut, H, f_parts)):
-        acc = _intervals(S, T + 1, C, parts)  # (S, T + 1, C) float64
-        np.cumsum(acc, axis=1, out=acc)
-        acc[:, :, PHYS] += idle[:, None]
-        dest[...] = acc[:, :T]
+        site, pos, w = _entries(T + 1, C, parts)
+        bounds = np.searchsorted(site, np.arange(0, S + SITE_CHUNK, SITE_CHUNK))
+        for n, a in enumerate(range(0, S, SITE_CHUNK)):  # a chunk of sites at a time: a small array, reused
+            b, (i, j) = min(a + SITE_CHUNK, S), bounds[n:n + 2]
+            acc = np.bincount((site[i:j] - a) * ((T + 1) * C) + pos[i:j], weights=w[i:j], minlength=(b - a) * (T + 1) * C)
+            acc = np.asarray(acc, np.float64).reshape(b - a, T + 1, C)  # float64 even when no interval falls here
+            np.cumsum(acc, axis=1, out=acc)
+            acc[:, :, PHYS] += idle[a:b, None]
+            dest[a:b] = acc[:, :T]
     return hist, fut
 
 
@@ -135,19 +142,20 @@ def _index(values: pd.Series, among: list[str]) -> np.ndarray:
     return found.fill_null(-1).to_numpy().astype(np.int64)
 
 
-def _intervals(S: int, T1: int, C: int, parts: list[tuple[np.ndarray, ...]]) -> np.ndarray:
-    """Difference array (S, T1, C) from parts (site, lo, hi, channel, weight), each (n,): +w at lo, −w at hi
-    for rows with hi > lo and w != 0; one bincount over all parts."""
-    idx, wt = [], []
+def _entries(T1: int, C: int, parts: list[tuple[np.ndarray, ...]]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Difference-array entries from parts (site, lo, hi, channel, weight), each (n,): +w at lo, −w at hi for rows
+    with hi > lo and w != 0, as (site, position lo·C + c within the site's (T1, C) array, weight), stably sorted
+    by site (so every cell sums its entries in the order of ``parts``)."""
+    site, pos, wt = [np.zeros(0, np.int64)], [np.zeros(0, np.int64)], [np.zeros(0)]
     for s, lo, hi, c, w in parts:
         ok = (hi > lo) & (w != 0)
         s, lo, hi, c, w = s[ok], lo[ok], hi[ok], c[ok], w[ok]
-        idx += [(s * T1 + lo) * C + c, (s * T1 + hi) * C + c]
+        site += [s, s]
+        pos += [lo * C + c, hi * C + c]
         wt += [w, -w]
-    if not idx:
-        return np.zeros((S, T1, C))
-    # float64 even when no interval survives (bincount of nothing would be int64)
-    return np.bincount(np.concatenate(idx), weights=np.concatenate(wt), minlength=S * T1 * C).astype(np.float64).reshape(S, T1, C)
+    site, pos, wt = np.concatenate(site), np.concatenate(pos), np.concatenate(wt)
+    order = np.argsort(site, kind="stable")
+    return site[order], pos[order], wt[order]
 
 
 def _hours_from(ns: np.ndarray, origin: pd.Timestamp) -> np.ndarray:
