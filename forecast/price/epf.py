@@ -13,8 +13,8 @@ model's own out-of-sample errors on the days before d (a trailing window that
 starts ``--warmup`` days before the test period).
 
 Writes DIR/forecasts.csv (timestamp, price, forecast, p10, p50, p90),
-DIR/metrics.json (mae, rmae, smape, n_hours, test_start, test_end, …, peers,
-members_mae) and DIR/members.csv (each member's point forecast, for auditing
+DIR/metrics.json (mae, rmae, smape, n_hours, test_start, test_end, …, exog_roles, peers
+with the Diebold–Mariano p-values against each (``dm``, forecast.price.significance), members_mae) and DIR/members.csv (each member's point forecast, for auditing
 the combination).
 """
 
@@ -44,6 +44,8 @@ from forecast.io import atomic_write_text
 from forecast.price.lear import TRANSFORMS
 from forecast.price.model import COMBINE, PriceModelConfig
 from forecast.price.readers import EPFData, read_epf
+from forecast.price.roles import check_roles, resolve_roles
+from forecast.price.significance import dm_against
 
 TEST_DAYS = 728
 NAIVE_LAG_DAYS = 7
@@ -95,6 +97,8 @@ def run_bench(data: EPFData, cfg=None, test_days: int = TEST_DAYS, warmup: int =
     from forecast.price.model import DayAheadModel, PriceModelConfig
 
     cfg = cfg or PriceModelConfig()
+    names = tuple(n.strip() for n in data.exog_names)
+    cfg = dataclasses.replace(cfg, exog_roles=resolve_roles(names, cfg.exog_roles))
     D = data.n_days
     t0 = D - test_days
     if t0 - warmup < NAIVE_LAG_DAYS + 1:
@@ -137,6 +141,7 @@ def run_bench(data: EPFData, cfg=None, test_days: int = TEST_DAYS, warmup: int =
     ts = data.timestamps().values.reshape(D, 24)[test]
     out["test_start"] = str(pd.Timestamp(ts[0, 0]))
     out["test_end"] = str(pd.Timestamp(ts[-1, -1]))
+    out["exog_roles"] = dict(zip(names, cfg.exog_roles))
     points = getattr(model, "member_points", None)  # a custom model_factory may not record members
     members = points(test) if points else None
     if members:
@@ -155,9 +160,11 @@ def forecasts_frame(res: dict, levels: tuple[float, ...]) -> pd.DataFrame:
     return df
 
 
-def peer_metrics(peer: pd.DataFrame, y: np.ndarray, naive: np.ndarray, source: str) -> dict[str, dict[str, float]]:
-    """Metrics of each peer column on the same hours. A column equal to the actuals is the file's
-    'real price' and is checked against ours instead of scored."""
+def peer_metrics(peer: pd.DataFrame, y: np.ndarray, naive: np.ndarray, source: str,
+                 ours: np.ndarray | None = None) -> dict[str, dict]:
+    """Metrics of each peer column on the same hours, and with ``ours`` (days, 24) the Diebold–Mariano
+    p-values of ours against it (``dm``). A column equal to the actuals is the file's 'real price' and is
+    checked against ours instead of scored."""
     out = {}
     yf = y.ravel()
     for c in peer.columns:
@@ -169,14 +176,24 @@ def peer_metrics(peer: pd.DataFrame, y: np.ndarray, naive: np.ndarray, source: s
             raise ContractError(source, str(c), "the peer file's real prices differ from --data on the test hours",
                                 np.flatnonzero(bad).tolist())
         out[str(c)] = point_metrics(yf, v, naive.ravel())
+        if ours is not None:
+            out[str(c)]["dm"] = dm_against(y, ours, v.reshape(y.shape))
     return out
 
 
 def table(metrics: dict) -> str:
+    """MAE, rMAE, sMAPE of this model and each peer; for a peer the multivariate DM p-values of "this model
+    is more accurate" and "the peer is more accurate"."""
     rows = [("this model", metrics)] + list(metrics.get("peers", {}).items())
-    lines = [f"{'model':<18} {'MAE':>8} {'rMAE':>7} {'sMAPE%':>8}"]
+    lines = [f"{'model':<18} {'MAE':>8} {'rMAE':>7} {'sMAPE%':>8} {'DM p this better':>17} {'DM p peer better':>17}"]
+
+    def p(v):
+        return f"{v:17.4f}" if isinstance(v, float) else f"{'-':>17}"
+
     for name, m in rows:
-        lines.append(f"{name:<18} {m['mae']:8.3f} {m['rmae']:7.3f} {m['smape']:8.2f}")
+        dm = m.get("dm", {}) if name != "this model" else {}
+        lines.append(f"{name:<18} {m['mae']:8.3f} {m['rmae']:7.3f} {m['smape']:8.2f} "
+                     f"{p(dm.get('p_ours_better'))} {p(dm.get('p_peer_better'))}")
     return "\n".join(lines)
 
 
@@ -193,6 +210,7 @@ class PriceModelSchema(PriceModelConfig):
     def __post_init__(self):
         _choice("model.combine", self.combine, COMBINE)
         _choice("model.net_transform", self.net_transform, tuple(TRANSFORMS))
+        self.exog_roles = check_roles(self.exog_roles)
         for t in self.transforms:
             _choice("model.transforms", t, tuple(TRANSFORMS))
         try:
@@ -240,7 +258,7 @@ def bench(cfg: EpfBenchConfig) -> dict:
     m = res["metrics"]
     if cfg.peer:
         peer = read_peer(cfg.peer, pd.DatetimeIndex(res["timestamps"].ravel()))
-        m["peers"] = peer_metrics(peer, res["y"], naive_weekly(data.price, res["days"]), cfg.peer)
+        m["peers"] = peer_metrics(peer, res["y"], naive_weekly(data.price, res["days"]), cfg.peer, res["point"])
     out = Path(cfg.out)
     out.mkdir(parents=True, exist_ok=True)
     atomic_write_text(out / "forecasts.csv", forecasts_frame(res, cfg.model.levels).to_csv(index=False,
@@ -264,7 +282,8 @@ def track(cfg: EpfBenchConfig, m: dict, out: Path) -> str:
                       run_name=f"epf-bench {Path(cfg.data).stem}") as run:
         flat = {k: v for k, v in m.items() if isinstance(v, (int, float))}
         for name, pm in m.get("peers", {}).items():
-            flat.update({f"peer.{name}.{k}": v for k, v in pm.items()})
+            flat.update({f"peer.{name}.{k}": v for k, v in pm.items() if isinstance(v, (int, float))})
+            flat.update({f"peer.{name}.dm_{k}": v for k, v in pm.get("dm", {}).items() if isinstance(v, float)})
         run.log_metrics({k.replace(" ", "_"): v for k, v in flat.items()})
         run.log_artifact(out / "metrics.json")
         run.log_artifact(out / "forecasts.csv")

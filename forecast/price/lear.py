@@ -12,10 +12,11 @@ Targets get the same transform; the forecast is its inverse (Uniejewski, Weron
 and Ziel, "Variance stabilizing transformations for electricity spot price
 forecasting", IEEE Trans. Power Syst. 33, 2018).
 
-Monotone in load by construction: the coefficients on day d's exogenous
-forecasts are constrained to be >= 0, the transform of each input is
-non-decreasing and so is the inverse transform of the output, so raising
-any hour's load forecast of day d never lowers any hour's price forecast.
+Signs by role (forecast.price.roles): the coefficients on day d's forecasts of a load-like input
+are constrained to be >= 0, those of a supply-like input (wind, solar, generation) <= 0, a free
+input's are unconstrained; the transform of each input is non-decreasing and so is the inverse
+transform of the output, so raising any hour's load forecast of day d never lowers any hour's price
+forecast, and raising any hour's supply forecast never raises one.
 """
 
 from __future__ import annotations
@@ -51,13 +52,26 @@ def n_features(n_exog: int) -> int:
     return 24 * (len(PRICE_LAGS) + n_exog * len(EXOG_LAGS)) + 7
 
 
-def monotone_mask(n_exog: int) -> np.ndarray:
-    """True for the columns that carry day d's exogenous (load) forecasts: coefficients >= 0."""
-    m = np.zeros(n_features(n_exog), dtype=bool)
+def own_exog_columns(n_exog: int) -> np.ndarray:
+    """(F,) input index e on the columns that carry day d's forecasts of exogenous input e, −1 elsewhere."""
+    m = np.full(n_features(n_exog), -1, dtype=np.int64)
     lay = feature_layout(n_exog)
     for e in range(n_exog):
-        m[lay[f"exog{e}_d-0"]] = True
+        m[lay[f"exog{e}_d-0"]] = e
     return m
+
+
+def coef_signs(roles) -> np.ndarray:
+    """(F,) sign constraint of each design column: +1 (coefficient >= 0) on day d's load-like inputs, −1
+    (<= 0) on day d's supply-like inputs, 0 (free) elsewhere; ``roles`` one of forecast.price.roles.ROLES
+    per exogenous input."""
+    from forecast.price.roles import signs
+
+    per_input = signs(roles)
+    own = own_exog_columns(len(per_input))
+    out = np.zeros(len(own), dtype=np.int8)
+    out[own >= 0] = per_input[own[own >= 0]]
+    return out
 
 
 def _robust(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -182,12 +196,13 @@ class LinearFit:
 
 
 def fit_window(price: np.ndarray, exog: np.ndarray, dow: np.ndarray, train_days: np.ndarray, lasso,
-               nonneg: np.ndarray, transform: str = "asinh") -> LinearFit:
+               signs: np.ndarray, transform: str = "asinh") -> LinearFit:
     """Fit the 24 hourly LASSOs on target days ``train_days`` (features reach back 7 days).
 
-    Sign constraints through a split: a free column x enters as x and −x, both
-    with coefficients >= 0; a ``nonneg`` column enters only as x. ``lasso`` is
-    a :func:`make_lasso` estimator, reused across calls as a warm start.
+    Sign constraints (``signs`` (F,), :func:`coef_signs`; a boolean mask reads as +1 / 0) through a
+    split: a free column x (0) enters as x and −x, both with coefficients >= 0; a +1 column enters
+    only as x, a −1 column only as −x. ``lasso`` is a :func:`make_lasso` estimator, reused across
+    calls as a warm start.
     """
     lo = int(train_days.min()) - MAX_LAG
     hi = int(train_days.max()) + 1
@@ -195,11 +210,13 @@ def fit_window(price: np.ndarray, exog: np.ndarray, dow: np.ndarray, train_days:
     X = design(price, exog, dow, train_days, scaler)  # (N, F)
     Y = scaler.price(price[train_days])  # (N, 24)
     xm, ym = X.mean(0), Y.mean(0)
-    Xc = X - xm
-    Z = np.concatenate([Xc, -Xc[:, ~nonneg]], axis=1)  # (N, F + free)
-    # Gram of Z from that of X (3x cheaper than Z'Z): the split columns only flip signs
+    sg = np.asarray(signs).astype(np.int8)
+    flip = np.where(sg < 0, -1.0, 1.0)  # a −1 column enters as −x
+    free = sg == 0
+    Xc = (X - xm) * flip
+    Z = np.concatenate([Xc, -Xc[:, free]], axis=1)  # (N, F + free)
+    # Gram of Z from that of Xc (3x cheaper than Z'Z): the split columns only flip signs
     G = Xc.T @ Xc  # (F, F)
-    free = ~nonneg
     GZ = np.block([[G, -G[:, free]], [-G[free], G[np.ix_(free, free)]]])  # (F + free, F + free)
     lasso.set_params(precompute=GZ)
     with warnings.catch_warnings():
@@ -207,6 +224,6 @@ def fit_window(price: np.ndarray, exog: np.ndarray, dow: np.ndarray, train_days:
         lasso.fit(Z, Y - ym)
     W = lasso.coef_.T  # (F + free, 24)
     F = X.shape[1]
-    B = W[:F].copy()
-    B[~nonneg] -= W[F:]
+    B = W[:F] * flip[:, None]
+    B[free] -= W[F:]
     return LinearFit(scaler, B, xm, ym)

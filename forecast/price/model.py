@@ -7,11 +7,13 @@ groups (equal weights until 7 days exist).
 using only rows < d of the price array and rows <= d of the exogenous
 (day-ahead forecast) array. It refits the LASSOs every ``lear_every`` days and
 the network every ``net_every`` days; a refit sees only days before ``d``.
-Monotone in load: raising day d's load forecast of hour h never lowers the price forecast of hour
-h. The LEAR members are non-decreasing in every hour's load (non-negative coefficients); the
-network in each hour's own load (forecast.models.price_net), with the other hours' loads free to
-act either way; the weights are non-negative and do not depend on day d's inputs, so the
-combination keeps the property.
+Signs by role (``exog_roles``, forecast.price.roles): raising day d's load forecast of hour h never
+lowers the price forecast of hour h, raising a supply (wind, solar, generation) forecast never
+raises it. The LEAR members are non-decreasing in every hour's load and non-increasing in every
+hour's supply (coefficients >= 0 and <= 0); the network is monotone in each hour's own load and
+supply (forecast.models.price_net, fed the supply inputs negated), with the other hours' inputs
+free to act either way; a free input enters both without a sign. The weights are non-negative and
+do not depend on day d's inputs, so the combination keeps the property.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from forecast.config import OptimizerConfig
 from forecast.models.lit import LitForecaster
 from forecast.models.price_net import PriceNet
 from forecast.price import lear
+from forecast.price.roles import ROLES, signs
 
 
 COMBINE = ("equal", "inverse_mae", "inverse_mse")
@@ -68,6 +71,9 @@ class PriceModelConfig:
     weight_window: int = 14
     weight_power: float = 2.0
     levels: tuple[float, ...] = (0.1, 0.5, 0.9)
+    # one role per exogenous input, load | supply | free (forecast.price.roles); () = inferred from the
+    # column names by forecast epf-bench; a bare-array DayAheadModel reads () as every input load-like
+    exog_roles: tuple[str, ...] = ()
     batch_size: int = 32
     lr: float = 1e-3
     accelerator: str = "auto"
@@ -84,6 +90,10 @@ class PriceModelConfig:
             raise ValueError(f"price model: no LEAR member: asinh takes only windows >= asinh_min_window="
                              f"{self.asinh_min_window} (windows {self.windows}); lower it or add transform npit")
         self.levels = tuple(float(q) for q in self.levels)
+        bad_roles = [r for r in self.exog_roles if r not in ROLES]
+        if bad_roles:
+            raise ValueError(f"price model: exog_roles must each be one of {', '.join(ROLES)}, got {bad_roles[0]!r}")
+        self.exog_roles = tuple(str(r) for r in self.exog_roles)
         if not self.windows and not self.net:
             raise ValueError("price model: give at least one LEAR window (windows=...) or enable the network (net=true)")
         if any(w < 7 for w in self.windows):
@@ -113,12 +123,22 @@ class PriceModelConfig:
                 for w in self.windows if t != "asinh" or w >= self.asinh_min_window}
 
 
-def day_tensors(price: np.ndarray, exog: np.ndarray, dow: np.ndarray, days: np.ndarray, scaler: lear.Scaler):
-    """Network inputs for target days: the LEAR day features without day d's loads, x_free (N, F − 24·K),
-    and day d's loads x_load (N, 24, K), all on the window's transformed scale."""
+def day_tensors(price: np.ndarray, exog: np.ndarray, dow: np.ndarray, days: np.ndarray, scaler: lear.Scaler,
+                roles: tuple[str, ...] | None = None):
+    """Network inputs for target days, on the window's transformed scale: x_free (N, F − 24·Kc), the LEAR
+    day features without day d's Kc sign-constrained inputs, and x_load (N, 24, Kc), those inputs
+    oriented so the price rises with them (load as is, supply negated). ``roles`` None: every input
+    load-like. With no constrained input x_load is one column of zeros (the network needs one)."""
+    K = exog.shape[2]
+    sg = signs(roles if roles is not None else ("load",) * K)
     X = lear.design(price, exog, dow, days, scaler)  # (N, F)
-    own = lear.monotone_mask(exog.shape[2])  # day d's load columns, exogenous input by input
-    x_load = X[:, own].reshape(len(days), exog.shape[2], 24).transpose(0, 2, 1)  # (N, 24, K)
+    cols = lear.own_exog_columns(K)
+    own = (cols >= 0) & (sg[np.maximum(cols, 0)] != 0)
+    kc = int((sg != 0).sum())
+    if kc == 0:
+        x_load = np.zeros((len(days), 24, 1))
+    else:
+        x_load = (X[:, own] * sg[cols[own]]).reshape(len(days), kc, 24).transpose(0, 2, 1)  # (N, 24, Kc)
     return (torch.tensor(X[:, ~own], dtype=torch.float32),
             torch.tensor(np.ascontiguousarray(x_load), dtype=torch.float32))
 
@@ -134,15 +154,16 @@ class _Batches(torch.utils.data.Dataset):
         return {"x_hist": self.x_hist[i], "x_fut": self.x_fut[i], "y": self.y[i]}
 
 
-def train_net(price, exog, dow, train_days: np.ndarray, cfg: PriceModelConfig, seed: int):
+def train_net(price, exog, dow, train_days: np.ndarray, cfg: PriceModelConfig, seed: int,
+              roles: tuple[str, ...] | None = None):
     """Train one PriceNet with the project's LightningModule on days ``train_days``; returns (net, scaler)."""
     lo = int(train_days.min()) - lear.MAX_LAG
     hi = int(train_days.max()) + 1
     scaler = lear.Scaler.fit(price[lo:hi], exog[lo:hi], cfg.net_transform)
-    xh, xf = day_tensors(price, exog, dow, train_days, scaler)
+    xh, xf = day_tensors(price, exog, dow, train_days, scaler, roles)
     y = torch.tensor(scaler.price(price[train_days]), dtype=torch.float32)  # (N, 24)
     L.seed_everything(seed, workers=False, verbose=False)
-    net = PriceNet(n_free=xh.shape[1], n_exog=exog.shape[2], levels=cfg.levels, hidden=cfg.net_hidden,
+    net = PriceNet(n_free=xh.shape[1], n_exog=xf.shape[2], levels=cfg.levels, hidden=cfg.net_hidden,
                    context=cfg.net_context, dropout=cfg.net_dropout, members=cfg.net_members)
     steps = max(1, len(y) // cfg.batch_size)
     lit = LitForecaster(net, cfg.levels, OptimizerConfig(lr=cfg.lr, weight_decay=cfg.net_weight_decay,
@@ -168,7 +189,11 @@ class DayAheadModel:
     cfg: PriceModelConfig = field(default_factory=PriceModelConfig)
 
     def __post_init__(self):
-        self.nonneg = lear.monotone_mask(self.exog.shape[2])
+        K = self.exog.shape[2]
+        self.roles = self.cfg.exog_roles or ("load",) * K
+        if len(self.roles) != K:
+            raise ValueError(f"price model: {len(self.roles)} exog_roles for {K} exogenous inputs")
+        self.signs = lear.coef_signs(self.roles)
         # one LASSO per (transform, window), kept for warm starts; member names "lear_56" (asinh),
         # "lear-npit_56" (N-PIT): the part before "_" is the member's group in the weights
         self._lear_spec = self.cfg.lear_members()
@@ -188,11 +213,11 @@ class DayAheadModel:
         c = self.cfg
         if d - self._lear_day >= c.lear_every:
             self._lear = {name: lear.fit_window(self.price, self.exog, self.dow, self._train_days(d, w), self._lasso[name],
-                                                self.nonneg, t) for name, (t, w) in self._lear_spec.items()}
+                                                self.signs, t) for name, (t, w) in self._lear_spec.items()}
             self._lear_day = d
         if c.net and d - self._net_day >= c.net_every:
             tr = self._train_days(d, c.net_window)
-            self._nets = [train_net(self.price, self.exog, self.dow, tr, c, c.seed + s) for s in range(c.net_seeds)]
+            self._nets = [train_net(self.price, self.exog, self.dow, tr, c, c.seed + s, self.roles) for s in range(c.net_seeds)]
             self._net_day = d
 
     def members(self, d: int, exog_d: np.ndarray | None = None) -> dict[str, np.ndarray]:
@@ -210,7 +235,7 @@ class DayAheadModel:
             X = lear.design(self.price, exog, self.dow, days, fit.scaler)
             out[name] = fit.scaler.inverse_price(fit.predict_z(X))[0]
         for i, (net, sc) in enumerate(self._nets):
-            xh, xf = day_tensors(self.price, exog, self.dow, days, sc)
+            xh, xf = day_tensors(self.price, exog, self.dow, days, sc, self.roles)
             z = net.predict(xh, xf)[0].numpy().astype(np.float64)  # (24, Q)
             out[f"net_{i}"] = sc.inverse_price(z.T).T  # (24, Q)
         return out

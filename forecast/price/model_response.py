@@ -27,7 +27,12 @@ price level is that of the days before d0; its response to load is the model's.
 Monotone in load, also in a uniform shift: each LEAR member is non-decreasing in every hour's load
 of the target day (coefficients >= 0 on those columns, non-decreasing input transforms and inverse
 price transform), so raising all 24 hours together never lowers any hour's price, and the mean of
-the members keeps that. The network member is excluded: it reads the other hours' loads with
+the members keeps that. The other inputs are fitted with the signs of their roles
+(forecast.price.roles: a supply input, wind, solar or generation, with coefficients <= 0) and held,
+so the response is monotone in net load (load − supply) too. Roles: ``exog_roles`` when given, else
+inferred from the column names; the ``load_input`` column is load-like by declaration (an error if
+its name or the given roles say supply or free), a held column whose role cannot be inferred is
+free (its sign does not touch the response to load). The network member is excluded: it reads the other hours' loads with
 weights of either sign (:mod:`forecast.models.price_net`), so a uniform shift of the day's load
 can lower some hour's price. N-PIT members are flat beyond the loads their window has seen (the
 empirical distribution is flat there); asinh members keep rising.
@@ -54,6 +59,7 @@ from forecast.price import lear
 from forecast.price.model import PriceModelConfig
 from forecast.price.readers import EPFData, read_epf
 from forecast.price.response import params_sha256, utc_index
+from forecast.price.roles import check_roles, infer_role
 
 BEYOND = ("error", "hold_last_days")
 MIN_TRAIN_DAYS = 28
@@ -196,6 +202,25 @@ class DayAheadResponse:
         return params_sha256(*parts)
 
 
+def response_roles(names: tuple[str, ...], load_input: int, given: tuple[str, ...] = (),
+                   where: str = "price_curve") -> tuple[str, ...]:
+    """Roles of the inputs for :func:`fit_model_response`: ``given`` (one per column) or inferred from the
+    names, held columns without an inferable role free; the moved column ``load_input`` must be load-like."""
+    if given:
+        roles = check_roles(given, f"{where}.exog_roles")
+        if len(roles) != len(names):
+            raise ValueError(f"{where}.exog_roles: {len(roles)} roles for {len(names)} exogenous columns "
+                             f"({', '.join(names)})")
+        role = roles[load_input]
+    else:
+        role = "supply" if infer_role(names[load_input]) == "supply" else "load"
+        roles = tuple(role if j == load_input else infer_role(n) or "free" for j, n in enumerate(names))
+    if role != "load":
+        raise ValueError(f"{where}.load_input={load_input}: column {names[load_input].strip()!r} is {role}, not a load "
+                         f"forecast; the response moves a load input (choose the system load column)")
+    return roles
+
+
 def issue_day_index(data: EPFData, issue_time: str | pd.Timestamp | None, timezone: str) -> int:
     """d0: the first file day on or after the issue time's local date (the file's length when past its end);
     None = after the file's last day."""
@@ -212,7 +237,7 @@ def fit_model_response(path: str, issue_time: str | pd.Timestamp | None = None,
                        windows: tuple[int, ...] = (364, 728, 1092, 1456),
                        transforms: tuple[str, ...] = ("asinh",), load_input: int = 0,
                        timezone: str = "America/New_York", beyond: str = "error",
-                       where: str = "price_curve") -> DayAheadResponse:
+                       where: str = "price_curve", exog_roles: tuple[str, ...] = ()) -> DayAheadResponse:
     """Fit the LEAR members on the days of ``path`` before the issue day (each window capped by the data
     there) and return them as a :class:`DayAheadResponse`. Default: the asinh members on 364 … 1456 days (N-PIT
     members, ``transforms=("asinh", "npit")``, are flat beyond the loads their window saw, so their ΔP is 0 in
@@ -226,14 +251,16 @@ def fit_model_response(path: str, issue_time: str | pd.Timestamp | None = None,
         raise ValueError(f"{where}.issue_time={issue_time}: only {max(d0, 0)} days of {path} before it; the model "
                          f"needs at least {MIN_TRAIN_DAYS + lear.MAX_LAG}")
     cfg = PriceModelConfig(windows=tuple(windows), transforms=tuple(transforms), net=False)
-    nonneg = lear.monotone_mask(data.exog.shape[2])
+    roles = response_roles(data.exog_names, load_input, exog_roles, where)
+    signs = lear.coef_signs(roles)
     dow = data.dates.day_of_week.to_numpy()
     members = {}
     for name, (t, w) in cfg.lear_members().items():
         days = np.arange(max(lear.MAX_LAG, d0 - w), d0)
-        members[name] = lear.fit_window(data.price, data.exog, dow, days, lear.make_lasso(cfg.alpha(w, t)), nonneg, t)
+        members[name] = lear.fit_window(data.price, data.exog, dow, days, lear.make_lasso(cfg.alpha(w, t)), signs, t)
     first = data.dates[max(lear.MAX_LAG, d0 - max(windows))]
     source = (f"{path}: LEAR members {', '.join(members)} (network excluded) fitted on {first:%Y-%m-%d} … "
-              f"{data.dates[d0 - 1]:%Y-%m-%d}; load input {data.exog_names[load_input]!r}; beyond the day ahead: "
+              f"{data.dates[d0 - 1]:%Y-%m-%d}; load input {data.exog_names[load_input]!r}; roles "
+              f"{', '.join(f'{n.strip()}={r}' for n, r in zip(data.exog_names, roles))}; beyond the day ahead: "
               f"{beyond}")
     return DayAheadResponse(data, d0, members, load_input, timezone, beyond, where, source)
