@@ -1,9 +1,11 @@
-"""The formulas (DOMAIN.md §2–§4): bill lines and pledge lines per site and month, central and sampled.
+"""The formulas (DOMAIN.md §2–§4): bill lines and pledge lines per site and month, booked and sampled.
 
-Central line items (the ledger amounts) come from the central path: p50 draw,
-point load forecast, central price curve. P10/P50/P90 bands come from joint
-samples propagated through the same formulas (:mod:`forecast.pledge.bands`);
-a band of a total is the quantile of sampled totals, never a sum of quantiles.
+Forecast ledger amounts are the means of the joint samples the P10/P50/P90 bands come from
+(:mod:`forecast.pledge.bands`): the hourly lines are summed from the expected path (mean over samples per
+site and hour), demand, capacity shift and ranged upgrades are the means of their sampled amounts, so each
+booked amount lies inside its own band. A band of a total is the quantile of sampled totals, never a sum of
+quantiles. Without samples (the settled ledger; ``compute(samples=False)``) the same formulas run on one
+deterministic path: the metered draw, or every hour at its p50 with the central price curve.
 
 Per site s, local month m (hours h in m, days = local calendar days):
 - energy        fixed: qty = Σ_h D_sh (kWh-rounded) MWh; amount = qty × rate
@@ -132,12 +134,20 @@ class _Book:
     dys: dict  # delivery year -> capacity market config
     curve_hash: str
     tariff_hash: str
+    expect: dict | None = None  # bands.monte_carlo's "expect": sampled means of the non-hourly lines
+    n: int = 0  # samples behind ``h`` and ``expect`` (0: a deterministic path)
 
     @classmethod
-    def of(cls, cfg: PledgeConfig, inp: Inputs, h: dict[str, np.ndarray]) -> "_Book":
+    def of(cls, cfg: PledgeConfig, inp: Inputs, h: dict[str, np.ndarray], expect: dict | None = None,
+           n: int = 0) -> "_Book":
+        spot = h["spot"] if "spot" in h else h["draw"] * h["p_with"][None, :]
         return cls(cfg, inp, h, inp.hashes(), _rint_cents(h["shift_site"]), _rint_kwh(h["draw"]),
-                   _rint_cents(h["draw"] * h["p_with"][None, :]), total(dec(s.plc_mw) for s in cfg.sites), _dy_table(cfg),
-                   sha({"curve": repr(getattr(cfg, "price_curve", None))}), sha(repr(cfg.tariff)))
+                   _rint_cents(spot), total(dec(s.plc_mw) for s in cfg.sites), _dy_table(cfg),
+                   sha({"curve": repr(getattr(cfg, "price_curve", None))}), sha(repr(cfg.tariff)), expect, n)
+
+    def path(self) -> str:
+        """How the hourly path was formed, for formula texts."""
+        return f" (expected path: mean of {self.n} joint samples per hour)" if self.n else ""
 
 
 @dataclass(frozen=True)
@@ -145,6 +155,7 @@ class _Slot:
     """One site in one billing month: hours [a, b) of the horizon; ``common`` fields of its lines."""
 
     s: int
+    m: int  # month position in the horizon
     site: SiteCfg
     bm: BillingMonth
     a: int
@@ -164,23 +175,28 @@ def _energy_line(k: _Book, x: _Slot) -> LineItem:
         rate = dec(t.energy_rate_usd_per_mwh)
         return _line(x, f"energy:{sid}", "bill", "energy", quantity=qty, quantity_unit="MWh", price=rate,
                      price_unit="USD/MWh", amount=cents(qty * rate),
-                     formula="Σ_h D_h (kWh-rounded) × fixed energy rate", inputs_hash=sha([x.dh, k.tariff_hash]))
+                     formula="Σ_h D_h (kWh-rounded) × fixed energy rate" + k.path(), inputs_hash=sha([x.dh, k.tariff_hash]))
     amt = Decimal(int(k.spot_c[x.s, x.a:x.b].sum())) * CENT
     return _line(x, f"energy:{sid}", "bill", "energy", quantity=qty, quantity_unit="MWh",
                  price=(amt / qty).quantize(Decimal("0.0001"), ROUNDING) if qty else ZERO,
                  price_unit="USD/MWh (weighted)", amount=amt,
-                 formula="Σ_h cents(D_h × S_h(L_h)) (spot, with the campus)",
+                 formula="Σ_h cents(D_h × S_h(L_h)) (spot, with the campus)" + k.path(),
                  inputs_hash=sha([x.dh, k.hashes[f"others_mw:{lab}"], k.curve_hash]))
 
 
 def _demand_line(k: _Book, x: _Slot) -> LineItem:
     t, site = k.cfg.tariff, x.site
-    peak = Decimal(int(k.kwh[x.s, x.a:x.b].max())) * KWH
-    billed = max(peak, (dec(t.minimum_demand_frac) * dec(site.contract_demand_mw)).quantize(KWH, ROUNDING))
+    formula = "max(peak draw, min_frac × contract demand) × 1000 × $/kW-month"
+    if k.expect is not None:  # the mean billed demand of the samples, not the peak of the mean path
+        billed = Decimal(int(_rint_kwh(k.expect["demand_mw"][x.s, x.m]))) * KWH
+        formula = f"mean over {k.n} joint samples of {formula}"
+    else:
+        peak = Decimal(int(k.kwh[x.s, x.a:x.b].max())) * KWH
+        billed = max(peak, (dec(t.minimum_demand_frac) * dec(site.contract_demand_mw)).quantize(KWH, ROUNDING))
     rate = dec(t.demand_charge_usd_per_kw_month)
     return _line(x, f"demand:{site.site_id}", "bill", "demand", quantity=billed, quantity_unit="MW",
                  price=rate * 1000, price_unit="USD/MW-month", amount=cents(billed * rate * 1000),
-                 formula="max(peak draw, min_frac × contract demand) × 1000 × $/kW-month",
+                 formula=formula,
                  inputs_hash=sha([x.dh, k.tariff_hash]))
 
 
@@ -202,11 +218,18 @@ def _transmission_line(k: _Book, x: _Slot, nspl: float) -> LineItem:
                  formula=f"NSPL {n_} MW × {r_} $/MW-day × {days} days", inputs_hash=sha([str(n_), str(r_), days]))
 
 
-def _upgrade_line(x: _Slot, u) -> LineItem:
+def _upgrade_line(k: _Book, x: _Slot, u) -> LineItem:
+    h = sha([str(u.capex_usd), str(u.rate), u.years, u.recovery, u.in_service])
+    per_usd = float(upgrade_charge(type(u)(**{**u.__dict__, "capex_usd": 1.0}), x.bm.label)[0])
+    draws = k.expect["capex"].get(u.upgrade_id) if k.expect is not None else None
+    if draws is not None:  # the mean of the sampled capex over its configured range
+        u = type(u)(**{**u.__dict__, "capex_usd": float(np.mean(draws))})
     amt, formula = upgrade_charge(u, x.bm.label)
+    if draws is not None:
+        formula += f"; K = mean of {len(draws)} samples of capex over [{u.capex_low_usd}, {u.capex_high_usd}]"
     return _line(x, f"upgrade:{x.site.site_id}:{u.upgrade_id}", "pledge", "upgrade", quantity=Decimal(1),
                  quantity_unit="month", price=cents(amt), price_unit="USD/month", amount=cents(amt), formula=formula,
-                 inputs_hash=sha([str(u.capex_usd), str(u.rate), u.years, u.recovery, u.in_service]))
+                 inputs_hash=h, unit_value=per_usd)
 
 
 def _shift_energy_line(k: _Book, x: _Slot) -> LineItem:
@@ -217,7 +240,8 @@ def _shift_energy_line(k: _Book, x: _Slot) -> LineItem:
                  quantity=exposed, quantity_unit="MWh of others' load × φ × draw share",
                  price=(amt / exposed).quantize(Decimal("0.0001"), ROUNDING) if exposed else ZERO,
                  price_unit="USD/MWh (weighted ΔP)", amount=amt,
-                 formula=f"Σ_h cents(ΔP_h·(L_h − D_h)·φ·D_sh/D_h), ΔP = S(L) − S(L − D + G), φ = {dec(cfg.shift.phi)}",
+                 formula=f"Σ_h cents(ΔP_h·(L_h − D_h)·φ·D_sh/D_h), ΔP = S(L) − S(L − D + G), φ = {dec(cfg.shift.phi)}"
+                         + k.path(),
                  inputs_hash=sha([x.dh, k.hashes[f"others_mw:{lab}"], k.hashes[f"gen_mw:{lab}"], k.curve_hash]))
 
 
@@ -227,14 +251,18 @@ def _shift_capacity_line(k: _Book, x: _Slot) -> LineItem:
     q = dec(dy.obligation_mw)
     full = capacity_shift(dy, plc_tot, bm.days)
     share = dec(x.site.plc_mw) / plc_tot
+    draws = k.expect["capacity_shift"].get(bm.label) if k.expect is not None else None
+    note = ""
+    if draws is not None:  # the mean over the configured ranges of the demand curve
+        full, note = Decimal(float(np.mean(draws))), f"; mean of {len(draws)} samples of the demand curve's ranges"
     return _line(x, f"shift_capacity:{x.site.site_id}", "pledge", "shift_capacity",
                  quantity=(q - plc_tot) * bm.days, quantity_unit="MW-day of others' obligation",
                  price=(capacity_price(dy, q) - capacity_price(dy, q - plc_tot * dec(dy.fpr))).quantize(
                      Decimal("0.0001"), ROUNDING),
                  price_unit="USD/MW-day (ΔP_cap, capped)", amount=cents(full * share),
                  formula=f"[P_cap(Q) − P_cap(Q − PLC·FPR)]·(Q − PLC)·days × PLC_s/PLC; Q={q}, "
-                         f"PLC={plc_tot}, FPR={dec(dy.fpr)}, cap={dy.cap_usd_per_mw_day}",
-                 inputs_hash=sha(repr(dy)))
+                         f"PLC={plc_tot}, FPR={dec(dy.fpr)}, cap={dy.cap_usd_per_mw_day}" + note,
+                 inputs_hash=sha(repr(dy)), unit_value=float(share))
 
 
 def _slot_lines(k: _Book, x: _Slot) -> list[LineItem]:
@@ -249,23 +277,25 @@ def _slot_lines(k: _Book, x: _Slot) -> list[LineItem]:
     nspl = site.plc_mw if site.nspl_mw is None else site.nspl_mw
     if t.transmission_usd_per_mw_day > 0 and nspl > 0:
         out.append(_transmission_line(k, x, nspl))
-    out += [_upgrade_line(x, u) for u in k.cfg.upgrades if u.site_id == site.site_id]
+    out += [_upgrade_line(k, x, u) for u in k.cfg.upgrades if u.site_id == site.site_id]
     out.append(_shift_energy_line(k, x))
     if site.plc_mw > 0 and k.plc_tot > 0:
         out.append(_shift_capacity_line(k, x))
     return out
 
 
-def central_lines(cfg: PledgeConfig, inp: Inputs, h: dict[str, np.ndarray]) -> tuple[list[LineItem], pd.DataFrame]:
-    """Ledger lines from the central path, and the hourly trace they are summed from."""
-    k = _Book.of(cfg, inp, h)
+def central_lines(cfg: PledgeConfig, inp: Inputs, h: dict[str, np.ndarray], expect: dict | None = None,
+                  n: int = 0) -> tuple[list[LineItem], pd.DataFrame]:
+    """Ledger lines from the hourly path ``h`` (with ``expect``: the sampled means of the non-hourly lines,
+    over ``n`` samples), and the hourly trace they are summed from."""
+    k = _Book.of(cfg, inp, h, expect, n)
     off = inp.offsets
     lines: list[LineItem] = []
     for m, bm in enumerate(inp.months):
         a, b = int(off[m]), int(off[m + 1])
         common = dict(month=bm.label, hour_start_utc=bm.start_utc, hour_end_utc=bm.end_utc, hours=bm.hours)
         for s, site in enumerate(cfg.sites):
-            lines += _slot_lines(k, _Slot(s, site, bm, a, b, k.hashes[f"draw:{site.site_id}:{bm.label}"], common))
+            lines += _slot_lines(k, _Slot(s, m, site, bm, a, b, k.hashes[f"draw:{site.site_id}:{bm.label}"], common))
     return lines, _trace(cfg, inp, h, k.shift_c, k.kwh)
 
 
@@ -294,13 +324,16 @@ def _trace(cfg, inp: Inputs, h, shift_c, kwh) -> pd.DataFrame:
 # ----------------------------------------------------------------------------- the whole computation
 def compute(cfg: PledgeConfig, inp: Inputs, curve: PriceResponse, cut_mw: np.ndarray | None = None,
             samples: bool = True, keep_paths: bool = True) -> Accounting:
-    """Central line items + sampled bands + sensitivities. ``cut_mw`` (S, T): curtailment applied to the draw."""
-    h = hourly_central(cfg, inp, curve, cut_mw)
-    lines, trace = central_lines(cfg, inp, h)
+    """Line items + bands + sensitivities. ``cut_mw`` (S, T): curtailment applied to the draw. With
+    ``samples``: amounts are the means of the joint samples and bands their quantiles; without: one
+    deterministic path (p50 draw, central curve), no bands."""
+    mc = monte_carlo(cfg, inp, curve, None, cut_mw, keep_paths) if samples else None
+    h = mc["mean"] if mc is not None else hourly_central(cfg, inp, curve, cut_mw)
+    lines, trace = central_lines(cfg, inp, h, mc["expect"] if mc else None, mc["n"] if mc else 0)
     acc = Accounting(lines=lines, months=inp.months, bands={}, hourly=trace,
                      sensitivity=sensitivity(cfg, inp, h, lines), input_hashes=inp.hashes())
-    if samples:
-        set_bands(acc, inp, monte_carlo(cfg, inp, curve, lines, cut_mw, keep_paths), cfg.montecarlo.samples)
+    if mc is not None:
+        set_bands(acc, inp, mc, cfg.montecarlo.samples)
     return acc
 
 

@@ -9,9 +9,7 @@
 
 from __future__ import annotations
 
-import contextlib
 import json
-from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
 
@@ -20,36 +18,20 @@ import pandas as pd
 
 from forecast.pledge import curtail as _curtail
 from forecast.pledge import report as _report
-from forecast.pledge.accounting import Accounting, LineItem, compute
+from forecast.pledge.accounting import LineItem, compute
+from forecast.pledge.bands import MEAN
 from forecast.pledge.config import PledgeApp, PledgeConfig, load_config
 from forecast.pledge.inputs import Inputs, build_inputs, sha
 from forecast.pledge.ledger import Ledger, Version, code_version
+from forecast.pledge.records import ROUNDING_RULES, PledgeResult, manifest, tracked
+from forecast.pledge.lifecycle import bill_run, ledger_root, trueup_run
 from forecast.pledge.money import cents
-from forecast.pledge.trueup import summary as trueup_summary
-from forecast.pledge.trueup import true_up
 from forecast.pledge.calendar import billing_months, hourly_index
 from forecast.pledge.config_checks import P, PledgeConfigError
 from forecast.price.configured import ConfiguredSupplyCurve
 from forecast.price.response import NetLoadResponse, PriceResponse, RenewablesProfile, response_info
 from forecast.price.curve_fit import read_fit_frame
 from forecast.price.supply_curve import FittedSupplyCurve
-
-ROUNDING_RULES = ("USD to the cent, ROUND_HALF_EVEN; hourly money rounded to integer cents per (site, hour) by "
-                  "numpy.rint(x*100) and summed exactly; energy per hour to integer kWh; quantity × price lines "
-                  "rounded once; totals are exact sums of line items; configured inputs as Decimal(repr(float)); "
-                  "bands are sample quantiles (numpy 'linear') taken at their exact binary value and rounded.")
-
-
-@dataclass
-class PledgeResult:
-    accounting: Accounting | None = None
-    plan: _curtail.CurtailmentPlan | None = None
-    versions: list[Version] = field(default_factory=list)
-    report_path: Path | None = None
-    lines_csv: Path | None = None
-    run_id: str | None = None
-    trueup: pd.DataFrame | None = None
-
 
 def price_response(cfg: PledgeConfig, book: str = "forecast") -> PriceResponse:
     """The response ``pledge.price_curve.kind`` names, always on gross system load (what the accounting passes):
@@ -135,31 +117,6 @@ def read_grid(path: str, zone: str | None) -> pd.DataFrame:
     return g
 
 
-@contextlib.contextmanager
-def _tracked(app: PledgeApp, resolved: dict, name: str):
-    if not app.tracking:
-        yield None
-        return
-    from forecast import tracking
-
-    with tracking.run(resolved, experiment=app.experiment, tracking_uri=app.tracking_uri,
-                      run_name=f"pledge-{app.pledge.name}-{name}", tags={"pledge.action": name}) as r:
-        yield r
-
-
-def _manifest(app: PledgeApp, resolved: dict, run, inp: Inputs | None, extra: dict,
-              response: dict | None = None) -> dict:
-    """``response``: :func:`forecast.price.response.response_info` of the price response used, recorded as
-    input_sources.price_response."""
-    sources = {**inp.sources, **({"price_response": response} if response else {})} if inp else {}
-    return {"code": code_version(), "config": resolved, "config_hash": sha(resolved),
-            "mlflow_run_id": getattr(run, "run_id", None), "reason": app.reason,
-            "seeds": {"montecarlo": app.pledge.montecarlo.seed, "price_curve": app.pledge.price_curve.seed,
-                      "chunk": app.pledge.montecarlo.chunk, "samples": app.pledge.montecarlo.samples},
-            "rounding": ROUNDING_RULES, "input_sources": sources,
-            "input_hashes": inp.hashes() if inp else {}, **extra}
-
-
 def memo_lines(plan: _curtail.CurtailmentPlan, inp: Inputs, market: str) -> list[LineItem]:
     """Value of the curtailment plan per month (memo: shown, never added to totals)."""
     out = []
@@ -182,14 +139,14 @@ def _append_months(app: PledgeApp, resolved: dict, run, inp: Inputs, acc, book: 
                    response: dict | None = None) -> list:
     """One ledger version per month in book ``book`` ("forecast" or "settled"): the month's lines and hourly
     rows, with a manifest carrying kind, hours, days, total, ``extra(month)``'s entries and the price response."""
-    ledger = Ledger(Path(app.out_dir) / "ledger", book)
+    ledger = Ledger(ledger_root(app), book)
     lines = acc.lines_frame()
     versions = []
     for m in inp.months:
         info = {"kind": book, "hours": m.hours, "days": m.days, "total_usd": str(acc.total(m.label)),
                 **(extra(m) if extra else {})}
         versions.append(ledger.append(m.label, lines[lines["month"] == m.label],
-                                      _manifest(app, resolved, run, inp, info, response),
+                                      manifest(app, resolved, run, inp, info, response),
                                       acc.hourly[acc.hourly["month"] == m.label]))
     return versions
 
@@ -202,14 +159,15 @@ def forecast_run(app: PledgeApp, resolved: dict, curve: PriceResponse | None = N
     curve = curve or price_response(cfg)
     response = response_info(curve)
     res = PledgeResult()
-    with _tracked(app, resolved, "forecast") as run:
+    with tracked(app, resolved, "forecast") as run:
         plan = _curtail.plan(cfg, inp, curve) if cfg.curtailment.enabled else None
         acc = compute(cfg, inp, curve, cut_mw=plan.cut_mw if (plan is not None and cfg.curtailment.apply) else None)
         if plan is not None:
             acc.lines += memo_lines(plan, inp, cfg.market.name)
         res.accounting, res.plan, res.run_id = acc, plan, getattr(run, "run_id", None)
         def forecast_extra(m) -> dict:
-            return {"pledge_usd": str(acc.total(m.label, "pledge")),
+            return {"central": f"{MEAN} ({cfg.montecarlo.samples}); bands: their P10/P50/P90",
+                    "pledge_usd": str(acc.total(m.label, "pledge")),
                     "bands_p10_p50_p90": {k[1]: [str(x) for x in v] for k, v in acc.bands.items() if k[0] == m.label},
                     "curtailment_applied": bool(plan is not None and cfg.curtailment.apply),
                     "curtailment": plan.summary() if plan is not None else None}
@@ -244,48 +202,13 @@ def settle_run(app: PledgeApp, resolved: dict, curve: PriceResponse | None = Non
     inp = inputs or build_inputs(cfg, "settled")
     curve = curve or price_response(cfg, "settled")
     res = PledgeResult()
-    with _tracked(app, resolved, "settle") as run:
+    with tracked(app, resolved, "settle") as run:
         acc = compute(cfg, inp, curve, samples=False)
         res.accounting, res.run_id = acc, getattr(run, "run_id", None)
-        res.versions = _append_months(app, resolved, run, inp, acc, "settled", response=response_info(curve))
+        res.versions = _append_months(app, resolved, run, inp, acc, "settled", lambda m: {
+            "central": "the metered path through the formulas (no samples)"}, response_info(curve))
         if run is not None:
             run.log_metrics({"settled_total_usd": float(acc.total())})
-    return res
-
-
-def trueup_run(app: PledgeApp, resolved: dict) -> PledgeResult:
-    """True-up of the latest settled version against the latest forecast version, per month, with interest."""
-    cfg = app.pledge
-    from forecast.pledge.calendar import billing_months
-
-    months = billing_months(cfg.period.start, cfg.period.months, cfg.market.timezone)
-    root = Path(app.out_dir) / "ledger"
-    fl, sl, tl = Ledger(root, "forecast"), Ledger(root, "settled"), Ledger(root, "trueup")
-    res = PledgeResult()
-    frames = []
-    with _tracked(app, resolved, "trueup") as run:
-        for m in months:
-            fv, sv = fl.latest(m.label), sl.latest(m.label)
-            if fv is None or sv is None:
-                which = "forecast" if fv is None else "settled"
-                raise FileNotFoundError(f"no {which} ledger for {m.label} under {root}; run "
-                                        f"`forecast pledge action={'forecast' if fv is None else 'settle'}` first")
-            tu = true_up(fv.lines(), sv.lines(), m.label, cfg.trueup.interest_rate_annual, cfg.trueup.lag_days,
-                         cfg.trueup.date)
-            tu["forecast_version"], tu["settled_version"] = fv.label, sv.label
-            s = trueup_summary(tu)
-            extra = {"kind": "trueup", "forecast_version": fv.label, "settled_version": sv.label,
-                     "convention": "simple interest, Actual/365 Fixed, from the bill date (first day after the month) "
-                                   "to the true-up date; positive = surcharge, negative = refund",
-                     **{k: str(v) for k, v in s.items()}}
-            out = tu.assign(**{c: tu[c].map(str) for c in ("forecast_usd", "settled_usd", "difference_usd",
-                                                           "interest_usd", "trueup_usd")})
-            res.versions.append(tl.append(m.label, out, _manifest(app, resolved, run, None, extra)))
-            frames.append(tu)
-        res.trueup = pd.concat(frames, ignore_index=True)
-        res.run_id = getattr(run, "run_id", None)
-        if run is not None:
-            run.log_metrics({"trueup_usd": float(trueup_summary(res.trueup)["trueup_usd"])})
     return res
 
 
@@ -302,9 +225,9 @@ def plan_run(app: PledgeApp, resolved: dict, curve: PriceResponse | None = None)
 def run(overrides: list[str] | tuple[str, ...] = ()) -> PledgeResult:
     """Compose ``conf/pledge_app.yaml`` with ``overrides`` and do ``action``."""
     app, resolved = load_config(overrides)
-    return {"forecast": forecast_run, "settle": settle_run, "trueup": trueup_run, "plan": plan_run}[app.action](
-        app, resolved)
+    return {"forecast": forecast_run, "settle": settle_run, "bill": bill_run, "trueup": trueup_run,
+            "plan": plan_run}[app.action](app, resolved)
 
 
-__all__ = ["PledgeResult", "forecast_run", "settle_run", "trueup_run", "plan_run", "run", "load_config",
+__all__ = ["PledgeResult", "forecast_run", "settle_run", "bill_run", "trueup_run", "plan_run", "run", "load_config",
            "price_response", "fitted_response", "json"]

@@ -227,8 +227,11 @@ class PledgeConfig:
             check(s.site_id not in ids, f"{k}.site_id", s.site_id, "site listed twice")
             ids.add(s.site_id)
             check(s.capacity_mw > 0, f"{k}.capacity_mw", s.capacity_mw, "must be > 0", "1000")
-            check(s.plc_mw >= 0, f"{k}.plc_mw", s.plc_mw, "must be >= 0", "0")
-            check(s.nspl_mw is None or s.nspl_mw >= 0, f"{k}.nspl_mw", s.nspl_mw, "must be >= 0 or null", "null")
+            check(0 <= s.plc_mw <= s.capacity_mw, f"{k}.plc_mw", s.plc_mw,
+                  f"must be in [0, capacity_mw = {s.capacity_mw}] (a PLC is the site's load at the peaks)",
+                  repr(min(max(s.plc_mw, 0.0), s.capacity_mw)))
+            check(s.nspl_mw is None or 0 <= s.nspl_mw <= s.capacity_mw, f"{k}.nspl_mw", s.nspl_mw,
+                  f"must be in [0, capacity_mw = {s.capacity_mw}] or null", "null")
             check(s.contract_demand_mw >= 0, f"{k}.contract_demand_mw", s.contract_demand_mw, "must be >= 0", "0")
             check(0 <= s.curtailable_frac <= 1, f"{k}.curtailable_frac", s.curtailable_frac, "must be in [0, 1]", "0.5")
             if self.draw.source == "stylised":
@@ -237,6 +240,8 @@ class PledgeConfig:
                     check(v is not None and v >= 0, f"{k}.{name}", v,
                           "draw.source=stylised needs p10_mw <= p50_mw <= p90_mw per site (>= 0)", "850")
                 check(qs[0] <= qs[1] <= qs[2], f"{k}.p50_mw", qs, "quantiles cross: need p10_mw <= p50_mw <= p90_mw")
+                check(qs[2] <= s.capacity_mw, f"{k}.p90_mw", qs[2], f"above the site's capacity_mw = {s.capacity_mw} "
+                      "(a draw cannot exceed it; nothing is clipped)", repr(s.capacity_mw))
                 check(list(self.draw.levels) == [0.1, 0.5, 0.9], f"{P}.draw.levels", list(self.draw.levels),
                       "the stylised draw has p10/p50/p90 only", "[0.1,0.5,0.9]")
             if self.actuals.source == "stylised":
@@ -260,16 +265,18 @@ class PledgeApp:
     """Primary config of ``forecast pledge``."""
 
     pledge: PledgeConfig = MISSING
-    action: str = "forecast"  # forecast | settle | trueup | plan
+    action: str = "forecast"  # forecast | settle | trueup | plan | bill
     out_dir: str = "runs/pledge"  # ledgers under out_dir/ledger, reports under out_dir/report
     reason: str = ""  # why a new version is written (restatements), recorded in the manifest
+    version: Optional[int] = None  # action=bill: the forecast version that went on the bill
+    approver: str = ""  # action=bill: who approved the bill
     report: bool = True
     tracking: bool = True  # record the run in MLflow through forecast.tracking
     tracking_uri: Optional[str] = None  # default: forecast.tracking's (sqlite:///mlflow.db in the working dir)
     experiment: str = "pledge"
 
     def __post_init__(self):
-        choice("action", self.action, ("forecast", "settle", "trueup", "plan"))
+        choice("action", self.action, ("forecast", "settle", "trueup", "plan", "bill"))
 
 
 def register_configs() -> None:

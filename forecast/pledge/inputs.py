@@ -136,6 +136,11 @@ def read_draw_forecast(path: str, site_ids: list[str], ts: pd.DatetimeIndex, lev
             if cut.tz is None:
                 raise ContractError(path, "issued_at", f"draw.as_of={as_of!r} has no UTC offset; add one, e.g. +00:00")
             df = df[df["issued_at"] <= cut]
+        dup = df.duplicated(["series_id", "ts", "issued_at"], keep=False)
+        if dup.any():
+            raise ContractError(path, "issued_at", f"{int(dup.sum())} rows repeat a (series_id, ts, issued_at): one "
+                                "forecast per site, hour and issue; remove the repeats",
+                                df.loc[dup, ["series_id", "ts", "issued_at", *cols]])
         df = df.sort_values(["series_id", "ts", "issued_at"], kind="stable").groupby(["series_id", "ts"]).tail(1)
     else:
         dup = df.duplicated(["series_id", "ts"], keep=False)
@@ -209,6 +214,8 @@ def build_inputs(cfg: PledgeConfig, kind: str = "forecast") -> Inputs:
     else:
         raise ValueError(f"kind must be 'forecast' or 'settled', got {kind!r}")
     cap = np.array([s.capacity_mw for s in cfg.sites], dtype=np.float64)
+    if kind == "forecast" and cfg.draw.source == "file":
+        check_capacity(cfg.draw.path, q, cap, site_ids, ts, Quantiles(levels).columns)
     d50 = q[..., Quantiles(levels).median_index].sum(axis=0)  # (T,)
     load, paths = system_load(cfg, kind, months, ts, sources)  # (T,), (K, T) or None
     sl = cfg.system_load
@@ -224,6 +231,18 @@ def build_inputs(cfg: PledgeConfig, kind: str = "forecast") -> Inputs:
             raise ContractError(sl.path, "load_mw", "a system-load path below the campus draw although "
                                 "system_load.includes_campus=true")
     return Inputs(months, ts, site_ids, np.asarray(levels), q, cap, others, gen, sources, others_paths)
+
+
+def check_capacity(path: str, q: np.ndarray, cap: np.ndarray, site_ids: list[str], ts: pd.DatetimeIndex,
+                   cols: tuple[str, ...]) -> None:
+    """Refuse draw quantiles (S, T, K) above the site's capacity (they would be clipped), naming the rows."""
+    over = q > cap[:, None, None]
+    if over.any():
+        s, t, k = np.nonzero(over)
+        rows = pd.DataFrame({"series_id": np.asarray(site_ids)[s], "ts": ts[t], "value": q[s, t, k],
+                             "capacity_mw": cap[s]})
+        raise ContractError(path, cols[int(k.max())], f"draw above the site's capacity_mw in {int(over.sum())} "
+                            "cells (nothing is clipped; check the forecast or pledge.sites.N.capacity_mw)", rows)
 
 
 def system_load(cfg: PledgeConfig, kind: str, months: list[BillingMonth], ts: pd.DatetimeIndex,

@@ -38,6 +38,7 @@ class LineItem:
     p10: Decimal | None = None
     p50: Decimal | None = None
     p90: Decimal | None = None
+    unit_value: float | None = None  # USD of this line per unit of its ranged input (capex USD, system shift USD)
 
     def as_row(self) -> dict:
         return {"month": self.month, "line_id": self.line_id, "category": self.category, "item": self.item,

@@ -109,6 +109,12 @@ class DeliveryYearCfg:
     slope_usd_per_mw_day_per_mw: float = 0.0  # fall in the demand-curve price per MW less obligation
     obligation_mw: float = 150000.0  # Q: RTO capacity obligation
     fpr: float = 0.94  # forecast pool requirement (UCAP per MW of PLC)
+    # ranges of the demand curve for the capacity shift's band (two-piece uniform with its mean at the value
+    # above, forecast.pledge.ranges); null = no range
+    slope_low_usd_per_mw_day_per_mw: Optional[float] = None
+    slope_high_usd_per_mw_day_per_mw: Optional[float] = None
+    uncapped_low_usd_per_mw_day: Optional[float] = None
+    uncapped_high_usd_per_mw_day: Optional[float] = None
 
 
 @dataclass
@@ -146,6 +152,22 @@ class TariffCfg:
                   dy.slope_usd_per_mw_day_per_mw, "must be >= 0 (price rises with obligation)", "0")
             check(dy.obligation_mw > 0, f"{kk}.obligation_mw", dy.obligation_mw, "must be > 0", "150000")
             check(0 < dy.fpr <= 2, f"{kk}.fpr", dy.fpr, "must be in (0, 2]", "0.94")
+            unc = dy.uncapped_usd_per_mw_day if dy.uncapped_usd_per_mw_day is not None else dy.price_usd_per_mw_day
+            check_range(kk, "slope", "_usd_per_mw_day_per_mw", dy.slope_low_usd_per_mw_day_per_mw,
+                        dy.slope_usd_per_mw_day_per_mw, dy.slope_high_usd_per_mw_day_per_mw)
+            check_range(kk, "uncapped", "_usd_per_mw_day", dy.uncapped_low_usd_per_mw_day, unc,
+                        dy.uncapped_high_usd_per_mw_day)
+
+
+def check_range(k: str, name: str, unit: str, low, centre: float, high) -> None:
+    """A configured range must hold its central value: 0 <= low <= centre <= high."""
+    lo_key, hi_key = f"{k}.{name}_low{unit}", f"{k}.{name}_high{unit}"
+    for key, v in ((lo_key, low), (hi_key, high)):
+        check(v is None or (finite(v) and v >= 0), key, v, "must be finite and >= 0, or null", "null")
+    check(low is None or low <= centre, lo_key, low, f"is above the central value {centre} (need low <= value <= "
+          "high)", repr(centre))
+    check(high is None or high >= centre, hi_key, high, f"is below the central value {centre} (need low <= value "
+          "<= high)", repr(centre))
 
 
 def _dy_ok(s: str) -> bool:
@@ -167,7 +189,7 @@ class UpgradeCfg:
     # in-service month | ciac_paid: a lump-sum contribution already paid (nothing more to bill)
     recovery: str = "amortised"
     in_service: str = "2026-01"  # first billed local month, YYYY-MM
-    capex_low_usd: Optional[float] = None  # sensitivity range for the report
+    capex_low_usd: Optional[float] = None  # range: the band (mean at capex_usd) and the sensitivity
     capex_high_usd: Optional[float] = None
 
 
@@ -184,6 +206,4 @@ def check_upgrades(upgrades: list[UpgradeCfg], site_ids: set[str]) -> None:
         choice(f"{k}.recovery", u.recovery, ("amortised", "ciac", "ciac_paid"))
         from forecast.pledge.calendar import parse_month
         parse_month(u.in_service, f"{k}.in_service")
-        for name in ("capex_low_usd", "capex_high_usd"):
-            v = getattr(u, name)
-            check(v is None or v >= 0, f"{k}.{name}", v, "must be >= 0 or null", "null")
+        check_range(k, "capex", "_usd", u.capex_low_usd, u.capex_usd, u.capex_high_usd)

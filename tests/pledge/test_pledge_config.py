@@ -71,3 +71,28 @@ def test_overrides_from_the_command_line_apply():
 def test_errors_name_the_override(override, key):
     with pytest.raises(ValueError, match=rf"{key.replace('.', chr(92) + '.')}=.*fix with the override"):
         load_config(["pledge=worked_example", override])
+
+
+@pytest.mark.parametrize("override,key", [
+    ("pledge.sites.0.plc_mw=5000", "pledge.sites.0.plc_mw"),
+    ("pledge.sites.0.p90_mw=1200", "pledge.sites.0.p90_mw"),
+    ("pledge.upgrades.0.capex_low_usd=2e9", "pledge.upgrades.0.capex_low_usd"),
+    ("pledge.upgrades.0.capex_high_usd=1e8", "pledge.upgrades.0.capex_high_usd"),
+    ("pledge.tariff.capacity.0.uncapped_low_usd_per_mw_day=500", "pledge.tariff.capacity.0.uncapped_low_usd_per_mw_day"),
+])
+def test_inputs_that_would_be_clipped_or_inverted_are_refused(override, key):
+    with pytest.raises(ValueError, match=rf"{key.replace('.', chr(92) + '.')}=.*fix with the override"):
+        load_config(["pledge=worked_example", override])
+
+
+@pytest.mark.parametrize("override,key", [("pledge.shift.phy=0.5", "pledge.shift.phy"),
+                                          ("pledge.shift.phi=abc", "pledge.shift.phi"),
+                                          ("pledge.sites.0.plc_mw=5000", "pledge.sites.0.plc_mw"),
+                                          ("pledge.upgrades.0.capex_low_usd=2e9", "pledge.upgrades.0.capex_low_usd")])
+def test_config_errors_are_one_line_naming_the_key(override, key, tmp_path, capsys):
+    from forecast.cli import main as forecast_main
+
+    assert forecast_main(["pledge", "pledge=worked_example", override, f"out_dir={tmp_path}", "tracking=false"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith(f"forecast pledge: {key}:") and "fix:" in err[0]
+    assert not (tmp_path / "ledger").exists()

@@ -57,6 +57,20 @@ def test_draw_file_errors_name_site_and_hours(worked, tmp_path):
         build_inputs(_cfg(worked, source="file", path=str(cross)))
 
 
+def test_draw_file_repeats_and_draw_above_capacity_are_refused(worked, tmp_path):
+    ts = hourly_index(billing_months("2026-07", 1, "America/New_York"))
+    one = tmp_path / "one.parquet"
+    _draw_file(one, ts, pd.Timestamp("2026-06-01", tz="UTC"))
+    df = pd.read_parquet(one)
+    rep = pd.concat([df, df.iloc[[3]].assign(p50=870.0)])  # the same (site, hour, issue) with another value
+    rep.to_parquet(tmp_path / "rep.parquet")
+    with pytest.raises(ContractError, match=r"rep\.parquet: column 'issued_at': 2 rows repeat"):
+        build_inputs(_cfg(worked, source="file", path=str(tmp_path / "rep.parquet")))
+    df.assign(p90=np.where(np.arange(len(df)) == 7, 1100.0, df["p90"])).to_parquet(tmp_path / "over.parquet")
+    with pytest.raises(ContractError, match=r"over\.parquet: column 'p90': draw above the site's capacity_mw in 1 "):
+        build_inputs(_cfg(worked, source="file", path=str(tmp_path / "over.parquet")))
+
+
 def test_settle_from_meter_and_grid_files(worked, tmp_path):
     app, resolved = worked
     ts = hourly_index(billing_months("2026-07", 1, "America/New_York"))

@@ -26,7 +26,9 @@ def test_versions_are_append_only_and_books_are_apart(worked, tmp_path):
     app, resolved = _app(worked, tmp_path)
     v1 = api.forecast_run(app, resolved).versions[0]
     before = {p.name: p.read_bytes() for p in v1.path.iterdir()}
-    app2 = dataclasses.replace(app, reason="load forecast revised")
+    app2 = dataclasses.replace(app, reason="load forecast revised",
+                               pledge=dataclasses.replace(app.pledge, sites=[dataclasses.replace(
+                                   app.pledge.sites[0], p50_mw=860.0)]))
     v2 = api.forecast_run(app2, resolved).versions[0]
     assert (v1.number, v2.number) == (1, 2)
     assert {p.name: p.read_bytes() for p in v1.path.iterdir()} == before  # the old version is untouched
@@ -37,8 +39,9 @@ def test_versions_are_append_only_and_books_are_apart(worked, tmp_path):
     assert m2["input_hashes"] and m2["seeds"]["montecarlo"] == app.pledge.montecarlo.seed
     s = api.settle_run(app, resolved).versions[0]
     assert s.path.parent.parent.name == "settled" and v1.path.parent.parent.name == "forecast"
-    assert Ledger(tmp_path / "ledger", "settled").latest("2026-07").number == 1
-    assert Ledger(tmp_path / "ledger", "forecast").latest("2026-07").number == 2
+    root = tmp_path / "ledger" / "worked_example"  # each pledge name has its own ledger
+    assert Ledger(root, "settled").latest("2026-07").number == 1
+    assert Ledger(root, "forecast").latest("2026-07").number == 2
     # no temp folders left behind; lines carry hour range, quantity, price, formula and input hash
     assert not [p for p in v1.path.parent.iterdir() if p.name.startswith(".tmp")]
     lines = v2.lines()
@@ -49,7 +52,8 @@ def test_versions_are_append_only_and_books_are_apart(worked, tmp_path):
 
 def test_trueup_interest_convention(worked, tmp_path):
     app, resolved = _app(worked, tmp_path)
-    api.forecast_run(app, resolved)
+    billed = api.forecast_run(app, resolved).accounting
+    api.bill_run(dataclasses.replace(app, version=1, approver="a.auditor"), resolved)
     api.settle_run(app, resolved)
     res = api.trueup_run(app, resolved)
     tu = res.trueup
@@ -60,8 +64,10 @@ def test_trueup_interest_convention(worked, tmp_path):
         assert r["interest_usd"] == (r["difference_usd"] * Decimal("0.05") * 60 / 365).quantize(Decimal("0.01"))
         assert r["trueup_usd"] == r["difference_usd"] + r["interest_usd"]
     energy = tu[tu["line_id"] == "energy:campus-1"].iloc[0]
-    # metered 862 MW vs 850 MW forecast: 12 MW × 744 h × $55 more, a surcharge
-    assert energy["difference_usd"] == Decimal(12 * 744 * 55)
+    # metered 862 MW × 744 h × $55 against the booked (expected) energy of the billed version: a surcharge
+    booked = billed.amount("energy")
+    assert energy["settled_usd"] == Decimal(862 * 744 * 55) and energy["forecast_usd"] == booked
+    assert energy["difference_usd"] == Decimal(862 * 744 * 55) - booked > 0
     cap = tu[tu["line_id"] == "capacity:campus-1"].iloc[0]
     assert cap["difference_usd"] == 0 and cap["interest_usd"] == 0
     v = res.versions[0]
@@ -88,6 +94,7 @@ def test_trueup_matches_lines_missing_in_one_book():
 def test_trueup_without_a_settled_book_says_what_to_run(worked, tmp_path):
     app, resolved = _app(worked, tmp_path)
     api.forecast_run(app, resolved)
+    api.bill_run(dataclasses.replace(app, version=1, approver="a.auditor"), resolved)
     with pytest.raises(FileNotFoundError, match="action=settle"):
         api.trueup_run(app, resolved)
 

@@ -21,9 +21,11 @@ def _run(worked, tmp_path, report=True):
     return api.forecast_run(app, resolved)
 
 
-def test_worked_example_numbers(worked, tmp_path):
-    res = _run(worked, tmp_path)
-    acc = res.accounting
+def test_worked_example_numbers(worked):
+    """The formulas on the deterministic path (every hour at its p50, central curve) give DOMAIN §4 exactly."""
+    app, _ = worked
+    cfg = app.pledge
+    acc = compute(cfg, build_inputs(cfg), api.price_response(cfg), samples=False)
     m = "2026-07"
     assert acc.months[0].hours == 744 and acc.months[0].days == 31
     # energy 632,400 MWh × $55 (DOMAIN: 34.8M); capacity 950 × 329.17 × 31 (9.69M): exact to the cent
@@ -43,14 +45,30 @@ def test_worked_example_numbers(worked, tmp_path):
     # upgrade capex range 2.4–9.7M
     capex = sens[sens["assumption"] == "capex"]["amount_usd"].map(float).tolist()
     assert capex[0] == pytest.approx(2.43e6, rel=0.01) and capex[1] == pytest.approx(9.74e6, rel=0.01)
-    # the total is the exact sum of its line items
+
+
+def test_booked_amounts_are_the_sample_means_inside_their_bands(worked, tmp_path):
+    """Forecast ledger: each uncertain line is the mean of the joint samples, inside its own P10–P90."""
+    res = _run(worked, tmp_path)
+    acc = res.accounting
+    m = "2026-07"
+    n = acc.n_samples
+    # a symmetric p10/p50/p90 around 850 MW: the expected energy is 632,400 MWh to sampling error
+    assert float(acc.amount("energy", m)) == pytest.approx(632400 * 55, rel=2e-3)
+    # the capex range [250M, 1000M] has its mean at 600M: the booked upgrade is K·CRF/12 to sampling error
+    up = next(ln for ln in acc.lines if ln.item == "upgrade")
+    assert float(up.amount) == pytest.approx(600e6 * 0.1168 / 12, rel=2e-3) and up.p10 < up.amount < up.p90
+    assert float(up.p10) < 5.84e6 * 0.7 and float(up.p90) > 5.84e6 * 1.3 and f"mean of {n} samples" in up.formula
+    for ln in acc.lines:
+        if ln.category != "memo" and ln.p10 < ln.p90:
+            assert ln.p10 <= ln.amount <= ln.p90, ln.line_id
+    # the total is the exact sum of its line items, and the mean of the sampled totals (to the hourly cents)
     assert acc.total(m) == sum((ln.amount for ln in acc.lines if ln.category != "memo"), Decimal("0.00"))
-    # bands come from joint samples: P10 < central shift < P90, and the total band is not the sum of line bands
-    sh = next(ln for ln in acc.lines if ln.item == "shift_energy")
-    assert sh.p10 < sh.amount < sh.p90
+    assert float(acc.total(m)) == pytest.approx(float(acc.sample_totals[:, 0].mean()), abs=744 * 0.01 + 1)
     lo, _, hi = acc.bands[(m, "total")]
     assert lo < acc.total(m) < hi
     assert hi != sum((ln.p90 for ln in acc.lines if ln.category != "memo"), Decimal(0))
+    assert res.versions[0].manifest()["central"].startswith("mean")
 
 
 def test_peak_curtailment_brings_shift_to_about_50m(worked):
@@ -76,7 +94,7 @@ def test_console_command_writes_ledger_csv_and_report(tmp_path, capsys):
     assert rc == 0
     out = capsys.readouterr().out
     assert "shift_energy:campus-1" in out and "TOTAL (744 h)" in out
-    v = Ledger(tmp_path / "ledger", "forecast").latest("2026-07")
+    v = Ledger(tmp_path / "ledger" / "worked_example", "forecast").latest("2026-07")
     assert v is not None and v.number == 1
     lines = v.lines()
     assert set(lines["item"]) >= {"energy", "capacity", "upgrade", "shift_energy", "shift_capacity"}
