@@ -75,14 +75,36 @@ def _version_channels(jobs: pd.DataFrame, metas: list[SiteMeta], rows: np.ndarra
             (pe, pe + 1, [(one("ends"), share)])]
 
 
-def schedule_at(jobs: pd.DataFrame, metas: list[SiteMeta], t: pd.Timestamp, history: int, horizon: int,
-                out: tuple[np.ndarray, np.ndarray] | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """Schedule channels for all sites: (S, L, C) at lead 0 for the L hours before t, each as planned at that
-    hour, and (S, H, C) for hours t … t+H−1 as planned at t. The versions in force come from
-    ``asof.version_intervals`` (as in ``features.schedule_covariates``), vectorised over sites with difference
-    arrays. ``out``: float32 arrays of those shapes (views allowed) to write into, else new ones."""
-    S, L, H, C = len(metas), history, horizon, len(SCHEDULE_CHANNELS)
-    origin = t - pd.Timedelta(hours=L)
+@dataclass
+class Schedule:
+    """The schedule channels of S sites as difference-array entries (site, position hour·C + channel, weight),
+    stably sorted by site: ``hist`` for lead 0 of the L hours before t (each as planned at that hour), ``fut``
+    for hours t … t+H−1 as planned at t. ``fill`` writes the dense channels of a range of sites."""
+
+    hist: tuple[np.ndarray, np.ndarray, np.ndarray]
+    fut: tuple[np.ndarray, np.ndarray, np.ndarray]
+    idle: np.ndarray  # (S,) power with every GPU idle / capacity: added to phys_power
+    history: int
+    horizon: int
+
+    def fill(self, hist: np.ndarray, fut: np.ndarray, a: int, b: int) -> None:
+        """hist (b − a, L, C) and fut (b − a, H, C), views allowed: the channels of sites a … b − 1."""
+        C = len(SCHEDULE_CHANNELS)
+        for dest, T, (site, pos, w) in ((hist, self.history, self.hist), (fut, self.horizon, self.fut)):
+            i, j = np.searchsorted(site, [a, b])
+            cell = (site[i:j] - a) * ((T + 1) * C) + pos[i:j]
+            acc = np.bincount(cell, weights=w[i:j], minlength=(b - a) * (T + 1) * C)
+            acc = np.asarray(acc, np.float64).reshape(b - a, T + 1, C)  # float64 even when no interval falls here
+            np.cumsum(acc, axis=1, out=acc)
+            acc[:, :, PHYS] += self.idle[a:b, None]
+            dest[...] = acc[:, :T]
+
+
+def schedule_entries(jobs: pd.DataFrame, metas: list[SiteMeta], t: pd.Timestamp, history: int,
+                     horizon: int) -> Schedule:
+    """The :class:`Schedule` of ``metas`` issued at t. The versions in force come from ``asof.version_intervals``
+    (as in ``features.schedule_covariates``), vectorised over sites."""
+    L, H, C = history, horizon, len(SCHEDULE_CHANNELS)
     h_parts, f_parts = [], []
     if len(jobs):
         rows, si, k, k_end, ps, pe = _versions_in_window(jobs, metas, t, L, H)
@@ -96,17 +118,19 @@ def schedule_at(jobs: pd.DataFrame, metas: list[SiteMeta], t: pd.Timestamp, hist
             lo, hi = np.where(valid_t, lo, 0), np.where(valid_t, hi, 0)
             f_parts += [(si, lo, hi, c, w) for c, w in chans]
     idle = np.array([m.idle_mw / m.capacity_mw for m in metas])  # (S,)
-    hist, fut = out if out is not None else (np.empty((S, L, C), np.float32), np.empty((S, H, C), np.float32))
-    for dest, T, parts in ((hist, L, h_parts), (fut, H, f_parts)):
-        site, pos, w = _entries(T + 1, C, parts)
-        bounds = np.searchsorted(site, np.arange(0, S + SITE_CHUNK, SITE_CHUNK))
-        for n, a in enumerate(range(0, S, SITE_CHUNK)):  # a chunk of sites at a time: a small array, reused
-            b, (i, j) = min(a + SITE_CHUNK, S), bounds[n:n + 2]
-            acc = np.bincount((site[i:j] - a) * ((T + 1) * C) + pos[i:j], weights=w[i:j], minlength=(b - a) * (T + 1) * C)
-            acc = np.asarray(acc, np.float64).reshape(b - a, T + 1, C)  # float64 even when no interval falls here
-            np.cumsum(acc, axis=1, out=acc)
-            acc[:, :, PHYS] += idle[a:b, None]
-            dest[a:b] = acc[:, :T]
+    return Schedule(_entries(C, h_parts), _entries(C, f_parts), idle, L, H)
+
+
+def schedule_at(jobs: pd.DataFrame, metas: list[SiteMeta], t: pd.Timestamp, history: int,
+                horizon: int) -> tuple[np.ndarray, np.ndarray]:
+    """Schedule channels for all sites: (S, L, C) float32 at lead 0 for the L hours before t, each as planned at
+    that hour, and (S, H, C) for hours t … t+H−1 as planned at t (:func:`schedule_entries`)."""
+    S, C = len(metas), len(SCHEDULE_CHANNELS)
+    sch = schedule_entries(jobs, metas, t, history, horizon)
+    hist, fut = np.empty((S, history, C), np.float32), np.empty((S, horizon, C), np.float32)
+    for a in range(0, S, SITE_CHUNK):  # a chunk of sites at a time: a small difference array, reused
+        b = min(a + SITE_CHUNK, S)
+        sch.fill(hist[a:b], fut[a:b], a, b)
     return hist, fut
 
 
@@ -122,7 +146,7 @@ def _versions_in_window(jobs: pd.DataFrame, metas: list[SiteMeta], t: pd.Timesta
     ps_all, pe_all = _hours_from(ns("planned_start"), origin), _hours_from(ns("planned_end"), origin)
     known = known_at_ns(jobs)
     seen = np.flatnonzero(known <= t.value)  # a version known after t is in force at no issue hour up to t
-    jcode = pd.factorize(jobs["job_id"].iloc[seen], sort=True)[0]
+    jcode = _ranks(jobs["job_id"], seen)
     touches = (si_all[seen] >= 0) & (ps_all[seen] < L + H) & (pe_all[seen] >= 0)
     job_in = np.zeros(int(jcode.max()) + 1 if len(jcode) else 0, bool)
     job_in[jcode[touches]] = True
@@ -136,13 +160,24 @@ def _versions_in_window(jobs: pd.DataFrame, metas: list[SiteMeta], t: pd.Timesta
     return rows, si_all[rows], iv.k[mine], iv.k_end[mine], ps_all[rows], pe_all[rows]
 
 
+def _ranks(values: pd.Series, rows: np.ndarray) -> np.ndarray:
+    """(len(rows),) int64 rank of values[rows] among their distinct values in sorted order, as
+    ``pd.factorize(values.iloc[rows], sort=True)[0]``; hashed and sorted in pyarrow."""
+    d = pc.dictionary_encode(pa.array(values.astype(str), pa.string()).take(pa.array(rows)))
+    d = d.combine_chunks() if isinstance(d, pa.ChunkedArray) else d
+    order = pc.array_sort_indices(d.dictionary).to_numpy()
+    rank = np.empty(len(order), np.int64)
+    rank[order] = np.arange(len(order))
+    return rank[d.indices.to_numpy()]
+
+
 def _index(values: pd.Series, among: list[str]) -> np.ndarray:
     """(n,) int64 position of each value in ``among`` (-1: not there), hashed in pyarrow."""
     found = pc.index_in(pa.array(values.astype(str), pa.string()), value_set=pa.array(among, pa.string()))
     return found.fill_null(-1).to_numpy().astype(np.int64)
 
 
-def _entries(T1: int, C: int, parts: list[tuple[np.ndarray, ...]]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _entries(C: int, parts: list[tuple[np.ndarray, ...]]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Difference-array entries from parts (site, lo, hi, channel, weight), each (n,): +w at lo, −w at hi for rows
     with hi > lo and w != 0, as (site, position lo·C + c within the site's (T1, C) array, weight), stably sorted
     by site (so every cell sums its entries in the order of ``parts``)."""
@@ -163,11 +198,50 @@ def _hours_from(ns: np.ndarray, origin: pd.Timestamp) -> np.ndarray:
     return np.floor_divide(ns - origin.as_unit("ns").value, HOUR_NS)
 
 
+@dataclass
+class ReferenceInputs:
+    """What the windows of one reference time are made of, per site: ``windows(a, b)`` builds the dense arrays of
+    sites a … b − 1, so that a forecast can build and consume them a chunk of sites at a time."""
+
+    series_ids: list[str]  # (S,) sorted site ids
+    scale: np.ndarray  # (S,) capacity_mw
+    meter_hours: np.ndarray  # (S, L) bool
+    temperature_hours: np.ndarray | None  # (S, L) bool, None: temperature unused
+    y: np.ndarray  # (S, L) meter / capacity, 0 where missing
+    temp: np.ndarray  # (S, L) standardised temperature, 0 where missing or unused
+    cal: np.ndarray  # (L + H, F_cal)
+    schedule: Schedule
+
+    def windows(self, a: int = 0, b: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """x_hist (b − a, L, F_hist) and x_fut (b − a, H, F_fut) float32 of sites a … b − 1 (default: all)."""
+        b = len(self.series_ids) if b is None else b
+        L, H, C, F = self.schedule.history, self.schedule.horizon, len(SCHEDULE_CHANNELS), self.cal.shape[1]
+        x_hist = np.empty((b - a, L, 2 + C + F), np.float32)  # power, schedule, temperature, calendar
+        x_fut = np.empty((b - a, H, C + F), np.float32)  # schedule, calendar
+        x_hist[:, :, 0] = self.y[a:b]
+        for i in range(a, b, SITE_CHUNK):
+            j = min(i + SITE_CHUNK, b)
+            self.schedule.fill(x_hist[i - a:j - a, :, 1:1 + C], x_fut[i - a:j - a, :, :C], i, j)
+        x_hist[:, :, 1 + C] = self.temp[a:b]
+        x_hist[:, :, 2 + C:] = self.cal[None, :L]
+        x_fut[:, :, C:] = self.cal[None, L:]
+        return x_hist, x_fut
+
+
 def reference_windows(metas: dict[str, SiteMeta], jobs: pd.DataFrame, meter: pd.DataFrame,
                       grid: pd.DataFrame | None, t: pd.Timestamp, history: int, horizon: int,
                       use_temperature: bool = True) -> ReferenceWindows:
     """Model inputs for every site in ``metas`` (sorted by id) issued at ``t``; uses rows before t only."""
-    L, H, C = history, horizon, len(SCHEDULE_CHANNELS)
+    ri = reference_inputs(metas, jobs, meter, grid, t, history, horizon, use_temperature)
+    x_hist, x_fut = ri.windows()
+    return ReferenceWindows(ri.series_ids, x_hist, x_fut, ri.scale, ri.meter_hours, ri.temperature_hours)
+
+
+def reference_inputs(metas: dict[str, SiteMeta], jobs: pd.DataFrame, meter: pd.DataFrame,
+                     grid: pd.DataFrame | None, t: pd.Timestamp, history: int,
+                     horizon: int, use_temperature: bool = True) -> ReferenceInputs:
+    """:func:`reference_windows` before the dense arrays; uses rows before t only."""
+    L, H = history, horizon
     ms = [metas[k] for k in sorted(metas)]
     ids = [m.site_id for m in ms]
     S = len(ms)
@@ -176,7 +250,6 @@ def reference_windows(metas: dict[str, SiteMeta], jobs: pd.DataFrame, meter: pd.
     # rows at or after t fall at hour >= L and are not scattered
     power = _scatter_hours(_index(meter["site_id"], ids), _hour_index(meter["ts"], origin),
                            meter["power_mw"].to_numpy(np.float64), S, L)  # (S, L) MW
-    have = ~np.isnan(power)
     temp = np.zeros((S, L))
     temp_have = None
     if use_temperature and grid is not None:
@@ -189,11 +262,5 @@ def reference_windows(metas: dict[str, SiteMeta], jobs: pd.DataFrame, meter: pd.
         temp_have = ~np.isnan(temp)  # the caller refuses gaps: a missing reading is never a default value
         temp = np.nan_to_num((temp - TEMP_SCALE_C[0]) / TEMP_SCALE_C[1])
     cal = calendar(pd.date_range(origin, periods=L + H, freq="h"))  # (L + H, F_cal)
-    x_hist = np.empty((S, L, 2 + C + cal.shape[1]), np.float32)  # power, schedule, temperature, calendar
-    x_fut = np.empty((S, H, C + cal.shape[1]), np.float32)  # schedule, calendar
-    x_hist[:, :, 0] = np.nan_to_num(power / cap[:, None])
-    schedule_at(jobs, ms, t, L, H, out=(x_hist[:, :, 1:1 + C], x_fut[:, :, :C]))
-    x_hist[:, :, 1 + C] = temp
-    x_hist[:, :, 2 + C:] = cal[None, :L]
-    x_fut[:, :, C:] = cal[None, L:]
-    return ReferenceWindows(ids, x_hist, x_fut, cap, have, temp_have)
+    return ReferenceInputs(ids, cap, ~np.isnan(power), temp_have, np.nan_to_num(power / cap[:, None]), temp, cal,
+                           schedule_entries(jobs, ms, t, L, H))

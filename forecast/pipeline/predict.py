@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,12 +25,12 @@ import torch
 from forecast import tracking
 from forecast.config import Config
 from forecast.data.inputs import load_inputs
-from forecast.data.reference import reference_windows
+from forecast.data.reference import reference_inputs
 from forecast.errors import ContractError
 from forecast.io import atomic_write
 from forecast.models import registry
 from forecast.models.device import resolve
-from forecast.models.inference import predict_arrays
+from forecast.models.inference import CPU_CALL, predict_arrays
 from forecast.types import Quantiles
 
 log = logging.getLogger("forecast")
@@ -44,7 +45,14 @@ class PredictOutput:
     issued_at: pd.Timestamp
     model_version: str
     run_id: str
-    frame: pd.DataFrame
+    _frame: pd.DataFrame | Callable[[], pd.DataFrame]  # or a function that builds it on first use
+
+    @property
+    def frame(self) -> pd.DataFrame:
+        """The forecast as written (``pd.read_parquet(path)`` equals it); built on first access."""
+        if callable(self._frame):
+            self._frame = self._frame()
+        return self._frame
 
 
 @dataclass
@@ -106,20 +114,24 @@ def predict(cfg: Config, model_ref: str | None = None, reference_time: str | pd.
     # only what was known at t: meter and weather strictly before t (the schedule is cut at t by known_at)
     inp.meter = _before(inp.meter, t)
     inp.grid = _before(inp.grid, t)
-    rw = reference_windows(inp.metas, inp.jobs, inp.meter, inp.grid, t, L, H, dc.use_temperature)
-    _refuse_missing_hours(rw, inp, t, L)
+    ri = reference_inputs(inp.metas, inp.jobs, inp.meter, inp.grid, t, L, H, dc.use_temperature)
+    _refuse_missing_hours(ri, inp, t, L)
     rt = resolve(cfg.trainer.accelerator, cfg.trainer.precision)
-    q = predict_arrays(lm.model, rw.x_hist, rw.x_fut, rt, batch_size=pc.batch_size)  # (S, H, Q) model units
-    q = q * rw.scale[:, None, None]  # (S, H, Q) MW
+    S, step = len(ri.series_ids), CPU_CALL if rt.device.type == "cpu" else pc.batch_size
+    q = np.zeros((S, H, len(quant)), np.float32)  # (S, H, Q) model units
+    for a in range(0, S, step):  # windows built a chunk of sites at a time, each used at once
+        b = min(a + step, S)
+        q[a:b] = predict_arrays(lm.model, *ri.windows(a, b), rt, batch_size=pc.batch_size)
     out = Path(pc.out)
     stem = f"forecast_{t:%Y%m%dT%H%MZ}"
-    block, parts = _quantile_block(q), (t, quant.columns, (lm.name, lm.version, lm.run_id))
-    path = atomic_write(out / f"{stem}.parquet", lambda tmp: write_forecast(tmp, _table(block, H, rw.series_ids, *parts)))
-    frame = _frame(block, H, rw.series_ids, *parts)
-    csv_path = None
+    block = _quantile_block(q, ri.scale)  # (Q, S·H) MW
+    parts = (H, ri.series_ids, t, quant.columns, (lm.name, lm.version, lm.run_id))
+    path = atomic_write(out / f"{stem}.parquet", lambda tmp: write_forecast(tmp, _table(block, *parts)))
+    res = PredictOutput(path, None, block.shape[1], t, lm.version, lm.run_id, lambda: _frame(block, *parts))
     if pc.csv:
-        csv_path = atomic_write(out / f"{stem}.csv", lambda tmp: frame.to_csv(tmp, index=False, date_format="%Y-%m-%dT%H:%M:%SZ"))
-    return PredictOutput(path, csv_path, len(frame), t, lm.version, lm.run_id, frame)
+        res.csv_path = atomic_write(out / f"{stem}.csv",
+                                    lambda tmp: res.frame.to_csv(tmp, index=False, date_format="%Y-%m-%dT%H:%M:%SZ"))
+    return res
 
 
 def _before(df: pd.DataFrame | None, t: pd.Timestamp) -> pd.DataFrame | None:
@@ -130,7 +142,7 @@ def _before(df: pd.DataFrame | None, t: pd.Timestamp) -> pd.DataFrame | None:
     return df[~late] if late.any() else df
 
 
-def _refuse_missing_hours(rw, inp, t: pd.Timestamp, L: int) -> None:
+def _refuse_missing_hours(rw, inp, t: pd.Timestamp, L: int) -> None:  # rw: ReferenceInputs or ReferenceWindows
     """Every site needs its L meter hours (and its zone's temperatures, when used) before t: none is filled in."""
     lacking = np.flatnonzero(~rw.meter_hours.all(axis=1))
     if len(lacking):
@@ -177,10 +189,16 @@ def write_forecast(path: str | Path, table: pa.Table) -> None:
                    column_encoding={c: "BYTE_STREAM_SPLIT" for c in table.column_names if c not in keys})
 
 
-def _quantile_block(q: np.ndarray) -> np.ndarray:
-    """(Q, S·H) float64, one contiguous row per quantile column (the layout of a pandas block)."""
+def _quantile_block(q: np.ndarray, scale: np.ndarray | None = None) -> np.ndarray:
+    """(Q, S·H) float64, one contiguous row per quantile column (the layout of a pandas block) of q (S, H, Q),
+    times ``scale`` (S,) per series when given: one pass, one array."""
     S, H, Q = q.shape
-    return np.ascontiguousarray(np.moveaxis(q, 2, 0).reshape(Q, S * H), dtype=np.float64)
+    block = np.empty((Q, S, H), np.float64)
+    if scale is None:
+        block[...] = np.moveaxis(q, 2, 0)
+    else:
+        np.multiply(np.moveaxis(q, 2, 0), np.asarray(scale, np.float64)[None, :, None], out=block)
+    return block.reshape(Q, S * H)
 
 
 def _frame(block: np.ndarray, H: int, series_ids: list[str], issued_at: pd.Timestamp, columns: list[str],
