@@ -7,6 +7,7 @@ checked once, the rows are checked and sorted with integer arrays (``contracts.h
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -60,10 +61,13 @@ def load_inputs(dc: DataConfig, need_grid: bool | None = None,
         simulate(dc.scenario).write(folder)
     need_grid = dc.use_temperature if need_grid is None else need_grid
     paths = {t: find_table(folder, t, required=(t != "grid" or need_grid)) for t in TABLES}
-    sites = contracts.load_sites(paths["sites"])
-    jobs = contracts.load_jobs(paths["jobs"], known_at=dc.known_at)
-    meter = read_series(paths["meter"], contracts.METER, meter_window)
-    grid = read_series(paths["grid"], contracts.GRID) if paths["grid"] is not None else None
+    with ThreadPoolExecutor(2) as pool:  # the hourly tables (arrow, numpy) beside sites and jobs (pandas)
+        grid_path = paths["grid"]
+        hourly = pool.submit(lambda: (read_series(paths["meter"], contracts.METER, meter_window),
+                                      None if grid_path is None else read_series(grid_path, contracts.GRID)))
+        sites = contracts.load_sites(paths["sites"])
+        jobs = contracts.load_jobs(paths["jobs"], known_at=dc.known_at)
+        meter, grid = hourly.result()  # a contract error of sites or jobs is raised first, as when read in turn
     ids = pa.array(sorted(set(sites["site_id"])), pa.string())
     for name, df in (("meter", meter), ("jobs", jobs)):
         bad = _positions(df["site_id"], ids) < 0
