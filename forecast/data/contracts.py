@@ -354,10 +354,10 @@ def hourly_order(codes: np.ndarray, ticks: np.ndarray, per_h: int, rows, schema:
     if len(ticks) > 1 and not ((codes[1:] > codes[:-1]) | (codes[1:] == codes[:-1]) & (ticks[1:] >= ticks[:-1])).all():
         order = np.lexsort((ticks, codes))
     c, t = (codes, ticks) if order is None else (codes[order], ticks[order])
-    same = np.r_[False, c[1:] == c[:-1]]
-    step = np.r_[0, np.diff(t)]
-    if ((step == per_h) | ~same).all() and not (t[~same] % per_h).any():
-        return order  # every series on the hour, one row per hour, none missing
+    same, step = c[1:] == c[:-1], np.diff(t)
+    if ((step == per_h) | ~same).all() and not (t[np.r_[0, np.flatnonzero(~same) + 1]] % per_h).any():
+        return order  # every series starts on the hour and has one row per hour, none missing
+    same, step = np.r_[False, same], np.r_[0, step]
     pos = np.arange(len(t)) if order is None else order
     tcol = schema.time_col
     off_hour = t % per_h != 0

@@ -138,7 +138,7 @@ def _validate_arrow(table: pa.Table, schema: contracts.Schema, source: str,
     unit = times.type.unit
     null = times.is_null().to_numpy(zero_copy_only=False)
     ticks = times.cast(pa.int64()).fill_null(0).to_numpy()
-    labels = np.arange(len(ticks))
+    labels = pd.RangeIndex(len(ticks))  # data rows of the file, as errors name them
     if window is not None:
         lo, hi = (pd.Timestamp(w).as_unit(unit).asm8.astype(np.int64) for w in window)
         labels = np.flatnonzero(null | ((ticks >= lo) & (ticks < hi)))

@@ -1,10 +1,11 @@
 """predict(cfg): the batch forecast for an explicit reference time.
 
 Loads the model by registry alias (``tracking.model_name@tracking.alias``) or
-from a checkpoint path, reads the inputs in ``data.dir``, forecasts every site
-from what was known at the reference time only, and writes one tidy parquet
-(and CSV on request) atomically. The same reference time and inputs give the
-same file, byte for byte.
+from a checkpoint path, reads the inputs in ``data.dir`` (of a parquet meter only
+the model's history before the reference time), forecasts every site from what
+was known at the reference time only, a chunk of sites at a time, and writes one
+tidy parquet straight from the arrays (and CSV on request) atomically. The same
+reference time and inputs give the same file, byte for byte.
 """
 
 from __future__ import annotations
