@@ -145,9 +145,9 @@ COMMANDS: dict[str, Command] = {
                             SERIES_BENCH_FLAGS),
     "tracking-sync": Command("forecast.tracking_sync:main", "copy runs of a local store to the tracking server",
                              "tracking_sync", "forecast.tracking_sync", SYNC_FLAGS),
-    "pledge": Command("forecast.pledge.cli:main",
-                      "cost-pledge ledger, bands, true-up and curtailment plan (Hydra overrides)", "pledge_app",
-                      "forecast.pledge.config:register_configs", actions=("forecast", "settle", "trueup", "plan")),
+    "pledge": Command("forecast.pledge.cli:main", "cost-pledge ledger, bands, billing, true-up and curtailment plan",
+                      "pledge_app", "forecast.pledge.config:register_configs",
+                      actions=("forecast", "bill", "settle", "trueup", "plan")),
 }
 
 

@@ -25,6 +25,7 @@ DOCUMENTED = {
         "--data": "data", "--out": "out", "--peer": "peer", "--test-days": "test_days", "--warmup": "warmup",
         "--lear-every": "model.lear_every", "--net-every": "model.net_every", "--net-seeds": "model.net_seeds",
         "--net-epochs": "model.net_epochs", "--net-members": "model.net_members", "--windows": "model.windows",
+        "--exog-roles": "model.exog_roles",
         "--transforms": "model.transforms", "--asinh-min-window": "model.asinh_min_window",
         "--net-transform": "model.net_transform", "--combine": "model.combine",
         "--weight-window": "model.weight_window", "--weight-power": "model.weight_power",
@@ -37,7 +38,7 @@ DOCUMENTED = {
     "predict": {"--reference-time": "predict.reference_time", "--model": "predict.model", "--out": "predict.out",
                 "--csv": "predict.csv=true"},
 }
-LIST_FLAGS = {"--known-future", "--peers", "--windows", "--transforms"}
+LIST_FLAGS = {"--exog-roles", "--known-future", "--peers", "--windows", "--transforms"}
 
 # a default each command's --help must show
 DEFAULTS_SHOWN = {"demo": "out_dir=outputs", "run": "out_dir=outputs", "train": "out_dir=outputs",
@@ -72,7 +73,7 @@ def test_help_lists_actions_and_groups(capsys):
 
     options = "|".join(sorted(p.stem for p in (conf_dir() / "pledge").glob("*.yaml")))
     assert "worked_example" in options and "pjm_portfolio" in options
-    assert "forecast, settle, trueup, plan" in out and f"pledge={options}" in out
+    assert "forecast, bill, settle, trueup, plan" in out and f"pledge={options}" in out
     assert main(["train", "--help"]) == 0
     assert "trainer=cpu|ddp|default|gpu" in capsys.readouterr().out
 
