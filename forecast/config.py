@@ -132,6 +132,7 @@ class TrainerConfig:
     gradient_clip_val: float = 1.0
     num_threads: int = 0  # CPU intra-op threads; 0 = torch default
     progress: bool = True
+    resume: str = "none"  # none | last (<out_dir>/checkpoints/last.ckpt of an interrupted run) | a checkpoint path
 
     def __post_init__(self):
         if self.batch_size < 1:

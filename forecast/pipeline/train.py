@@ -8,6 +8,7 @@ import dataclasses
 import json
 import logging
 import os
+import signal
 import sys
 import tempfile
 import time
@@ -18,9 +19,10 @@ import lightning as L
 import numpy as np
 import torch
 from lightning.pytorch.callbacks import ModelCheckpoint
+from lightning.pytorch.utilities.exceptions import SIGTERMException
 
 from forecast import tracking
-from forecast.config import Config, to_dict
+from forecast.config import Config, ConfigError, to_dict
 from forecast.data.inputs import Split, load_inputs, site_series, split
 from forecast.data.windows import WindowStore
 from forecast.evaluation.holdout import evaluate, plot_test
@@ -77,8 +79,10 @@ class _Fit:
     audit: dict[str, float]
 
 
-def fit(cfg: Config, store: WindowStore, sp: Split, rt: Runtime, run: tracking.Run | None) -> _Fit:
-    """Train the configured model on the split's training windows (early stopping on validation pinball)."""
+def fit(cfg: Config, store: WindowStore, sp: Split, rt: Runtime, run: tracking.Run | None,
+        ck: tuple[str, str | None] | None = None) -> _Fit:
+    """Train the configured model on the split's training windows (best checkpoint on validation pinball);
+    ``ck`` = (checkpoint folder, checkpoint to resume from), default ``checkpoints(cfg)``."""
     dc, tc = cfg.data, cfg.trainer
     model = registry.build(cfg.model, dc.history_h, dc.horizon_h)
     data = WindowData(store, sp.train, sp.val, tc.batch_size, seed=tc.seed, max_train_windows=tc.max_train_windows)
@@ -87,8 +91,9 @@ def fit(cfg: Config, store: WindowStore, sp: Split, rt: Runtime, run: tracking.R
                         max_epochs=tc.max_epochs)
     if tc.compile:
         lit.model = torch.compile(lit.model)
-    ckdir = tempfile.mkdtemp(prefix="forecast-ckpt-")  # Lightning broadcasts rank 0's path; only rank 0 writes
-    best = ModelCheckpoint(dirpath=ckdir, monitor="val_pinball", mode="min", save_top_k=1, filename="best")
+    ckdir, resume_from = ck or checkpoints(cfg)
+    best = ModelCheckpoint(dirpath=ckdir, monitor="val_pinball", mode="min", save_top_k=1, filename="best",
+                           save_last=True)  # last.ckpt after every epoch: what trainer.resume=last continues
     timer, audit = EpochTimer(), ShardAudit(data.train_set, len(store.y))
     callbacks = [best, timer, audit] + ([tracking.EpochMetricsCallback(run)] if run is not None else [])
     trainer = L.Trainer(
@@ -98,13 +103,46 @@ def fit(cfg: Config, store: WindowStore, sp: Split, rt: Runtime, run: tracking.R
         callbacks=callbacks, enable_progress_bar=tc.progress and sys.stderr.isatty(),  # no bar in logs
         num_sanity_val_steps=0, enable_model_summary=False, default_root_dir=ckdir,
     )
-    trainer.fit(lit, datamodule=data)
+    try:
+        trainer.fit(lit, datamodule=data, ckpt_path=resume_from)
+    except SIGTERMException:  # Lightning's, a SystemExit with status 0: a pre-empted job must not look done
+        log.error("training stopped by SIGTERM at epoch %d; the last finished epoch is in %s/last.ckpt: continue "
+                  "it with trainer.resume=last", trainer.current_epoch, ckdir)
+        raise SystemExit(128 + signal.SIGTERM) from None
+    if trainer.is_global_zero:
+        atomic_write_text(Path(ckdir) / COMPLETE, f"{trainer.global_step}\n")
     # windows per epoch over all ranks (each rank takes len(train_dataloader) batches)
     seen = data.train_set.first_epoch_seen
     per_epoch = (len(seen) if seen is not None else steps * tc.batch_size) * trainer.world_size
     throughput = {"train_windows_per_s": timer.windows_per_s(per_epoch),
                   "epoch_s_median": timer.median_epoch_s(), "epochs": float(trainer.current_epoch)}
     return _Fit(lit, trainer, best.best_model_path, throughput, audit.result)
+
+
+COMPLETE = "COMPLETE"  # written beside the checkpoints once a fit has ended
+
+
+def checkpoints(cfg: Config, clear: bool = True) -> tuple[str, str | None]:
+    """(checkpoint folder, checkpoint to resume from or None). The folder is <out_dir>/checkpoints; a fresh run
+    refuses to start over the checkpoints of an interrupted one (``trainer.resume=last`` continues it) and,
+    with ``clear`` (rank 0), removes a finished run's."""
+    folder = Path(cfg.out_dir) / "checkpoints"
+    last = folder / "last.ckpt"
+    r = cfg.trainer.resume
+    if r == "none":
+        if last.exists() and not (folder / COMPLETE).exists():
+            raise ConfigError("trainer.resume", f"{last} is an interrupted run's; starting over would discard it",
+                              "last")
+        for f in (last, folder / "best.ckpt", folder / COMPLETE) if clear else ():  # a finished run's
+            f.unlink(missing_ok=True)
+        return str(folder), None
+    path = last if r == "last" else Path(r)
+    if not path.is_file():
+        raise ConfigError("trainer.resume", f"no checkpoint {path} to resume from", "none")
+    if clear:
+        (folder / COMPLETE).unlink(missing_ok=True)
+    log.info("resuming from %s", path)
+    return str(folder), str(path)
 
 
 def best_model(f: _Fit) -> torch.nn.Module:
@@ -126,15 +164,16 @@ def open_tracking(cfg: Config) -> str:
 def train(cfg: Config) -> TrainResult:
     """Fit the power model on the configured data and record everything in MLflow."""
     t0 = time.perf_counter()
-    if launch_rank() == 0:
+    primary = launch_rank() == 0
+    if primary:
         open_tracking(cfg)
+    ck = checkpoints(cfg, clear=primary)  # before any work: a fresh run never starts over an interrupted one
     dc, tc = cfg.data, cfg.trainer
     if tc.num_threads:
         torch.set_num_threads(tc.num_threads)
     seed_everything(tc.seed)
     rt = resolve(tc.accelerator, tc.precision)
     out_dir = Path(cfg.out_dir)
-    primary = launch_rank() == 0
     if primary:
         out_dir.mkdir(parents=True, exist_ok=True)
     if not primary and dc.source == "simulate":
@@ -147,7 +186,7 @@ def train(cfg: Config) -> TrainResult:
     tracked = (tracking.run(to_dict(cfg), experiment=cfg.tracking.experiment, tracking_uri=cfg.tracking.uri,
                             tags={"data.dir": str(Path(cfg.data.dir).resolve())}) if primary else contextlib.nullcontext())
     with tracked as run:
-        f = fit(cfg, store, sp, rt, run)
+        f = fit(cfg, store, sp, rt, run, ck)
         if not f.trainer.is_global_zero or run is None:
             return TrainResult("", None, {}, Path(), [], time.perf_counter() - t0, f.throughput, "", is_global_zero=False)
         run.log_metrics({k: v for k, v in {**f.throughput, **f.audit}.items() if np.isfinite(v)})
