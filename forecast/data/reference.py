@@ -81,8 +81,8 @@ class Schedule:
     stably sorted by site: ``hist`` for lead 0 of the L hours before t (each as planned at that hour), ``fut``
     for hours t … t+H−1 as planned at t. ``fill`` writes the dense channels of a range of sites."""
 
-    hist: tuple[np.ndarray, np.ndarray, np.ndarray]
-    fut: tuple[np.ndarray, np.ndarray, np.ndarray]
+    hist: list[tuple[np.ndarray, ...]]  # parts (site, lo, hi, channel, weight), sorted by site
+    fut: list[tuple[np.ndarray, ...]]
     idle: np.ndarray  # (S,) power with every GPU idle / capacity: added to phys_power
     history: int
     horizon: int
@@ -90,10 +90,15 @@ class Schedule:
     def fill(self, hist: np.ndarray, fut: np.ndarray, a: int, b: int) -> None:
         """hist (b − a, L, C) and fut (b − a, H, C), views allowed: the channels of sites a … b − 1."""
         C = len(SCHEDULE_CHANNELS)
-        for dest, T, (site, pos, w) in ((hist, self.history, self.hist), (fut, self.horizon, self.fut)):
-            i, j = np.searchsorted(site, [a, b])
-            cell = (site[i:j] - a) * ((T + 1) * C) + pos[i:j]
-            acc = np.bincount(cell, weights=w[i:j], minlength=(b - a) * (T + 1) * C)
+        for dest, T, parts in ((hist, self.history, self.hist), (fut, self.horizon, self.fut)):
+            cells, weights = [np.zeros(0, np.int64)], [np.zeros(0)]
+            for site, lo, hi, c, w in parts:  # a cell sums its entries in part order, lo before hi, by version
+                i, j = np.searchsorted(site, [a, b])
+                base = (site[i:j] - a) * ((T + 1) * C) + c[i:j]
+                cells += [base + lo[i:j] * C, base + hi[i:j] * C]
+                weights += [w[i:j], -w[i:j]]
+            n = (b - a) * (T + 1) * C
+            acc = np.bincount(np.concatenate(cells), weights=np.concatenate(weights), minlength=n)
             acc = np.asarray(acc, np.float64).reshape(b - a, T + 1, C)  # float64 even when no interval falls here
             np.cumsum(acc, axis=1, out=acc)
             acc[:, :, PHYS] += self.idle[a:b, None]
@@ -118,7 +123,7 @@ def schedule_entries(jobs: pd.DataFrame, metas: list[SiteMeta], t: pd.Timestamp,
             lo, hi = np.where(valid_t, lo, 0), np.where(valid_t, hi, 0)
             f_parts += [(si, lo, hi, c, w) for c, w in chans]
     idle = np.array([m.idle_mw / m.capacity_mw for m in metas])  # (S,)
-    return Schedule(_entries(C, h_parts), _entries(C, f_parts), idle, L, H)
+    return Schedule(_entries(h_parts), _entries(f_parts), idle, L, H)
 
 
 def schedule_at(jobs: pd.DataFrame, metas: list[SiteMeta], t: pd.Timestamp, history: int,
@@ -146,7 +151,9 @@ def _versions_in_window(jobs: pd.DataFrame, metas: list[SiteMeta], t: pd.Timesta
     ps_all, pe_all = _hours_from(ns("planned_start"), origin), _hours_from(ns("planned_end"), origin)
     known = known_at_ns(jobs)
     seen = np.flatnonzero(known <= t.value)  # a version known after t is in force at no issue hour up to t
-    jcode = _ranks(jobs["job_id"], seen)
+    jid = pa.array(jobs["job_id"].astype(str), pa.string())
+    jid = jid.combine_chunks() if isinstance(jid, pa.ChunkedArray) else jid
+    jcode = pc.dictionary_encode(jid.take(pa.array(seen))).indices.to_numpy().astype(np.int64)  # per job
     touches = (si_all[seen] >= 0) & (ps_all[seen] < L + H) & (pe_all[seen] >= 0)
     job_in = np.zeros(int(jcode.max()) + 1 if len(jcode) else 0, bool)
     job_in[jcode[touches]] = True
@@ -154,21 +161,13 @@ def _versions_in_window(jobs: pd.DataFrame, metas: list[SiteMeta], t: pd.Timesta
     rows = seen[kept]
     sub = pd.DataFrame({"job_id": jcode[kept], "known_at": known[rows].view("datetime64[ns]")})
     iv = version_intervals(sub, origin)
-    rows = rows[iv.order]
-    mine = si_all[rows] >= 0
-    rows = rows[mine]
-    return rows, si_all[rows], iv.k[mine], iv.k_end[mine], ps_all[rows], pe_all[rows]
-
-
-def _ranks(values: pd.Series, rows: np.ndarray) -> np.ndarray:
-    """(len(rows),) int64 rank of values[rows] among their distinct values in sorted order, as
-    ``pd.factorize(values.iloc[rows], sort=True)[0]``; hashed and sorted in pyarrow."""
-    d = pc.dictionary_encode(pa.array(values.astype(str), pa.string()).take(pa.array(rows)))
-    d = d.combine_chunks() if isinstance(d, pa.ChunkedArray) else d
-    order = pc.array_sort_indices(d.dictionary).to_numpy()
-    rank = np.empty(len(order), np.int64)
-    rank[order] = np.arange(len(order))
-    return rank[d.indices.to_numpy()]
+    rows, mine = rows[iv.order], si_all[rows[iv.order]] >= 0
+    rows, k, k_end = rows[mine], iv.k[mine], iv.k_end[mine]
+    # by site, then job id, known_at and row: every cell of a site sums its versions in job-id order
+    key = pa.table({"s": si_all[rows], "j": jid.take(pa.array(rows)), "k": known[rows], "r": rows})
+    o = pc.sort_indices(key, sort_keys=[(c, "ascending") for c in ("s", "j", "k", "r")]).to_numpy()
+    rows, k, k_end = rows[o], k[o], k_end[o]
+    return rows, si_all[rows], k, k_end, ps_all[rows], pe_all[rows]
 
 
 def _index(values: pd.Series, among: list[str]) -> np.ndarray:
@@ -177,20 +176,14 @@ def _index(values: pd.Series, among: list[str]) -> np.ndarray:
     return found.fill_null(-1).to_numpy().astype(np.int64)
 
 
-def _entries(C: int, parts: list[tuple[np.ndarray, ...]]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Difference-array entries from parts (site, lo, hi, channel, weight), each (n,): +w at lo, −w at hi for rows
-    with hi > lo and w != 0, as (site, position lo·C + c within the site's (T1, C) array, weight), stably sorted
-    by site (so every cell sums its entries in the order of ``parts``)."""
-    site, pos, wt = [np.zeros(0, np.int64)], [np.zeros(0, np.int64)], [np.zeros(0)]
+def _entries(parts: list[tuple[np.ndarray, ...]]) -> list[tuple[np.ndarray, ...]]:
+    """The parts (site, lo, hi, channel, weight), each (n,) and sorted by site, reduced to their rows with
+    hi > lo and w != 0: each adds +w at hour lo and −w at hour hi of its site's difference array."""
+    out = []
     for s, lo, hi, c, w in parts:
         ok = (hi > lo) & (w != 0)
-        s, lo, hi, c, w = s[ok], lo[ok], hi[ok], c[ok], w[ok]
-        site += [s, s]
-        pos += [lo * C + c, hi * C + c]
-        wt += [w, -w]
-    site, pos, wt = np.concatenate(site), np.concatenate(pos), np.concatenate(wt)
-    order = np.argsort(site, kind="stable")
-    return site[order], pos[order], wt[order]
+        out.append((s[ok], lo[ok], hi[ok], c[ok], w[ok]))
+    return out
 
 
 def _hours_from(ns: np.ndarray, origin: pd.Timestamp) -> np.ndarray:
