@@ -21,6 +21,8 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 HOUR_NS = 3_600_000_000_000
 NEVER = np.iinfo(np.int64).max // 4  # k_end of a version nothing supersedes
@@ -89,3 +91,23 @@ def assume_known_at(jobs: pd.DataFrame, assumption: str) -> pd.Series:
     if assumption == "always":
         return pd.Series(pd.Timestamp.min.tz_localize("UTC"), index=jobs.index, dtype="datetime64[ns, UTC]")
     raise ValueError(f"no known_at assumption {assumption!r}; known: {', '.join(KNOWN_AT_ASSUMPTIONS[1:])}")
+
+
+def duplicated_versions(jobs: pd.DataFrame) -> np.ndarray:
+    """(n,) bool: rows whose (job_id, known_at) occurs more than once; job ids hashed once in arrow, the pairs
+    compared as integers."""
+    codes = job_codes(jobs["job_id"])
+    known = known_at_ns(jobs)
+    order = np.lexsort((known, codes))
+    same = (codes[order][1:] == codes[order][:-1]) & (known[order][1:] == known[order][:-1])
+    out = np.zeros(len(jobs), bool)
+    out[order[1:][same]] = True
+    out[order[:-1][same]] = True
+    return out
+
+
+def job_codes(job_id: pd.Series) -> np.ndarray:
+    """(n,) int64: one code per distinct job id, in order of first appearance (hashed in arrow, no sort)."""
+    jid = pa.array(job_id.astype(str), pa.string())
+    jid = jid.combine_chunks() if isinstance(jid, pa.ChunkedArray) else jid
+    return pc.dictionary_encode(jid).indices.to_numpy().astype(np.int64)

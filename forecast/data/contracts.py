@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from forecast.data.asof import KNOWN_AT_ASSUMPTIONS, assume_known_at
+from forecast.data.asof import KNOWN_AT_ASSUMPTIONS, assume_known_at, duplicated_versions
 from forecast.data.flops import fill_ends_from_budgets
 from forecast.data.gpus import GPU_TYPES, PRECISIONS
 from forecast.errors import ContractError
@@ -305,7 +305,7 @@ def _check_jobs(df: pd.DataFrame, source: str, known_at: str = "column") -> pd.D
     if late.any():
         raise _bad(source, "known_at", "plan known only after its planned end",
                    df[["job_id", "known_at", "planned_end"]], late)
-    dup = df.duplicated(["job_id", "known_at"], keep=False)
+    dup = duplicated_versions(df)
     if dup.any():
         raise _bad(source, "job_id", "duplicated (job_id, known_at): two versions of one job known at the same time",
                    df[["job_id", "known_at"]], dup)

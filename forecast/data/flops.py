@@ -47,13 +47,16 @@ def learned_mfu(jobs: pd.DataFrame, rows: np.ndarray) -> np.ndarray:
     return out
 
 
+END_FROM = ("plan", "flop_budget")  # where a version's planned_end came from
+
+
 def fill_ends_from_budgets(jobs: pd.DataFrame) -> pd.DataFrame:
     """Rows without planned_end get start + budget / (n · peak · MFU); ``end_from`` says where each end came
     from ("plan" or "flop_budget") and ``mfu`` the MFU used (NaN for planned ends). Rows without an end and
     without a positive budget are left as they are (the contract refuses them)."""
     out = jobs.copy()
     need = out["planned_end"].isna().to_numpy() & (out["flop_budget"].fillna(0).to_numpy(np.float64) > 0)
-    out["end_from"] = np.where(need, "flop_budget", "plan")
+    out["end_from"] = pd.Categorical.from_codes(need.astype(np.int8), END_FROM)  # no string per row
     out["mfu"] = np.nan
     rows = np.flatnonzero(need)
     if len(rows):

@@ -21,6 +21,7 @@ from forecast.config import DataConfig
 from forecast.data import contracts
 from forecast.data.features import SiteMeta, site_metas
 from forecast.data.gpus import GPU_TYPES
+from forecast.data.keys import positions
 from forecast.data.simulate import simulate
 from forecast.data.windows import SeriesArrays, WindowStore, build_series
 from forecast.errors import ContractError
@@ -70,13 +71,13 @@ def load_inputs(dc: DataConfig, need_grid: bool | None = None,
         meter, grid = hourly.result()  # a contract error of sites or jobs is raised first, as when read in turn
     ids = pa.array(sorted(set(sites["site_id"])), pa.string())
     for name, df in (("meter", meter), ("jobs", jobs)):
-        bad = _positions(df["site_id"], ids) < 0
+        bad = positions(df["site_id"], ids) < 0
         if bad.any():
             raise ContractError(str(paths[name]), "site_id", f"sites not in {paths['sites'].name}", df[bad])
     types = pa.array(GPU_TYPES, pa.string())
     installed = np.zeros((len(ids), len(GPU_TYPES)), bool)  # (site, GPU type) pairs of the sites table
-    installed[_positions(sites["site_id"], ids), _positions(sites["gpu_type"], types)] = True
-    bad = ~installed[_positions(jobs["site_id"], ids), _positions(jobs["gpu_type"], types)]
+    installed[positions(sites["site_id"], ids), positions(sites["gpu_type"], types)] = True
+    bad = ~installed[positions(jobs["site_id"], ids), positions(jobs["gpu_type"], types)]
     if bad.any():
         raise ContractError(str(paths["jobs"]), "gpu_type", "GPU type not installed at that site (sites table)",
                             jobs.loc[bad, ["job_id", "site_id", "gpu_type"]])
@@ -89,11 +90,6 @@ def load_inputs(dc: DataConfig, need_grid: bool | None = None,
         if zones:
             raise ContractError(str(paths["grid"]), "zone", f"no rows for zones {sorted(zones)} used by the sites table")
     return Inputs(sites, jobs, meter, grid, paths, metas)
-
-
-def _positions(values: pd.Series, among: pa.Array) -> np.ndarray:
-    """(n,) int64 position of each value in ``among`` (-1: not there), hashed in pyarrow."""
-    return pc.index_in(pa.array(values, pa.string()), value_set=among).fill_null(-1).to_numpy().astype(np.int64)
 
 
 def read_series(path: Path, schema: contracts.Schema,

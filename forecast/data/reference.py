@@ -19,9 +19,10 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from forecast.data.asof import HOUR_NS, known_at_ns, version_intervals
+from forecast.data.asof import HOUR_NS, job_codes, known_at_ns, version_intervals
 from forecast.data.features import PHYS, SCHEDULE_CHANNELS, SiteMeta, calendar
 from forecast.data.gpus import gpu_spec
+from forecast.data.keys import positions
 from forecast.data.windows import TEMP_SCALE_C
 
 SITE_CHUNK = 512  # sites per schedule difference array (float64, ~13 MB at L = 336)
@@ -146,14 +147,13 @@ def _versions_in_window(jobs: pd.DataFrame, metas: list[SiteMeta], t: pd.Timesta
     by t that touches the hours t − L … t + H at one of these sites take part (every version of such a job
     known by t, at any site, since a version supersedes wherever it is planned); the others add nothing."""
     origin = t - pd.Timedelta(hours=L)
-    si_all = _index(jobs["site_id"], [m.site_id for m in metas])  # (V,) -1: site not forecast
+    si_all = positions(jobs["site_id"], [m.site_id for m in metas])  # (V,) -1: site not forecast
     ns = lambda c: pd.DatetimeIndex(jobs[c]).as_unit("ns").asi8  # noqa: E731
     ps_all, pe_all = _hours_from(ns("planned_start"), origin), _hours_from(ns("planned_end"), origin)
     known = known_at_ns(jobs)
     seen = np.flatnonzero(known <= t.value)  # a version known after t is in force at no issue hour up to t
     jid = pa.array(jobs["job_id"].astype(str), pa.string())
-    jid = jid.combine_chunks() if isinstance(jid, pa.ChunkedArray) else jid
-    jcode = pc.dictionary_encode(jid.take(pa.array(seen))).indices.to_numpy().astype(np.int64)  # per job
+    jcode = job_codes(jobs["job_id"])[seen]  # per job
     touches = (si_all[seen] >= 0) & (ps_all[seen] < L + H) & (pe_all[seen] >= 0)
     job_in = np.zeros(int(jcode.max()) + 1 if len(jcode) else 0, bool)
     job_in[jcode[touches]] = True
@@ -168,12 +168,6 @@ def _versions_in_window(jobs: pd.DataFrame, metas: list[SiteMeta], t: pd.Timesta
     o = pc.sort_indices(key, sort_keys=[(c, "ascending") for c in ("s", "j", "k", "r")]).to_numpy()
     rows, k, k_end = rows[o], k[o], k_end[o]
     return rows, si_all[rows], k, k_end, ps_all[rows], pe_all[rows]
-
-
-def _index(values: pd.Series, among: list[str]) -> np.ndarray:
-    """(n,) int64 position of each value in ``among`` (-1: not there), hashed in pyarrow."""
-    found = pc.index_in(pa.array(values.astype(str), pa.string()), value_set=pa.array(among, pa.string()))
-    return found.fill_null(-1).to_numpy().astype(np.int64)
 
 
 def _entries(parts: list[tuple[np.ndarray, ...]]) -> list[tuple[np.ndarray, ...]]:
@@ -241,13 +235,13 @@ def reference_inputs(metas: dict[str, SiteMeta], jobs: pd.DataFrame, meter: pd.D
     origin = t - pd.Timedelta(hours=L)
     cap = np.array([m.capacity_mw for m in ms])
     # rows at or after t fall at hour >= L and are not scattered
-    power = _scatter_hours(_index(meter["site_id"], ids), _hour_index(meter["ts"], origin),
+    power = _scatter_hours(positions(meter["site_id"], ids), _hour_index(meter["ts"], origin),
                            meter["power_mw"].to_numpy(np.float64), S, L)  # (S, L) MW
     temp = np.zeros((S, L))
     temp_have = None
     if use_temperature and grid is not None:
         zones = sorted(pd.unique(grid["zone"].astype(str)))
-        tz = _scatter_hours(_index(grid["zone"], zones), _hour_index(grid["ts"], origin),
+        tz = _scatter_hours(positions(grid["zone"], zones), _hour_index(grid["ts"], origin),
                             grid["temperature_c"].to_numpy(np.float64), len(zones), L)  # (Z, L) °C
         tz = np.concatenate([tz, np.full((1, L), np.nan)])  # row Z: zones with no rows at all
         zi = pd.Index(zones).get_indexer([m_.zone for m_ in ms])

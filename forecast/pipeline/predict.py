@@ -119,13 +119,13 @@ def predict(cfg: Config, model_ref: str | None = None, reference_time: str | pd.
     _refuse_missing_hours(ri, inp, t, L)
     rt = resolve(cfg.trainer.accelerator, cfg.trainer.precision)
     S, step = len(ri.series_ids), CPU_CALL if rt.device.type == "cpu" else pc.batch_size
-    q = np.zeros((S, H, len(quant)), np.float32)  # (S, H, Q) model units
+    block = np.empty((len(quant), S * H), np.float64)  # (Q, S·H) MW, one row per quantile column
     for a in range(0, S, step):  # windows built a chunk of sites at a time, each used at once
         b = min(a + step, S)
-        q[a:b] = predict_arrays(lm.model, *ri.windows(a, b), rt, batch_size=pc.batch_size)
+        q = predict_arrays(lm.model, *ri.windows(a, b), rt, batch_size=pc.batch_size)  # (b − a, H, Q) model units
+        block[:, a * H:b * H] = _quantile_block(q, ri.scale[a:b])
     out = Path(pc.out)
     stem = f"forecast_{t:%Y%m%dT%H%MZ}"
-    block = _quantile_block(q, ri.scale)  # (Q, S·H) MW
     parts = (H, ri.series_ids, t, quant.columns, (lm.name, lm.version, lm.run_id))
     path = atomic_write(out / f"{stem}.parquet", lambda tmp: write_forecast(tmp, _table(block, *parts)))
     res = PredictOutput(path, None, block.shape[1], t, lm.version, lm.run_id, lambda: _frame(block, *parts))

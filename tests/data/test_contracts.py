@@ -352,3 +352,21 @@ def test_cross_checks_name_the_unknown_site_and_the_uninstalled_gpu_type(tmp_pat
                                             r"\(sites table\); first offending rows: row 0 \(job_id='j1', site_id='a', "
                                             r"gpu_type='B200'\)$"):
         load_inputs(tables(tmp_path, jobs=bad))
+
+
+def test_duplicated_versions_mark_every_row_of_a_repeated_job_and_time_pair_only():
+    from forecast.data.asof import duplicated_versions
+
+    t = pd.to_datetime(["2025-01-01T00:00Z", "2025-01-01T00:00Z", "2025-01-01T01:00Z", "2025-01-01T00:00Z",
+                        "2025-01-01T00:00Z"], utc=True)
+    jobs = pd.DataFrame({"job_id": ["a", "b", "a", "a", "c"], "known_at": t})
+    assert duplicated_versions(jobs).tolist() == [True, False, False, True, False]
+    assert duplicated_versions(jobs).tolist() == jobs.duplicated(["job_id", "known_at"], keep=False).tolist()
+
+
+def test_duplicated_version_error_names_both_rows(tmp_path):
+    jobs = jobs_frame(job_id=["j1", "j1"], planned_start=["2025-01-01T00:00Z"] * 2,
+                      planned_end=["2025-01-01T10:00Z", "2025-01-01T12:00Z"])
+    jobs["known_at"] = "2024-12-31T00:00Z"
+    with pytest.raises(ContractError, match=r"duplicated \(job_id, known_at\).*\(2 rows\)"):
+        c.load_jobs(write(tmp_path, jobs, "jobs.csv"))
