@@ -6,7 +6,10 @@
   (the ``phys_power`` channel).
 
 Their quantiles come from empirical residual quantiles per lead, fitted on
-training windows only, so pinball loss and coverage compare like with like.
+training windows only, so pinball loss and coverage compare like with like. The
+median follows each baseline's own definition (``CENTER``): a seasonal naive's
+median is its point forecast exactly (the lagged value), the physics baseline's
+is its point plus its own median residual (a biased design PUE is corrected).
 """
 
 from __future__ import annotations
@@ -43,26 +46,42 @@ BASELINES = {
 }
 
 
-class ResidualQuantiles:
-    """Per-lead empirical quantiles of (actual − point) on training windows."""
+CENTERS = ("exact", "residual")
+# How each baseline's median is placed: "exact" = the point forecast itself, "residual" = point + median residual.
+CENTER = {"seasonal_naive_24h": "exact", "seasonal_naive_168h": "exact", "physics": "residual"}
 
-    def __init__(self, levels: tuple[float, ...]):
-        self.levels = tuple(levels)
+
+class ResidualQuantiles:
+    """Per-lead empirical quantiles of (actual − point) on training windows.
+
+    ``center="exact"``: the median offset is 0, offsets below it are ≤ 0 and above it ≥ 0 (a residual
+    quantile on the wrong side of 0 is cut to 0), so the median equals the point forecast bit for bit.
+    ``center="residual"``: every offset, the median's included, is the residual quantile itself.
+    Both are non-decreasing in the level without sorting, so no quantile moves to another level."""
+
+    def __init__(self, levels: tuple[float, ...], center: str = "exact"):
+        if center not in CENTERS:
+            raise ValueError(f"ResidualQuantiles: center must be one of {', '.join(CENTERS)}, got {center!r}")
+        self.levels, self.center = tuple(levels), center
         self.q: np.ndarray | None = None  # (H, Q)
 
     def fit(self, point: np.ndarray, y: np.ndarray) -> ResidualQuantiles:
-        """point, y: (N, H)."""
-        r = y - point
-        self.q = np.quantile(r, self.levels, axis=0).T  # (H, Q)
-        mi = int(np.argmin(np.abs(np.asarray(self.levels) - 0.5)))
-        self.q[:, mi] = 0.0  # the point forecast is the median
-        self.q = np.sort(self.q, axis=1)
+        """point, y: (N, H); NaN targets are left out."""
+        r = np.asarray(y, np.float64) - np.asarray(point, np.float64)
+        qf = np.nanquantile if np.isnan(r).any() else np.quantile  # same values; quantile is the fast path
+        q = qf(r, self.levels, axis=0).T  # (H, Q), non-decreasing along Q
+        if self.center == "exact":
+            lv = np.asarray(self.levels)
+            mi = int(np.argmin(np.abs(lv - 0.5)))
+            q = np.where(lv < lv[mi], np.minimum(q, 0.0), np.maximum(q, 0.0))
+            q[:, mi] = 0.0  # the point forecast is the median
+        self.q = q
         return self
 
     def apply(self, point: np.ndarray) -> np.ndarray:
         """(N, H) -> (N, H, Q)."""
         if self.q is None:
             raise RuntimeError("ResidualQuantiles.apply before fit")
-        return point[..., None] + self.q[None, :, :]
+        return point[..., None] + self.q[None, :, :]  # with "exact", point + 0.0: the median is the point
 
 
