@@ -3,7 +3,9 @@
 For forecasts f1, f2 of prices y, all (N days, 24), with norm 1 (absolute errors) or 2 (squared):
 - ``univariate``: per hour h, d_t = |y − f1|_{t,h} − |y − f2|_{t,h} over the N days: 24 tests;
 - ``multivariate``: d_t = mean_h |y − f1|_{t,h} − mean_h |y − f2|_{t,h}, the daily mean: one test.
-Statistic DM = mean(d) / sqrt(var(d) / N), var with ddof 0; p-value = 1 − Φ(DM). A small p-value
+Statistic DM = mean(d) / sqrt(var(d) / N), var with ddof 0 (the one-step Diebold–Mariano statistic of
+:mod:`forecast.evaluation.significance`, without the small-sample correction, as epftoolbox computes it);
+p-value = 1 − Φ(DM). A small p-value
 rejects H0 "f2 is not more accurate than f1": f2 is significantly more accurate. A constant
 loss differential (e.g. equal forecasts) gives 0/0: NaN (None in :func:`dm_against`).
 """
@@ -12,6 +14,8 @@ from __future__ import annotations
 
 import numpy as np
 from scipy.stats import norm as normal
+
+from forecast.evaluation.significance import dm_statistic
 
 VERSIONS = ("univariate", "multivariate")
 
@@ -29,10 +33,7 @@ def dm_test(y: np.ndarray, f1: np.ndarray, f2: np.ndarray, norm: int = 1,
         raise ValueError(f"dm_test: version must be one of {', '.join(VERSIONS)}, got {version!r}")
     loss1, loss2 = np.abs(y - f1) ** norm, np.abs(y - f2) ** norm
     d = loss1 - loss2 if version == "univariate" else loss1.mean(1) - loss2.mean(1)
-    n = d.shape[0]
-    with np.errstate(divide="ignore", invalid="ignore"):
-        stat = d.mean(0) / np.sqrt(d.var(0, ddof=0) / n)
-    p = 1.0 - normal.cdf(stat)
+    p = 1.0 - normal.cdf(dm_statistic(d, 1))
     return float(p) if version == "multivariate" else p
 
 
