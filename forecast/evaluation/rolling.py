@@ -35,9 +35,10 @@ import torch
 from torch import nn
 
 from forecast.config import OptimizerConfig, TrainerConfig
+from forecast.evaluation.calibration import apply_calibration, calibration_factors
 from forecast.data.windows import WindowStore, series_of
 from forecast.models.device import Runtime
-from forecast.models.baselines import BASELINES, ResidualQuantiles
+from forecast.models.baselines import BASELINES, CENTER, ResidualQuantiles
 
 log = logging.getLogger("forecast")
 HOUR = pd.Timedelta(hours=1)
@@ -52,6 +53,8 @@ class Policy:
     k: int = 7  # refit every k origin times (every_k, expanding)
     window_days: int = 90  # training window for every_k (sliding)
     val_days: int = 14  # most recent pre-origin days held out for early stopping and calibration
+    val_share: float = 0.0  # > 0: hold out this share of the hours before each refit instead (val_hours)
+    val_min_days: float = 2.0  # ... but never fewer days than this
     train_every_h: int = 1  # stride between training issue times
     calibrate: bool = True
     warm_start: bool = False  # start each refit from the previous weights (still only past data)
@@ -62,9 +65,20 @@ class Policy:
         if self.retrain not in POLICIES:
             raise ValueError(f"config: retrain {self.retrain!r} is not one of {', '.join(POLICIES)} "
                              "(set it with the override `backtest.retrain=...`)")
-        if self.k < 1 or self.val_days < 1 or self.window_days < 1 or self.train_every_h < 1 or self.ensemble < 1:
+        if self.k < 1 or self.window_days < 1 or self.train_every_h < 1 or self.ensemble < 1 or (
+                self.val_days < 1 and self.val_share <= 0):
             raise ValueError("config: backtest.k, backtest.val_days, backtest.window_days and "
                              "backtest.train_every_h, ensemble must be >= 1")
+        if not 0 <= self.val_share < 0.9 or self.val_min_days < 1 / 24:
+            raise ValueError(f"config: val_share must be in [0, 0.9) and val_min_days >= 1 h, got {self.val_share} "
+                             f"and {self.val_min_days} (set them with val_share=0.2 val_min_days=2)")
+
+    def val_hours(self, available_h: float) -> int:
+        """Hours of validation windows before a refit that has ``available_h`` hours of data before it:
+        ``val_days`` days, or with ``val_share`` > 0, max(``val_min_days`` days, val_share × available_h)."""
+        if self.val_share > 0:
+            return int(round(max(24 * self.val_min_days, self.val_share * available_h)))
+        return 24 * self.val_days
 
 
 @dataclass
@@ -83,6 +97,7 @@ class Refit:
     seconds: float
     calib_lo: float = 1.0
     calib_hi: float = 1.0
+    val_h: int = 0  # hours of validation windows (their issue times span val_h hours before at − horizon)
 
 
 @dataclass
@@ -113,11 +128,21 @@ def refit_plan(times: pd.DatetimeIndex, policy: Policy) -> list[pd.Timestamp]:
     return list(uniq[:: policy.k])
 
 
+def val_span(store: WindowStore, t0: pd.Timestamp, policy: Policy) -> int:
+    """Hours of validation issue times before a refit at ``t0``: :meth:`Policy.val_hours` of the hours of data
+    before ``t0`` (within the sliding window for every_k)."""
+    first = min(s.ts[0] for s in store.series)
+    if policy.retrain == "every_k":
+        first = max(first, t0 - pd.Timedelta(days=policy.window_days))
+    return policy.val_hours((t0 - first) / HOUR)
+
+
 def windows_before(store: WindowStore, t0: pd.Timestamp, policy: Policy) -> tuple[np.ndarray, np.ndarray, pd.Timestamp]:
-    """(train, val) global indices whose targets end before ``t0``; train targets end before the val period."""
+    """(train, val) global indices whose targets end before ``t0``; train targets end before the val period,
+    which spans :meth:`Policy.val_hours` of the hours available before ``t0`` (the sliding window's for every_k)."""
     H = pd.Timedelta(hours=store.horizon)
-    val_start = t0 - H - pd.Timedelta(days=policy.val_days)
     start = t0 - pd.Timedelta(days=policy.window_days) if policy.retrain == "every_k" else None
+    val_start = t0 - H - val_span(store, t0, policy) * HOUR
     tr, va = [], []
     for k in range(len(store.series)):
         tr.append(store.origins(k, start=start, end=val_start - H + HOUR, every_h=policy.train_every_h))
@@ -166,31 +191,6 @@ def fit(model: nn.Module, store: WindowStore, train: np.ndarray, val: np.ndarray
     return lit.model.cpu().eval(), int(trainer.current_epoch)
 
 
-def calibration_factors(q: np.ndarray, y: np.ndarray, mi: int, target: float = 0.1) -> tuple[float, float]:
-    """Scale factors (lo, hi) for the outer quantile offsets so that a share ``target`` of ``y`` falls
-    below the scaled lowest quantile and the same share above the highest. q (N, H, Q), y (N, H)."""
-    med = q[..., mi]
-    d_lo = np.maximum(med - q[..., 0], 1e-9)
-    d_hi = np.maximum(q[..., -1] - med, 1e-9)
-    c_lo = float(np.quantile((med - y) / d_lo, 1 - target))
-    c_hi = float(np.quantile((y - med) / d_hi, 1 - target))
-    return float(np.clip(c_lo, 0.1, 20.0)), float(np.clip(c_hi, 0.1, 20.0))
-
-
-def apply_calibration(q: np.ndarray, mi: int, c_lo: float, c_hi: float,
-                      bounds: tuple[float, float] | None = None) -> np.ndarray:
-    """Scale offsets below / above the median by c_lo / c_hi (inner quantiles proportionally); stays sorted.
-    With ``bounds`` (the model's physical range) the stretched quantiles are clamped back into it, which keeps
-    them sorted: a stretch never takes a power forecast below 0 or above the site's ceiling."""
-    med = q[..., mi: mi + 1]
-    out = q.copy()
-    out[..., :mi] = med + c_lo * (q[..., :mi] - med)
-    out[..., mi + 1:] = med + c_hi * (q[..., mi + 1:] - med)
-    if bounds is not None:
-        np.clip(out, bounds[0], bounds[1], out=out)
-    return out
-
-
 def gather_targets(store: WindowStore, g: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     b = store.gather(torch.from_numpy(np.asarray(g, dtype=np.int64)))
     return b["y"].cpu().numpy().astype(np.float64), b["scale"].cpu().numpy().astype(np.float64)
@@ -208,8 +208,8 @@ def _training_windows(store: WindowStore, t0: pd.Timestamp, policy: Policy) -> t
     tr, va, from_ = windows_before(store, t0, policy)
     if len(tr) == 0 or len(va) == 0:
         raise ValueError(f"refit at {t0}: {len(tr)} training and {len(va)} validation windows before it "
-                         f"(history {store.history} h + horizon {store.horizon} h + {policy.val_days} validation days); "
-                         "start the backtest later or lower backtest.val_days / data.history_h")
+                         f"(history {store.history} h + horizon {store.horizon} h + validation); "
+                         "start the backtest later or lower backtest.val_days (val_share) / data.history_h")
     return tr, va, from_
 
 
@@ -250,7 +250,7 @@ def _baseline_quantiles(store: WindowStore, fit_idx: np.ndarray, g: np.ndarray, 
     for name in baselines:
         p_fit = BASELINES[name](bf, H).double().numpy()
         p_seg = BASELINES[name](bs, H).double().numpy()
-        out[name] = ResidualQuantiles(levels).fit(p_fit, y_fit).apply(p_seg)
+        out[name] = ResidualQuantiles(levels, CENTER.get(name, "exact")).fit(p_fit, y_fit).apply(p_seg)
     return out
 
 
@@ -298,7 +298,8 @@ def rolling(store: WindowStore, origins: np.ndarray, policy: Policy, make_model:
                 out.setdefault(name, np.zeros((N, H, Q)))[seg] = qx
         last_target = max(store.series[k].ts[i] for k, i in zip(*series_of(store, tr))) + pd.Timedelta(hours=H)
         refits.append(Refit(j, str(t0), str(from_), str(last_target), str(t0), len(tr), len(va), len(seg), n_ep,
-                            round(time.perf_counter() - t_fit, 2), round(c[0], 4), round(c[1], 4)))
+                            round(time.perf_counter() - t_fit, 2), round(c[0], 4), round(c[1], 4),
+                            val_span(store, t0, policy)))
         log.info("refit %d at %s: %d train / %d val windows, %d origins, %.1f s", j, t0, len(tr), len(va), len(seg),
                  refits[-1].seconds)
     if (refit_of < 0).any():  # cannot happen with the plan above; a silent skip would be worse than an error
