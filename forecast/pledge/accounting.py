@@ -44,26 +44,30 @@ from forecast.pledge.formulas import (capacity_price, capacity_shift, dy_table, 
 from forecast.pledge.inputs import Inputs
 from forecast.pledge.line_items import CATEGORIES, Accounting, LineItem  # noqa: F401  (re-exported)
 from forecast.pledge.money import CENT, cents, dec, total
+from forecast.pledge.peaks import Obligations
 from forecast.price.response import PriceResponse
 
 
 # ----------------------------------------------------------------------------- the whole computation
 def compute(cfg: PledgeConfig, inp: Inputs, curve: PriceResponse, cut_mw: np.ndarray | None = None,
-            samples: bool = True, keep_paths: bool = True) -> Accounting:
+            samples: bool = True, keep_paths: bool = True, obligations: Obligations | None = None) -> Accounting:
     """Line items + bands + sensitivities. ``cut_mw`` (S, T): curtailment applied to the draw. With
     ``samples``: amounts are the means of the joint samples and bands their quantiles; without: one
-    deterministic path (p50 draw, central curve), no bands."""
+    deterministic path (p50 draw, or the metered draw, central curve), no bands. ``obligations``: PLC and NSPL
+    per site and month (the settled ledger's metered ones), else the sites' configured values."""
     mc = monte_carlo(cfg, inp, curve, None, cut_mw, keep_paths) if samples else None
     h = mc["mean"] if mc is not None else hourly_central(cfg, inp, curve, cut_mw)
-    lines, trace = central_lines(cfg, inp, h, mc["expect"] if mc else None, mc["n"] if mc else 0)
+    obl = obligations if obligations is not None else Obligations.configured(cfg.sites, inp.months)
+    lines, trace = central_lines(cfg, inp, h, mc["expect"] if mc else None, mc["n"] if mc else 0, obl)
     acc = Accounting(lines=lines, months=inp.months, bands={}, hourly=trace,
-                     sensitivity=sensitivity(cfg, inp, h, lines), input_hashes=inp.hashes())
+                     sensitivity=sensitivity(cfg, inp, h, lines, obl), input_hashes=inp.hashes())
     if mc is not None:
         set_bands(acc, inp, mc, cfg.montecarlo.samples)
     return acc
 
 
-def sensitivity(cfg: PledgeConfig, inp: Inputs, h: dict, lines: list[LineItem]) -> pd.DataFrame:
+def sensitivity(cfg: PledgeConfig, inp: Inputs, h: dict, lines: list[LineItem],
+                obligations: Obligations | None = None) -> pd.DataFrame:
     """Central sensitivities over the horizon: φ, the supply-curve slope, the capacity cap, upgrade capex.
 
     Slope: ΔP scaled by the factor (exact for a curve whose load-dependent part is
@@ -79,11 +83,12 @@ def sensitivity(cfg: PledgeConfig, inp: Inputs, h: dict, lines: list[LineItem]) 
     for f in cfg.shift.slope_sensitivity:
         rows.append(("slope", f"supply-curve slope × {f:g}", "shift_energy",
                      Decimal(int(rint_cents(h["shift_site"] * f).sum())) * CENT))
-    plc_tot = total(dec(s.plc_mw) for s in cfg.sites)
+    obl = obligations if obligations is not None else Obligations.configured(cfg.sites, inp.months)
     dys = dy_table(cfg)
-    if plc_tot > 0:
+    if any(obl.plc_total(i) > 0 for i in range(len(inp.months))):
         for capped in (True, False):
-            amt = total(cents(capacity_shift(dys[m.delivery_year], plc_tot, m.days, capped)) for m in inp.months)
+            amt = total(cents(capacity_shift(dys[m.delivery_year], obl.plc_total(i), m.days, capped))
+                        for i, m in enumerate(inp.months) if obl.plc_total(i) > 0)
             rows.append(("cap", "auction cap applied" if capped else "without the auction cap", "shift_capacity", amt))
     for u in cfg.upgrades:
         for name, k in (("low", u.capex_low_usd), ("high", u.capex_high_usd)):

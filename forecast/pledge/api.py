@@ -26,6 +26,7 @@ from forecast.pledge.ledger import Ledger, Version, code_version
 from forecast.pledge.records import ROUNDING_RULES, PledgeResult, manifest, tracked
 from forecast.pledge.lifecycle import bill_run, ledger_root, trueup_run
 from forecast.pledge.money import cents
+from forecast.pledge.peaks import settled_obligations
 from forecast.pledge.calendar import billing_months, hourly_index
 from forecast.pledge.config_checks import P, PledgeConfigError
 from forecast.price.configured import ConfiguredSupplyCurve
@@ -197,16 +198,23 @@ def forecast_run(app: PledgeApp, resolved: dict, curve: PriceResponse | None = N
 
 def settle_run(app: PledgeApp, resolved: dict, curve: PriceResponse | None = None,
                inputs: Inputs | None = None) -> PledgeResult:
-    """Settled ledger from actuals (meter, actual load) through the same formulas; no sampling."""
+    """Settled ledger from actuals through the same formulas, no sampling: the metered draw and actual system load;
+    spot energy at the grid file's actual prices (``actuals.prices=grid``); PLC and NSPL from the meter at the
+    system's coincident peaks (``actuals.obligations=metered``, :mod:`forecast.pledge.peaks`), each month's
+    manifest naming the peak hours."""
     cfg = app.pledge
     inp = inputs or build_inputs(cfg, "settled")
+    obl = settled_obligations(cfg, inp.months)
     curve = curve or price_response(cfg, "settled")
     res = PledgeResult()
     with tracked(app, resolved, "settle") as run:
-        acc = compute(cfg, inp, curve, samples=False)
+        acc = compute(cfg, inp, curve, samples=False, obligations=obl)
         res.accounting, res.run_id = acc, getattr(run, "run_id", None)
+        prices = inp.sources.get("price", "the price curve at the actual load (pledge.actuals.prices=curve)")
         res.versions = _append_months(app, resolved, run, inp, acc, "settled", lambda m: {
-            "central": "the metered path through the formulas (no samples)"}, response_info(curve))
+            "central": "the metered path through the formulas (no samples)",
+            "spot_prices": prices if cfg.tariff.energy_pricing == "spot" else "fixed energy rate",
+            "obligations": obl.manifest(m.label, cfg.site_ids(), inp.months.index(m))}, response_info(curve))
         if run is not None:
             run.log_metrics({"settled_total_usd": float(acc.total())})
     return res

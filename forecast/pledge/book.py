@@ -18,7 +18,8 @@ from forecast.pledge.formulas import (capacity_price, capacity_shift, dy_table, 
                                       upgrade_charge)
 from forecast.pledge.inputs import Inputs, sha
 from forecast.pledge.line_items import LineItem
-from forecast.pledge.money import CENT, KWH, ROUNDING, ZERO, cents, dec, total
+from forecast.pledge.money import CENT, KWH, ROUNDING, ZERO, cents, dec
+from forecast.pledge.peaks import Obligations
 
 
 @dataclass(frozen=True)
@@ -31,8 +32,8 @@ class _Book:
     hashes: dict[str, str]
     shift_c: np.ndarray  # (S, T) integer cents of shift
     kwh: np.ndarray  # (S, T) integer kWh of draw
-    spot_c: np.ndarray  # (S, T) integer cents of draw × price with the campus
-    plc_tot: Decimal  # Σ PLC over sites, MW
+    spot_c: np.ndarray  # (S, T) integer cents of draw × price (the actual price where settled on one)
+    obl: Obligations  # PLC and NSPL per site and month
     dys: dict  # delivery year -> capacity market config
     curve_hash: str
     tariff_hash: str
@@ -41,10 +42,11 @@ class _Book:
 
     @classmethod
     def of(cls, cfg: PledgeConfig, inp: Inputs, h: dict[str, np.ndarray], expect: dict | None = None,
-           n: int = 0) -> "_Book":
+           n: int = 0, obligations: Obligations | None = None) -> "_Book":
         spot = h["spot"] if "spot" in h else h["draw"] * h["p_with"][None, :]
+        obl = obligations if obligations is not None else Obligations.configured(cfg.sites, inp.months)
         return cls(cfg, inp, h, inp.hashes(), rint_cents(h["shift_site"]), rint_kwh(h["draw"]),
-                   rint_cents(spot), total(dec(s.plc_mw) for s in cfg.sites), dy_table(cfg),
+                   rint_cents(spot), obl, dy_table(cfg),
                    sha({"curve": repr(getattr(cfg, "price_curve", None))}), sha(repr(cfg.tariff)), expect, n)
 
     def path(self) -> str:
@@ -79,11 +81,15 @@ def _energy_line(k: _Book, x: _Slot) -> LineItem:
                      price_unit="USD/MWh", amount=cents(qty * rate),
                      formula="Σ_h D_h (kWh-rounded) × fixed energy rate" + k.path(), inputs_hash=sha([x.dh, k.tariff_hash]))
     amt = Decimal(int(k.spot_c[x.s, x.a:x.b].sum())) * CENT
+    if k.inp.price_actual is not None:  # settled at the actual price of each hour
+        formula = f"Σ_h cents(D_h × p_h), p_h the actual price of the hour ({k.inp.sources.get('price', '')})"
+        hashed = [x.dh, k.hashes[f"price_actual:{lab}"]]
+    else:
+        formula = "Σ_h cents(D_h × S_h(L_h)) (spot, with the campus)" + k.path()
+        hashed = [x.dh, k.hashes[f"others_mw:{lab}"], k.curve_hash]
     return _line(x, f"energy:{sid}", "bill", "energy", quantity=qty, quantity_unit="MWh",
                  price=(amt / qty).quantize(Decimal("0.0001"), ROUNDING) if qty else ZERO,
-                 price_unit="USD/MWh (weighted)", amount=amt,
-                 formula="Σ_h cents(D_h × S_h(L_h)) (spot, with the campus)" + k.path(),
-                 inputs_hash=sha([x.dh, k.hashes[f"others_mw:{lab}"], k.curve_hash]))
+                 price_unit="USD/MWh (weighted)", amount=amt, formula=formula, inputs_hash=sha(hashed))
 
 
 def _demand_line(k: _Book, x: _Slot) -> LineItem:
@@ -105,19 +111,23 @@ def _demand_line(k: _Book, x: _Slot) -> LineItem:
 def _capacity_line(k: _Book, x: _Slot) -> LineItem:
     bm = x.bm
     dy = k.dys[bm.delivery_year]
-    plc, pr = dec(x.site.plc_mw), dec(dy.price_usd_per_mw_day)
+    plc, pr = k.obl.plc[x.s][x.m], dec(dy.price_usd_per_mw_day)
+    note = k.obl.note("plc", bm.label)
     return _line(x, f"capacity:{x.site.site_id}", "bill", "capacity", quantity=plc * bm.days,
                  quantity_unit="MW-day", price=pr, price_unit="USD/MW-day", amount=cents(plc * pr * bm.days),
-                 formula=f"PLC {plc} MW × {pr} $/MW-day ({dy.delivery_year}) × {bm.days} days",
-                 inputs_hash=sha([str(plc), str(pr), bm.days]))
+                 formula=f"PLC {plc} MW × {pr} $/MW-day ({dy.delivery_year}) × {bm.days} days"
+                         + (f"; PLC {note}" if note else ""),
+                 inputs_hash=sha([str(plc), str(pr), bm.days, note]))
 
 
-def _transmission_line(k: _Book, x: _Slot, nspl: float) -> LineItem:
+def _transmission_line(k: _Book, x: _Slot) -> LineItem:
     days = x.bm.days
-    n_, r_ = dec(nspl), dec(k.cfg.tariff.transmission_usd_per_mw_day)
+    n_, r_ = k.obl.nspl[x.s][x.m], dec(k.cfg.tariff.transmission_usd_per_mw_day)
+    note = k.obl.note("nspl", x.bm.label)
     return _line(x, f"transmission:{x.site.site_id}", "bill", "transmission", quantity=n_ * days,
                  quantity_unit="MW-day", price=r_, price_unit="USD/MW-day", amount=cents(n_ * r_ * days),
-                 formula=f"NSPL {n_} MW × {r_} $/MW-day × {days} days", inputs_hash=sha([str(n_), str(r_), days]))
+                 formula=f"NSPL {n_} MW × {r_} $/MW-day × {days} days" + (f"; NSPL {note}" if note else ""),
+                 inputs_hash=sha([str(n_), str(r_), days, note]))
 
 
 def _upgrade_line(k: _Book, x: _Slot, u) -> LineItem:
@@ -148,11 +158,11 @@ def _shift_energy_line(k: _Book, x: _Slot) -> LineItem:
 
 
 def _shift_capacity_line(k: _Book, x: _Slot) -> LineItem:
-    bm, plc_tot = x.bm, k.plc_tot
+    bm, plc_tot = x.bm, k.obl.plc_total(x.m)
     dy = k.dys[bm.delivery_year]
     q = dec(dy.obligation_mw)
     full = capacity_shift(dy, plc_tot, bm.days)
-    share = dec(x.site.plc_mw) / plc_tot
+    share = k.obl.plc[x.s][x.m] / plc_tot
     draws = k.expect["capacity_shift"].get(bm.label) if k.expect is not None else None
     note = ""
     if draws is not None:  # the mean over the configured ranges of the demand curve
@@ -174,23 +184,24 @@ def _slot_lines(k: _Book, x: _Slot) -> list[LineItem]:
     out = [_energy_line(k, x)]
     if t.demand_charge_usd_per_kw_month > 0:
         out.append(_demand_line(k, x))
-    if site.plc_mw > 0:
+    plc = k.obl.plc[x.s][x.m]
+    if plc > 0:
         out.append(_capacity_line(k, x))
-    nspl = site.plc_mw if site.nspl_mw is None else site.nspl_mw
-    if t.transmission_usd_per_mw_day > 0 and nspl > 0:
-        out.append(_transmission_line(k, x, nspl))
+    if t.transmission_usd_per_mw_day > 0 and k.obl.nspl[x.s][x.m] > 0:
+        out.append(_transmission_line(k, x))
     out += [_upgrade_line(k, x, u) for u in k.cfg.upgrades if u.site_id == site.site_id]
     out.append(_shift_energy_line(k, x))
-    if site.plc_mw > 0 and k.plc_tot > 0:
+    if plc > 0:
         out.append(_shift_capacity_line(k, x))
     return out
 
 
 def central_lines(cfg: PledgeConfig, inp: Inputs, h: dict[str, np.ndarray], expect: dict | None = None,
-                  n: int = 0) -> tuple[list[LineItem], pd.DataFrame]:
+                  n: int = 0, obligations: Obligations | None = None) -> tuple[list[LineItem], pd.DataFrame]:
     """Ledger lines from the hourly path ``h`` (with ``expect``: the sampled means of the non-hourly lines,
-    over ``n`` samples), and the hourly trace they are summed from."""
-    k = _Book.of(cfg, inp, h, expect, n)
+    over ``n`` samples; ``obligations``: PLC/NSPL per site and month, else the sites' configured values), and
+    the hourly trace they are summed from."""
+    k = _Book.of(cfg, inp, h, expect, n, obligations)
     off = inp.offsets
     lines: list[LineItem] = []
     for m, bm in enumerate(inp.months):
@@ -205,6 +216,7 @@ def _trace(cfg, inp: Inputs, h, shift_c, kwh) -> pd.DataFrame:
     S, T = h["draw"].shape
     month_of = np.repeat([m.label for m in inp.months], np.diff(inp.offsets))
     he = np.asarray(hour_ending_label(inp.ts, cfg.market.timezone))
+    actual = {} if inp.price_actual is None else {"price_actual_usd_per_mwh": np.tile(inp.price_actual, S)}
     return pd.DataFrame({
         "month": np.tile(month_of, S),
         "site_id": np.repeat(inp.site_ids, T),
@@ -220,4 +232,5 @@ def _trace(cfg, inp: Inputs, h, shift_c, kwh) -> pd.DataFrame:
         "delta_price_usd_per_mwh": np.tile(h["dp"], S),
         "draw_share": h["share"].ravel(),
         "shift_energy_cents": shift_c.ravel(),
+        **actual,
     })

@@ -178,10 +178,19 @@ class ActualsCfg:
     meter_path: Optional[str] = None  # meter contract: site_id, ts, power_mw
     grid_path: Optional[str] = None  # grid contract: actual load_mw (and price for spot energy)
     zone: Optional[str] = None
+    # spot energy settles at: grid = the grid file's actual price of each hour | curve = the price curve at the
+    # actual load (stylised actuals, which carry no prices)
+    prices: str = "grid"
+    # PLC / NSPL of the settled ledger: metered = from the meter at the system's coincident peaks
+    # (tariff.plc_peaks, tariff.nspl_peaks; meter_path and grid_path must cover the summer or year that sets
+    # them) | configured = sites[].plc_mw / nspl_mw as typed
+    obligations: str = "metered"
 
     def __post_init__(self):
         k = f"{P}.actuals"
         choice(f"{k}.source", self.source, ("stylised", "file"))
+        choice(f"{k}.prices", self.prices, ("grid", "curve"))
+        choice(f"{k}.obligations", self.obligations, ("metered", "configured"))
         if self.source == "file":
             check(bool(self.meter_path), f"{k}.meter_path", self.meter_path, "actuals.source=file needs a meter file",
                   "path/to/meter.csv")

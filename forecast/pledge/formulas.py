@@ -57,7 +57,8 @@ def dy_table(cfg: PledgeConfig) -> dict:
 # ----------------------------------------------------------------------------- hourly physics
 def hourly_central(cfg: PledgeConfig, inp: Inputs, curve: PriceResponse, cut_mw: np.ndarray | None = None,
                    phi: float | None = None) -> dict[str, np.ndarray]:
-    """Central path: site draw (S, T), ΔP (T,), shift per (S, T) in USD (float)."""
+    """Central path: site draw (S, T), ΔP (T,), shift per (S, T) in USD (float); with actual prices in ``inp``
+    (a settled path) also spot energy per (S, T) at those prices."""
     d_s = inp.median.copy()  # (S, T)
     if cut_mw is not None:
         d_s = np.maximum(d_s - cut_mw, 0.0)
@@ -68,8 +69,11 @@ def hourly_central(cfg: PledgeConfig, inp: Inputs, curve: PriceResponse, cut_mw:
     dp = p_with - p_without
     shift = dp * inp.others_mw * phi  # (T,) USD
     share = draw_share(d_s, inp.capacity_mw)  # (S, T)
-    return {"draw": d_s, "d": d, "p_with": p_with, "p_without": p_without, "dp": dp, "shift_site": shift * share,
-            "share": share}
+    h = {"draw": d_s, "d": d, "p_with": p_with, "p_without": p_without, "dp": dp, "shift_site": shift * share,
+         "share": share}
+    if inp.price_actual is not None:  # a settled path: energy at the actual price of each hour
+        h["spot"] = d_s * inp.price_actual[None, :]
+    return h
 
 
 def draw_share(d_s: np.ndarray, capacity: np.ndarray) -> np.ndarray:

@@ -25,6 +25,7 @@ import pandas as pd
 from forecast.errors import ContractError
 from forecast.pledge.calendar import BillingMonth, billing_months, hourly_index, month_offsets
 from forecast.pledge.config import PledgeConfig
+from forecast.pledge.config_checks import P, PledgeConfigError
 from forecast.types import Quantiles
 
 
@@ -42,6 +43,7 @@ class Inputs:
     gen_mw: np.ndarray  # (T,) new generation G, MW
     sources: dict[str, str] = field(default_factory=dict)  # name -> description (file path or "stylised")
     others_paths: np.ndarray | None = None  # (K, T) joint sample paths of others' load, MW (system-load forecast)
+    price_actual: np.ndarray | None = None  # (T,) actual price $/MWh (settled ledger, actuals.prices=grid)
 
     @property
     def offsets(self) -> np.ndarray:
@@ -60,13 +62,16 @@ class Inputs:
             lab = self.months[m].label
             out[f"others_mw:{lab}"] = sha(self.others_mw[a:b])
             out[f"gen_mw:{lab}"] = sha(self.gen_mw[a:b])
+            if self.price_actual is not None:
+                out[f"price_actual:{lab}"] = sha(self.price_actual[a:b])
             for s, sid in enumerate(self.site_ids):
                 out[f"draw:{sid}:{lab}"] = sha(self.q[s, a:b])
         return out
 
     def with_draw(self, q: np.ndarray) -> Inputs:
         return Inputs(self.months, self.ts, self.site_ids, self.levels, np.asarray(q, dtype=np.float64),
-                      self.capacity_mw, self.others_mw, self.gen_mw, dict(self.sources), self.others_paths)
+                      self.capacity_mw, self.others_mw, self.gen_mw, dict(self.sources), self.others_paths,
+                      self.price_actual)
 
 
 def sha(obj) -> str:
@@ -230,7 +235,28 @@ def build_inputs(cfg: PledgeConfig, kind: str = "forecast") -> Inputs:
         if (others_paths < 0).any():
             raise ContractError(sl.path, "load_mw", "a system-load path below the campus draw although "
                                 "system_load.includes_campus=true")
-    return Inputs(months, ts, site_ids, np.asarray(levels), q, cap, others, gen, sources, others_paths)
+    price = actual_prices(cfg, ts, sources) if kind == "settled" else None
+    return Inputs(months, ts, site_ids, np.asarray(levels), q, cap, others, gen, sources, others_paths, price)
+
+
+def actual_prices(cfg: PledgeConfig, ts: pd.DatetimeIndex, sources: dict[str, str]) -> np.ndarray | None:
+    """(T,) actual prices ($/MWh) of the settled ledger's spot energy (``actuals.prices=grid``, spot tariffs):
+    the grid file's ``price`` column; an hour without one is an error naming it. None when not settled on them."""
+    a = cfg.actuals
+    if cfg.tariff.energy_pricing != "spot" or a.prices != "grid":
+        return None
+    if a.source != "file" or not a.grid_path:
+        raise PledgeConfigError(f"{P}.actuals.prices", a.prices, "spot energy settles at the actual prices of a "
+                                "grid file (pledge.actuals.source=file, pledge.actuals.grid_path); stylised actuals "
+                                "carry none, so price them on the curve at the actual load", "curve")
+    _, price = read_grid_load(a.grid_path, ts, "load_mw", a.zone or cfg.system_load.zone)
+    gap = ~np.isfinite(price)
+    if gap.any():
+        raise ContractError(a.grid_path, "price", f"no actual price in {int(gap.sum())} hours of the billing period "
+                            "(spot energy settles at the price of each hour; nothing is filled in)",
+                            pd.DataFrame({"ts": ts[gap]}))
+    sources["price"] = f"{a.grid_path}:price"
+    return price
 
 
 def check_capacity(path: str, q: np.ndarray, cap: np.ndarray, site_ids: list[str], ts: pd.DatetimeIndex,

@@ -117,6 +117,30 @@ class DeliveryYearCfg:
     uncapped_high_usd_per_mw_day: Optional[float] = None
 
 
+PEAK_RULES = ("daily_peaks", "monthly_peaks")
+
+
+@dataclass
+class PeakRuleCfg:
+    """Which system intervals set an obligation (forecast.pledge.peaks): ``daily_peaks`` = each local day's
+    highest system hour, the ``n_peaks`` highest such days of ``months`` (PJM 5CP: 5, June–September; a 1CP:
+    1); ``monthly_peaks`` = the single highest system hour of each month of ``months`` (ERCOT 4CP: June–September;
+    ``n_peaks`` unused). Hourly data: the peak hour is the hourly proxy of a 15-minute interval."""
+
+    rule: str = "daily_peaks"
+    n_peaks: int = 5
+    months: list[int] = field(default_factory=lambda: [6, 7, 8, 9])
+
+    def check(self, k: str) -> None:
+        choice(f"{k}.rule", self.rule, PEAK_RULES)
+        check(self.n_peaks >= 1, f"{k}.n_peaks", self.n_peaks, "must be >= 1", "5")
+        check(len(self.months) >= 1, f"{k}.months", list(self.months), "list one or more months", "[6,7,8,9]")
+        check(len(set(self.months)) == len(self.months), f"{k}.months", list(self.months), "a month listed twice",
+              "[6,7,8,9]")
+        for i, m in enumerate(self.months):
+            check(1 <= m <= 12, f"{k}.months.{i}", m, "must be a month 1..12", "7")
+
+
 @dataclass
 class TariffCfg:
     energy_pricing: str = "fixed"  # fixed (energy_rate) | spot (the price curve with the campus)
@@ -125,9 +149,17 @@ class TariffCfg:
     minimum_demand_frac: float = 0.85  # minimum bill: billed demand >= frac × contract demand
     transmission_usd_per_mw_day: float = 0.0  # network integration service on NSPL; 0 = none
     capacity: list[DeliveryYearCfg] = field(default_factory=list)
+    # the coincident peaks that set the obligations a settled ledger computes from metered load
+    # (pledge.actuals.obligations=metered): PLC (capacity, PJM 5CP of the summer before the delivery year) and
+    # NSPL (transmission, set by the calendar year before the billing month; PJM zonal 1CP by default, ERCOT 4CP
+    # with rule=monthly_peaks, months [6,7,8,9])
+    plc_peaks: PeakRuleCfg = field(default_factory=PeakRuleCfg)
+    nspl_peaks: PeakRuleCfg = field(default_factory=lambda: PeakRuleCfg(n_peaks=1, months=list(range(1, 13))))
 
     def __post_init__(self):
         k = f"{P}.tariff"
+        self.plc_peaks.check(f"{k}.plc_peaks")
+        self.nspl_peaks.check(f"{k}.nspl_peaks")
         choice(f"{k}.energy_pricing", self.energy_pricing, ("fixed", "spot"))
         check(finite(self.energy_rate_usd_per_mwh) and self.energy_rate_usd_per_mwh >= 0,
               f"{k}.energy_rate_usd_per_mwh", self.energy_rate_usd_per_mwh, "must be finite and >= 0", "55")
