@@ -265,8 +265,11 @@ class BenchConfig:
     retrain: str = "expanding"  # never | every_k | expanding
     refit_days: int = 7
     window_days: int = 90
-    val_days: int = 14
-    calibrate: bool = True
+    val_days: int = 0  # fixed validation days; 0 = max(val_min_days, val_share × the hours before each refit)
+    val_share: float = 0.2
+    val_min_days: float = 2.0
+    calibrate: bool = True  # split-conformal P10/P90 for every contender on the same validation windows
+    clamp_nonnegative: bool = True  # pre-test readings all >= 0: every contender's quantiles clamped at 0
     epochs: int = 15
     ensemble: int = 1  # models per refit (different seeds), quantiles averaged
     model_history: int = 0  # hours of history the learned model reads (0 = history); baselines keep ``history``
@@ -276,8 +279,8 @@ class BenchConfig:
     batch_size: int = 256
     lightgbm: bool = True
     lightgbm_params: dict = field(default_factory=dict)  # overrides of forecast.models.gbm.DEFAULT_PARAMS
-    peers: list[str] = field(default_factory=list)  # NeuralForecast peers: nhits, tft (pip install '.[peers]')
-    peer_steps: int = 300  # training steps per peer refit
+    peers: list[str] = field(default_factory=list)  # optional peers (pip install '.[peers]'): nhits, tft, autoets, mstl
+    peer_steps: int = 0  # NeuralForecast training steps per refit; 0 = the learned model's budget
     report: bool = True
     seed: int = 0
 
@@ -292,16 +295,20 @@ class BenchConfig:
         if not 0 <= self.at_hour < 24:
             _fail("at_hour", f"must be 0..23, got {self.at_hour}", "0")
         _choice("retrain", self.retrain, ("expanding", "never", "every_k"))
-        for name in ("refit_days", "window_days", "epochs", "ensemble", "hidden", "batch_size", "peer_steps"):
+        for name in ("refit_days", "window_days", "epochs", "ensemble", "hidden", "batch_size"):
             _at_least(name, getattr(self, name), 1)
         _at_least("val_days", self.val_days, 0)
+        _at_least("peer_steps", self.peer_steps, 0)
+        _at_least("val_min_days", self.val_min_days, 1 / 24)
+        if not 0 <= self.val_share < 0.9 or (self.val_days == 0 and self.val_share == 0):
+            _fail("val_share", f"must be in (0, 0.9) when val_days=0, got {self.val_share}", "0.2")
         if not 0 < self.lr < 1:
             _fail("lr", f"must be in (0, 1), got {self.lr}", "0.002")
         if not 0 <= self.dropout < 1:
             _fail("dropout", f"must be in [0, 1), got {self.dropout}", "0.1")
-        bad = [p for p in self.peers if p not in ("nhits", "tft")]
+        bad = [p for p in self.peers if p not in ("nhits", "tft", "autoets", "mstl")]
         if bad:
-            _fail("peers", f"unknown peers {bad}; known: nhits, tft", "[nhits]")
+            _fail("peers", f"unknown peers {bad}; known: nhits, tft, autoets, mstl", "[nhits]")
 
 
 def register() -> None:

@@ -76,10 +76,11 @@ def test_known_future_column_helps(tmp_path):
 @pytest.mark.slow
 def test_forecasts_ignore_data_after_their_origin(tmp_path):
     """Plant absurd readings from one test origin on: every forecast issued at or before it is unchanged
-    (learned model with refits, baselines, LightGBM), and a later one does change."""
+    (learned model with refits, the seasonal naives and LightGBM, calibrated), and a later one does change."""
     from forecast.data.series import load_hourly_series
+    from forecast.evaluation.contenders import Ledger
+    from forecast.evaluation.series_bench import contenders_extra
     from forecast.models.tide import TiDE
-    from forecast.evaluation.series_bench import _gbm_extra
 
     df, _ = load_hourly_series(_csv(tmp_path), "time", "mw", ["plan"])
     policy = Policy(retrain="expanding", k=2, val_days=3, max_epochs=2)
@@ -88,9 +89,9 @@ def test_forecasts_ignore_data_after_their_origin(tmp_path):
     def run(frame):
         p = prepare(frame, "mw", ["plan"], 24, 168)
         mk = lambda: TiDE(168, 24, n_hist=8, n_fut=7, hidden=16, temporal_hidden=8)  # noqa: E731
-        ex = _gbm_extra(p, frame["mw"].to_numpy(np.float64), 24, policy, 0, FAST["lightgbm_params"])
+        ex = contenders_extra(BenchConfig("x.csv", "time", "mw", ["plan"], **FAST), p, policy, Ledger())
         return p, rolling(p.store, p.origins, policy, mk, (0.1, 0.5, 0.9), OptimizerConfig(), tc, resolve("cpu", "32-true"),
-                          baselines=("seasonal_naive_24h", "seasonal_naive_168h"), extra=ex)
+                          baselines=(), extra=ex)
 
     p, base = run(df)
     cut = base.issued_at[2]  # the third origin: refits happen at origins 0, 2, 4 …

@@ -13,16 +13,27 @@ Protocol (fixed, so results compare across users):
   whose next ``horizon`` hours all have readings;
 - the learned model (TiDE on history, calendar and the known-future columns) is
   refit every ``--refit-days`` origins on an expanding window of data before the
-  refit origin (``--retrain`` to change); its last ``--val-days`` days before the
-  origin are held out for early stopping and P10/P90 calibration;
+  refit origin (``--retrain`` to change); the most recent pre-origin windows are held
+  out for early stopping and P10/P90 calibration: ``val_share`` (0.2) of the hours
+  before the refit, at least ``val_min_days`` (2) days (``--val-days N`` fixes N days);
 - target and covariate normalisation use hours before the test period only;
   missing history hours are forward-filled from earlier hours (never from later);
-- baselines on the same origins: seasonal naive 24 h and 168 h (quantiles from
-  their training residuals) and LightGBM quantile regression on the same features,
-  refit on the same schedule.
+- contenders on the same origins and refits (forecast.evaluation.contenders): seasonal
+  naive 24 h and 168 h (median = the lagged value, P10/P90 from training residuals),
+  LightGBM quantile regression on the same features, and the optional peers
+  (``--peers``: NeuralForecast nhits/tft with the learned model's training budget,
+  statsforecast autoets/mstl; skipped with the reason when not installed); each is
+  fitted on the same training windows and calibrated by the same split-conformal step
+  on the same validation windows as the learned model;
+- a series whose pre-test readings are all ≥ 0 gets no negative quantile from any
+  contender (clamped at 0 after calibration; ``clamp_nonnegative``);
+- the learned model against each contender: a two-sided Diebold–Mariano test with the
+  Harvey–Leybourne–Newbold correction on the per-origin MAE (h = horizon / origin
+  spacing), "level" when not significant at 5%.
 
 Writes DIR/metrics.json (``mae``, ``rmse``, ``smape``, ``pinball``,
-``coverage_p10_p90``, ``n_origins`` … for the model and a ``baselines`` object),
+``coverage_p10_p90``, ``n_origins`` … for the model, a ``baselines`` object with each
+contender's ``dm_p_value`` and ``dm_vs_model``, ``significance``, ``skipped_peers``),
 DIR/forecasts.csv (origin, ts, horizon_h, actual, p10, p50, p90, model) and
 DIR/report.html with its PNGs. Metrics are in the target's units.
 """
@@ -31,7 +42,9 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -48,11 +61,15 @@ from forecast.data.windows import SeriesArrays, WindowStore
 from forecast.models.device import resolve
 from forecast.errors import ContractError
 from forecast.io import atomic_write, atomic_write_text
-from forecast.evaluation.rolling import Policy, RollingResult, combine_extras, mase_scales, rolling, score, tidy
+from forecast.evaluation import contenders as ct
+from forecast.evaluation.calibration import clamp
+from forecast.evaluation.rolling import Policy, RollingResult, mase_scales, rolling, score, tidy
+from forecast.evaluation.significance import compare
 
 log = logging.getLogger("forecast")
 LEVELS = (0.1, 0.5, 0.9)
 TEST_SHARE = 0.2
+NAIVES = ("seasonal_naive_24h", "seasonal_naive_168h")
 
 
 class TailHistory(torch.nn.Module):
@@ -113,23 +130,38 @@ def prepare(df: pd.DataFrame, target: str, known_future: list[str], horizon: int
     return Prepared(store, df, origins, test_start, scale, known_raw)
 
 
-def _gbm_extra(p: Prepared, y_raw: np.ndarray, horizon: int, policy: Policy, seed: int, params: dict | None = None):
-    """LightGBM refit at each refit time on data before it (same window policy), model units out."""
-    from forecast.models.gbm import GBMForecaster
+def budget(cfg: BenchConfig) -> Callable[[int], int]:
+    """Training steps of a NeuralForecast peer at a refit with n training windows: ``peer_steps``, or the learned
+    model's own budget, epochs × ceil(n / batch_size) × ensemble."""
+    return lambda n: cfg.peer_steps or cfg.epochs * max(1, math.ceil(n / cfg.batch_size)) * cfg.ensemble
 
-    ts0 = p.frame.index[0]
 
-    def extra(t0: pd.Timestamp, g: np.ndarray) -> dict[str, np.ndarray]:
-        i0 = int((t0 - ts0) / pd.Timedelta(hours=1))
-        m = GBMForecaster(quantiles=LEVELS, horizon=horizon, calendar_start=ts0, seed=seed, params=dict(params or {}))
-        lo = m.min_history
-        if policy.retrain == "every_k":
-            lo = max(lo, i0 - 24 * policy.window_days)
-        train = np.arange(lo, i0 - horizon + 1)  # targets end before t0
-        m.fit(y_raw[:i0], None if p.known_raw is None else p.known_raw[:i0 + horizon], train)
-        return {"lightgbm": m.predict(y_raw, p.known_raw, g) / p.scale}
+def contenders_extra(cfg: BenchConfig, p: Prepared, policy: Policy, ledger: ct.Ledger):
+    """The seasonal naives, LightGBM (``lightgbm``) and the installed ``peers`` as one calibrated ``extra(t0, g)``
+    hook for ``rolling``; peers whose library is missing are recorded in ``ledger.skipped`` and left out."""
+    from forecast.evaluation.peers import LIBRARY, missing
 
-    return extra
+    parts = [ct.baselines_fit_predict(p.store, LEVELS, NAIVES, cfg.seed)]
+    if cfg.lightgbm:
+        y_raw = p.frame[cfg.target].to_numpy(np.float64)
+        parts.append(ct.gbm_fit_predict(p.store, y_raw, p.known_raw, p.scale, LEVELS, cfg.seed, cfg.lightgbm_params))
+    ledger.skipped.update(missing(list(cfg.peers)))
+    for name, why in ledger.skipped.items():
+        log.warning("peer %s skipped: %s", name, why)
+    nf = [n for n in cfg.peers if LIBRARY[n] == "neuralforecast" and n not in ledger.skipped]
+    st = [n for n in cfg.peers if LIBRARY[n] == "statsforecast" and n not in ledger.skipped]
+    if nf:
+        parts.append(ct.nf_fit_predict(p.store, LEVELS, nf, budget(cfg), cfg.seed, cfg.lr, cfg.batch_size,
+                                       cfg.model_history or cfg.history, ledger))
+    if st:
+        parts.append(ct.stats_fit_predict(p.store, LEVELS, st, cfg.seed))
+    return ct.calibrated(p.store, policy, LEVELS, ct.combine(parts), ledger)
+
+
+def floor(cfg: BenchConfig, p: Prepared) -> float | None:
+    """0.0 when ``clamp_nonnegative`` and every reading before the test period is ≥ 0 (model units keep 0 at 0)."""
+    pre = p.frame[cfg.target].to_numpy(np.float64)[p.frame.index < p.test_start]
+    return 0.0 if cfg.clamp_nonnegative and np.nanmin(pre) >= 0 else None
 
 
 def _model_factory(cfg: BenchConfig, n_known: int, hours: int):
@@ -145,36 +177,45 @@ def _model_factory(cfg: BenchConfig, n_known: int, hours: int):
     return make_model
 
 
-def _extra_models(cfg: BenchConfig, p: Prepared, y_raw: np.ndarray, policy: Policy):
-    """LightGBM (``lightgbm``) and NeuralForecast peers (``peers``) as one ``extra(t0, g)``; None when none."""
-    extras = [_gbm_extra(p, y_raw, cfg.horizon, policy, cfg.seed, cfg.lightgbm_params)] if cfg.lightgbm else []
-    if cfg.peers:
-        from forecast.evaluation import peers
-
-        if not peers.available():
-            raise ImportError("--peers needs NeuralForecast: pip install '.[peers]'")
-        extras.append(peers.neuralforecast_extra(p.store, LEVELS, list(cfg.peers), max_steps=cfg.peer_steps,
-                                                    seed=cfg.seed))
-    return combine_extras(extras)
-
-
-def _metrics(cfg: BenchConfig, sc: dict, res: RollingResult, p: Prepared, rep, model_history: int) -> dict:
-    """metrics.json content (target units): the model's aggregate metrics, ``baselines``, ``per_horizon`` and
-    the ``protocol`` that produced them."""
+def _metrics(cfg: BenchConfig, sc: dict, res: RollingResult, p: Prepared, rep, model_history: int,
+             ledger: ct.Ledger, low: float | None) -> dict:
+    """metrics.json content (target units): the model's aggregate metrics, ``baselines`` (each with the
+    Diebold–Mariano p-value against the model), ``significance``, ``per_horizon`` and the ``protocol``."""
     agg = sc["aggregate"]
     out = dict(agg["model"])
-    out["baselines"] = {k: v for k, v in agg.items() if k != "model"}
+    sig = significance(res, cfg.horizon)
+    out["baselines"] = {k: {**v, "dm_p_value": sig["vs"][k]["p_value"], "dm_vs_model": sig["vs"][k]["verdict"]}
+                        for k, v in agg.items() if k != "model"}
+    out["significance"] = sig
+    out["skipped_peers"] = dict(ledger.skipped)
     out["per_horizon"] = sc["per_horizon"]
     out["protocol"] = {
         "data": str(cfg.data), "target": cfg.target, "known_future": list(cfg.known_future),
         "horizon_h": cfg.horizon, "history_h": cfg.history, "hours": len(p.frame), "input_step": str(rep.step),
         "missing_target_hours": rep.n_missing_hours.get(cfg.target, 0), "test_start": str(p.test_start),
         "origins_at_hour_utc": cfg.at_hour, "retrain": cfg.retrain, "refit_every_origins": cfg.refit_days,
-        "val_days": cfg.val_days, "calibrated": cfg.calibrate, "epochs": cfg.epochs, "hidden": cfg.hidden,
+        "val_days": cfg.val_days, "val_share": cfg.val_share, "val_min_days": cfg.val_min_days,
+        "calibrated": cfg.calibrate, "calibration": "split conformal on the same validation windows, every contender",
+        "quantile_floor": low, "epochs": cfg.epochs, "hidden": cfg.hidden,
         "ensemble": cfg.ensemble, "model_history_h": model_history, "lr": cfg.lr, "batch_size": cfg.batch_size,
         "refits": res.refit_table().to_dict(orient="records"),
+        "contender_calibration": ledger.calibration, "peer_budget": ledger.budget,
     }
     return out
+
+
+def significance(res: RollingResult, horizon: int) -> dict:
+    """The learned model against every contender on the same origins: HLN-corrected Diebold–Mariano on the
+    per-origin MAE, h = the number of origin spacings a forecast spans (ceil(horizon / spacing))."""
+    mi = LEVELS.index(0.5)
+    y = res.y * res.scale[:, None]  # (N, H) target units
+    med = {k: q[..., mi] * res.scale[:, None] for k, q in res.quantiles.items()}
+    gaps = (res.issued_at[1:] - res.issued_at[:-1]) / pd.Timedelta(hours=1)  # hours between origins
+    spacing = float(np.median(gaps)) if len(gaps) else 24.0
+    h = max(1, math.ceil(horizon / spacing))
+    return {"test": "Diebold-Mariano with the Harvey-Leybourne-Newbold correction, two-sided, Student t(n-1); "
+                    "loss = MAE over the horizon per origin; verdict from the learned model's side",
+            "alpha": 0.05, "h": h, "vs": compare(y, med, "model", h)}
 
 
 def _write_outputs(cfg: BenchConfig, out: dict, res: RollingResult, sc: dict, p: Prepared) -> None:
@@ -190,7 +231,7 @@ def _write_outputs(cfg: BenchConfig, out: dict, res: RollingResult, sc: dict, p:
         from forecast.evaluation.report import write_report
 
         write_report(folder, f"series-bench: {Path(cfg.data).name} / {cfg.target}", res, sc, [cfg.target], LEVELS,
-                     units=cfg.target, refits=res.refit_table(), notes=_notes(cfg, p))
+                     units=cfg.target, refits=res.refit_table(), notes=_notes(cfg, p, out))
 
 
 def run_bench(cfg: BenchConfig) -> dict:
@@ -199,6 +240,7 @@ def run_bench(cfg: BenchConfig) -> dict:
     df, rep = load_hourly_series(cfg.data, cfg.timestamp, cfg.target, cfg.known_future)
     p = prepare(df, cfg.target, list(cfg.known_future), cfg.horizon, cfg.history, cfg.at_hour, cfg.data)
     policy = Policy(retrain=cfg.retrain, k=cfg.refit_days, window_days=cfg.window_days, val_days=cfg.val_days,
+                    val_share=0.0 if cfg.val_days else cfg.val_share, val_min_days=cfg.val_min_days,
                     calibrate=cfg.calibrate, max_epochs=cfg.epochs, ensemble=cfg.ensemble)
     L = cfg.model_history or cfg.history
     if not 24 <= L <= cfg.history:
@@ -206,23 +248,41 @@ def run_bench(cfg: BenchConfig) -> dict:
     tc = TrainerConfig(accelerator="cpu", devices=1, precision="32-true", max_epochs=cfg.epochs,
                        batch_size=cfg.batch_size, seed=cfg.seed, progress=False)
     opt = OptimizerConfig(lr=cfg.lr)
-    y_raw = df[cfg.target].to_numpy(np.float64)
+    ledger = ct.Ledger()
     res = rolling(p.store, p.origins, policy, _model_factory(cfg, len(cfg.known_future), L), LEVELS, opt, tc,
-                  resolve("cpu", "32-true"), baselines=("seasonal_naive_24h", "seasonal_naive_168h"),
-                  extra=_extra_models(cfg, p, y_raw, policy), seed=cfg.seed)
+                  resolve("cpu", "32-true"), baselines=(), extra=contenders_extra(cfg, p, policy, ledger),
+                  seed=cfg.seed)
+    low = floor(cfg, p)
+    res.quantiles = {k: clamp(q, low) for k, q in res.quantiles.items()}  # after calibration, every contender
     sc = score(res, LEVELS, mase_scales(p.store, p.test_start), [cfg.target])
-    out = _metrics(cfg, sc, res, p, rep, L)
+    out = _metrics(cfg, sc, res, p, rep, L, ledger, low)
     out["seconds"] = round(time.perf_counter() - t_start, 1)
     _write_outputs(cfg, out, res, sc, p)
     return out
 
 
-def _notes(cfg: BenchConfig, p: Prepared) -> list[str]:
-    return [f"Test period from {p.test_start} (last 20% of {len(p.frame)} hours); {len(p.origins)} daily origins "
-            f"at {cfg.at_hour:02d}:00 UTC, horizon 1–{cfg.horizon} h.",
-            f"Retrain policy: {cfg.retrain}, refit every {cfg.refit_days} origins; {cfg.val_days} days before each "
-            "refit held out for early stopping" + (" and P10/P90 calibration." if cfg.calibrate else "."),
-            "Known-future columns: " + (", ".join(cfg.known_future) if cfg.known_future else "none (history only).")]
+def _notes(cfg: BenchConfig, p: Prepared, m: dict) -> list[str]:
+    val = (f"{cfg.val_days} days" if cfg.val_days else
+           f"{cfg.val_share:.0%} of the hours before each refit (at least {cfg.val_min_days:g} days)")
+    sig = m["significance"]
+    dm = "; ".join(f"{k}: p = {v['p_value'] if v['p_value'] is not None else 'n/a'} ({_verdict(v['verdict'])})"
+                   for k, v in sig["vs"].items())
+    notes = [f"Test period from {p.test_start} (last 20% of {len(p.frame)} hours); {len(p.origins)} daily origins "
+             f"at {cfg.at_hour:02d}:00 UTC, horizon 1–{cfg.horizon} h.",
+             f"Retrain policy: {cfg.retrain}, refit every {cfg.refit_days} origins; validation windows: {val}, held "
+             "out for early stopping" + (" and the same split-conformal P10/P90 calibration of every contender."
+                                         if cfg.calibrate else "."),
+             "Known-future columns: " + (", ".join(cfg.known_future) if cfg.known_future else "none (history only)."),
+             f"Learned model vs each contender, Diebold–Mariano with the HLN correction (two-sided, 5%, h = "
+             f"{sig['h']}): {dm}."]
+    if m["protocol"]["quantile_floor"] is not None:
+        notes.append("Readings before the test period are all ≥ 0: every contender's quantiles are clamped at 0.")
+    notes += [f"Peer {k} skipped: {why}." for k, why in m["skipped_peers"].items()]
+    return notes
+
+
+def _verdict(v: str) -> str:
+    return {"better": "model better", "worse": "model worse", "level": "level"}[v]
 
 
 def load(overrides: list[str] | None = None) -> BenchConfig:
@@ -237,9 +297,13 @@ def main(overrides: list[str]) -> int:
     torch.set_num_threads(max(1, min(torch.get_num_threads(), 2)))
     m = run_bench(cfg)
     rows = {"model": m, **m["baselines"]}
-    print(f"{'':<22}{'mae':>10}{'rmse':>10}{'smape':>9}{'pinball':>10}{'cov10-90':>10}")
+    print(f"{'':<22}{'mae':>10}{'rmse':>10}{'smape':>9}{'pinball':>10}{'cov10-90':>10}{'DM p':>9}  vs model")
     for name, v in rows.items():
+        p = v.get("dm_p_value")
         print(f"{name:<22}{v['mae']:>10.4g}{v['rmse']:>10.4g}{v['smape']:>9.2f}{v['pinball']:>10.4g}"
-              f"{v['coverage_p10_p90']:>10.3f}")
+              f"{v['coverage_p10_p90']:>10.3f}{'' if name == 'model' else (f'{p:.3g}' if p is not None else 'n/a'):>9}"
+              f"  {'' if name == 'model' else _verdict(v['dm_vs_model'])}")
+    for name, why in m["skipped_peers"].items():
+        print(f"peer {name} skipped: {why}")
     print(f"{m['n_origins']} origins, {m['seconds']:.0f} s; wrote {cfg.out}/metrics.json, forecasts.csv")
     return 0

@@ -86,3 +86,20 @@ def dm_hln(e1: np.ndarray, e2: np.ndarray, h: int = 1) -> DMResult:
     stat = float(dm_statistic(d, h)) * hln_factor(n, h)
     p = float(2.0 * student_t.sf(abs(stat), df=n - 1)) if np.isfinite(stat) else float("nan")
     return DMResult(stat, p, n, h, float(d.mean()))
+
+
+def compare(y: np.ndarray, medians: dict[str, np.ndarray], head: str, h: int = 1,
+            alpha: float = LEVEL_ALPHA) -> dict[str, dict]:
+    """The ``head`` forecast against every other one on the same origins: y and each median (n, leads).
+    {contender: {statistic, p_value, n, h, mae_diff (contender − head), verdict}}, the verdict from the head's
+    side ("better", "worse", "level"); JSON-ready (None for an untestable p)."""
+    e_head = medians[head] - y
+    out = {}
+    for name, med in medians.items():
+        if name == head:
+            continue
+        r = dm_hln(med - y, e_head, h)
+        out[name] = {"statistic": None if not np.isfinite(r.statistic) else round(r.statistic, 4),
+                     "p_value": None if not np.isfinite(r.p_value) else float(f"{r.p_value:.4g}"),
+                     "n": r.n, "h": r.h, "mae_diff": float(f"{r.mean_loss_diff:.6g}"), "verdict": r.verdict(alpha)}
+    return out
