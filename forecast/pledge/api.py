@@ -10,22 +10,19 @@
 from __future__ import annotations
 
 import json
-from decimal import Decimal
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
 from forecast.pledge import curtail as _curtail
 from forecast.pledge import report as _report
-from forecast.pledge.accounting import LineItem, compute
+from forecast.pledge.accounting import compute
 from forecast.pledge.bands import MEAN
 from forecast.pledge.config import PledgeApp, PledgeConfig, load_config
 from forecast.pledge.inputs import Inputs, build_inputs, sha
 from forecast.pledge.ledger import Ledger, Version, code_version
 from forecast.pledge.records import ROUNDING_RULES, PledgeResult, manifest, tracked
 from forecast.pledge.lifecycle import bill_run, ledger_root, trueup_run
-from forecast.pledge.money import cents
 from forecast.pledge.peaks import settled_obligations
 from forecast.pledge.calendar import billing_months, hourly_index
 from forecast.pledge.config_checks import P, PledgeConfigError
@@ -118,24 +115,6 @@ def read_grid(path: str, zone: str | None) -> pd.DataFrame:
     return g
 
 
-def memo_lines(plan: _curtail.CurtailmentPlan, inp: Inputs, market: str) -> list[LineItem]:
-    """Value of the curtailment plan per month (memo: shown, never added to totals)."""
-    out = []
-    ts = pd.DatetimeIndex(plan.hours["ts"]) if len(plan.hours) else pd.DatetimeIndex([], tz="UTC")
-    for m in inp.months:
-        sel = (ts >= m.start_utc) & (ts < m.end_utc)
-        h = plan.hours[np.asarray(sel)]
-        amt = cents(float(h["net_usd"].sum())) if len(h) else cents(0)
-        out.append(LineItem(f"curtailment_value:{market}", month=m.label, category="memo", item="curtailment_value",
-                            site_id="ALL", hour_start_utc=m.start_utc, hour_end_utc=m.end_utc, hours=m.hours,
-                            quantity=Decimal(str(round(float(h["depth_mw"].sum()), 3))) if len(h) else Decimal(0),
-                            quantity_unit="MWh cut", price=Decimal(len(h)), price_unit="hours chosen", amount=amt,
-                            formula="Σ over chosen hours of φ·O·[S(L) − S(L − x)] + x·p_cp/n_cp·P_cap·365 − x·cost "
-                                    "(price-shift saving + expected next-year capacity saving − cost)",
-                            inputs_hash=sha(plan.hours["depth_mw"].to_numpy())))
-    return out
-
-
 def _append_months(app: PledgeApp, resolved: dict, run, inp: Inputs, acc, book: str, extra=None,
                    response: dict | None = None) -> list:
     """One ledger version per month in book ``book`` ("forecast" or "settled"): the month's lines and hourly
@@ -164,7 +143,7 @@ def forecast_run(app: PledgeApp, resolved: dict, curve: PriceResponse | None = N
         plan = _curtail.plan(cfg, inp, curve) if cfg.curtailment.enabled else None
         acc = compute(cfg, inp, curve, cut_mw=plan.cut_mw if (plan is not None and cfg.curtailment.apply) else None)
         if plan is not None:
-            acc.lines += memo_lines(plan, inp, cfg.market.name)
+            acc.lines += _curtail.memo_lines(plan, inp, cfg.market.name)
         res.accounting, res.plan, res.run_id = acc, plan, getattr(run, "run_id", None)
         def forecast_extra(m) -> dict:
             return {"central": f"{MEAN} ({cfg.montecarlo.samples}); bands: their P10/P50/P90",

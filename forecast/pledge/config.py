@@ -149,12 +149,14 @@ class CurtailmentCfg:
     enabled: bool = True  # plan curtailment and report it
     apply: bool = False  # also book the ledger with the plan applied
     budget_frac: float = 0.005  # share of the 8,760 hours of a year (0.25–1%)
-    budget_hours: Optional[int] = None  # overrides budget_frac (hours over the horizon)
+    budget_hours: Optional[int] = None  # the billing period's own budget, planned inside it (overrides budget_frac)
     depth_steps: int = 4  # candidate depths: curtailable_frac × (1..steps)/steps of the draw
     cost_usd_per_mwh: float = 0.0  # value of the compute lost per MWh cut
     cp_hours: int = 5  # coincident peaks that set next year's PLC
     cp_months: list[int] = field(default_factory=lambda: [6, 7, 8, 9])
     samples: int = 200  # system-load samples for the chance that an hour is a coincident peak
+    # the plan year over which the annual budget is spent: 12 local months from this month (1 = calendar year)
+    year_start_month: int = 1
 
     def __post_init__(self):
         k = f"{P}.curtailment"
@@ -168,6 +170,11 @@ class CurtailmentCfg:
         for i, m in enumerate(self.cp_months):
             check(1 <= m <= 12, f"{k}.cp_months.{i}", m, "must be a month 1..12", "7")
         check(self.samples >= 1, f"{k}.samples", self.samples, "must be >= 1", "200")
+        check(1 <= self.year_start_month <= 12, f"{k}.year_start_month", self.year_start_month,
+              "must be a month 1..12", "1")
+        same_year = [m >= self.year_start_month for m in self.cp_months]
+        check(all(same_year) or not any(same_year), f"{k}.year_start_month", self.year_start_month,
+              f"splits the coincident-peak months {list(self.cp_months)} between two plan years", "1")
 
 
 @dataclass

@@ -189,10 +189,12 @@ def read_grid_load(path: str, ts: pd.DatetimeIndex, column: str, zone: str | Non
     return sub[column].to_numpy(dtype=np.float64), sub["price"].to_numpy(dtype=np.float64)
 
 
-def build_inputs(cfg: PledgeConfig, kind: str = "forecast") -> Inputs:
+def build_inputs(cfg: PledgeConfig, kind: str = "forecast", period: tuple[str, int] | None = None) -> Inputs:
     """Inputs for the forecast ledger (``kind='forecast'``: draw quantiles, load forecast) or the
-    settled one (``'settled'``: metered draw as a degenerate quantile set, actual load)."""
-    months = billing_months(cfg.period.start, cfg.period.months, cfg.market.timezone)
+    settled one (``'settled'``: metered draw as a degenerate quantile set, actual load); over ``period``
+    (first month YYYY-MM, months) instead of the config's, e.g. a curtailment plan year."""
+    start, n_months = period if period is not None else (cfg.period.start, cfg.period.months)
+    months = billing_months(start, n_months, cfg.market.timezone)
     ts = hourly_index(months)
     site_ids = cfg.site_ids()
     levels = tuple(cfg.draw.levels)

@@ -187,12 +187,18 @@ def curtailment_parts(plan: CurtailmentPlan) -> list[str]:
                                                "system_load_mw": "system load", "draw_mw": "draw", "depth_mw": "cut",
                                                "p_cp": "P(coincident peak)", "value_shift_usd": "shift value",
                                                "value_capacity_usd": "capacity value", "cost_usd": "cost",
-                                               "net_usd": "net"},
+                                               "net_usd": "value per hour (ranking)",
+                                               "capacity_delivery_year": "capacity saving in"},
                       formats={**{c: kit.fixed(3) for c in mw}, "p_cp": kit.fixed(3), **{c: MONEY for c in usd}})
-    text = (f"Budget {s['budget_hours']} h, used {s['hours_used']} h, {s['curtailed_mwh']:,} MWh cut. "
-            f"Saves {fmt_usd(Decimal(s['shift_saving_usd']))} of energy price shift and an expected "
-            f"{fmt_usd(Decimal(s['capacity_saving_usd']))} a year of capacity charges "
-            f"(PLC −{s['plc_reduction_mw']:,} MW expected).")
+    years = "; ".join(f"{y['plan_year']}: {y['hours_used_in_year']} h used in the year, "
+                      f"{y['hours_in_billing_period']} h of them in this billing period" for y in s["plan_years"])
+    text = (f"Budget {s['budget_hours']} h for the {s['budget_period']}"
+            + (f" ({years})" if years else "") + f"; this billing period cuts {s['hours_used']} h, "
+            f"{s['curtailed_mwh']:,} MWh. Each saving is for one period: in this billing period, "
+            f"{fmt_usd(Decimal(s['shift_saving_usd']))} less energy price shift at a compute cost of "
+            f"{fmt_usd(Decimal(s['cost_usd']))}; on the capacity bill of the {s['capacity_saving_period']}, an "
+            f"expected {fmt_usd(Decimal(s['capacity_saving_usd']))} (PLC −{s['plc_reduction_mw']:,} MW expected). "
+            "The net value per hour below only ranks the hours; it adds savings of different periods.")
     return [kit.paragraph(text), table]
 
 
