@@ -115,6 +115,8 @@ COMMANDS: dict[str, Command] = {
                         SIMULATE_FLAGS),
     "train": Command("forecast.cli:train_main", "train the power model (Hydra overrides as arguments)", "config",
                      SCHEMA, TRAIN_FLAGS),
+    "corpus": Command("forecast.pipeline.corpus:main", "write the series of data folders to a shard corpus that "
+                      "forecast train streams (corpus.dir=DIR corpus.sources=[...])", "config", SCHEMA),
     "predict": Command("forecast.cli:predict_main", "batch forecast for an explicit reference time", "config", SCHEMA,
                        PREDICT_FLAGS),
     "epf-bench": Command("forecast.price.epf:main", "day-ahead price benchmark (epftoolbox protocol) on a market CSV",

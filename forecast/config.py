@@ -42,6 +42,20 @@ def _at_least(override: str, value: float, low: float) -> None:
         _fail(override, f"must be >= {low:g}, got {value}", f"{low:g}")
 
 
+def _zoned_time(override: str, value: str | None) -> None:
+    """A time given in config (None: not given) must parse and carry a zone."""
+    if value is None:
+        return
+    import pandas as pd
+
+    try:
+        t = pd.Timestamp(value)
+    except ValueError:
+        _fail(override, f"cannot parse {value!r}", "2025-12-01T00:00Z")
+    if t.tzinfo is None:
+        _fail(override, f"{value!r} has no timezone; write e.g. 2025-12-01T00:00Z", "2025-12-01T00:00Z")
+
+
 @dataclass
 class DataConfig:
     source: str = "simulate"  # simulate | files
@@ -163,16 +177,7 @@ class PredictConfig:
     batch_size: int = 4096
 
     def __post_init__(self):
-        if self.reference_time is not None:
-            import pandas as pd
-
-            try:
-                t = pd.Timestamp(self.reference_time)
-            except ValueError:
-                _fail("predict.reference_time", f"cannot parse {self.reference_time!r}", "2025-12-01T00:00Z")
-            if t.tzinfo is None:
-                _fail("predict.reference_time", f"{self.reference_time!r} has no timezone; write e.g. "
-                      "2025-12-01T00:00Z", "2025-12-01T00:00Z")
+        _zoned_time("predict.reference_time", self.reference_time)
 
 
 @dataclass
@@ -200,18 +205,9 @@ class BacktestConfig:
     report: bool = True
 
     def __post_init__(self):
-        import pandas as pd
-
         _choice("backtest.retrain", self.retrain, ("never", "every_k", "expanding"))
         for name in ("start", "end"):
-            v = getattr(self, name)
-            if v is not None:
-                try:
-                    t = pd.Timestamp(v)
-                except ValueError:
-                    _fail(f"backtest.{name}", f"cannot parse {v!r}")
-                if t.tzinfo is None:
-                    _fail(f"backtest.{name}", f"{v!r} has no timezone; write e.g. 2025-12-01T00:00Z")
+            _zoned_time(f"backtest.{name}", getattr(self, name))
         if self.every_days < 1 or self.k < 1 or self.window_days < 1 or self.lightgbm_every_h < 1 or self.ensemble < 1:
             _fail("backtest.k", "every_days, k, window_days, lightgbm_every_h and ensemble must be >= 1")
         if not 0 <= self.at_hour < 24:
@@ -227,8 +223,25 @@ class BacktestConfig:
 
 
 @dataclass
+class CorpusConfig:
+    """A shard corpus (``forecast.pipeline.corpus``): written by ``forecast corpus``; ``forecast train`` streams it."""
+
+    dir: str = ""  # the shard folder; "" = train on data.dir's series, in memory
+    sources: list[str] = field(default_factory=list)  # data folders written into it; empty = the configured data
+    series_per_shard: int = 32
+    shards_per_epoch: int = 4  # shards a rank loads per epoch (rotating through its own)
+    batches_per_epoch: int = 100  # batches per rank per epoch (every rank the same, so DDP ranks stay in step)
+    eval_shards: int = 1  # the last shards, never trained on: validation and test windows of unseen series
+
+    def __post_init__(self):
+        for key in ("series_per_shard", "shards_per_epoch", "batches_per_epoch", "eval_shards"):
+            _at_least(f"corpus.{key}", getattr(self, key), 1)
+
+
+@dataclass
 class Config:
     data: DataConfig = field(default_factory=DataConfig)
+    corpus: CorpusConfig = field(default_factory=CorpusConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
     trainer: TrainerConfig = field(default_factory=TrainerConfig)
     tracking: TrackingConfig = field(default_factory=TrackingConfig)

@@ -45,7 +45,8 @@ DEFAULTS_SHOWN = {"demo": "out_dir=outputs", "run": "out_dir=outputs", "train": 
                   "predict": "out_dir=outputs",
                   "backtest": "out_dir=outputs", "simulate": "out=data/scenario", "epf-bench": "test_days=728",
                   "price-curve": "draws=100", "series-bench": "horizon=24", "pledge": "action=forecast",
-                  "tracking-sync": "experiment=null", "init": "days=31", "validate": "out_dir=outputs"}
+                  "tracking-sync": "experiment=null", "init": "days=31", "validate": "out_dir=outputs",
+                  "corpus": "out_dir=outputs"}
 
 
 # ---------------------------------------------------------------------------------------------- --help

@@ -217,6 +217,27 @@ def site_series(inp: Inputs, dc: DataConfig, end: pd.Timestamp | None = None,
     return out
 
 
+def periods(end: pd.Timestamp, dc: DataConfig) -> tuple[pd.Timestamp, pd.Timestamp]:
+    """(validation start, test start) of data observed until ``end``: the last data.test_weeks are the test, the
+    data.val_weeks before them validation."""
+    test_start = end - pd.Timedelta(weeks=dc.test_weeks)
+    return test_start - pd.Timedelta(weeks=dc.val_weeks), test_start
+
+
+def _observed_end(s: SeriesArrays) -> pd.Timestamp:
+    have = np.flatnonzero(~np.isnan(s.y))
+    return s.ts[have[-1]] + HOUR if len(have) else s.ts[0]
+
+
+def train_origins(store: WindowStore, dc: DataConfig) -> np.ndarray:
+    """Training windows of every series of ``store`` by its own periods (series of a corpus end at different
+    times): targets end before that series' validation period starts, as in :func:`split`."""
+    H = pd.Timedelta(hours=dc.horizon_h)
+    parts = [store.origins(k, end=periods(_observed_end(s), dc)[0] - H + HOUR, every_h=dc.train_every_h)
+             for k, s in enumerate(store.series)]
+    return np.concatenate(parts) if parts else np.zeros(0, np.int64)
+
+
 @dataclass
 class Split:
     train: np.ndarray
@@ -229,10 +250,9 @@ class Split:
 
 def split(store: WindowStore, dc: DataConfig) -> Split:
     """Time split: targets of training windows end before validation starts, which ends before the test."""
-    end = min(s.ts[~np.isnan(s.y)][-1] for s in store.series) + HOUR
+    end = min(_observed_end(s) for s in store.series)
     H = pd.Timedelta(hours=dc.horizon_h)
-    test_start = end - pd.Timedelta(weeks=dc.test_weeks)
-    val_start = test_start - pd.Timedelta(weeks=dc.val_weeks)
+    val_start, test_start = periods(end, dc)
     parts = {"train": [], "val": [], "test": []}
     for k in range(len(store.series)):
         parts["train"].append(store.origins(k, end=val_start - H + HOUR, every_h=dc.train_every_h))

@@ -5,6 +5,8 @@ from a shard corpus larger than memory."""
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
+from pathlib import Path
 import time
 
 import lightning as L
@@ -121,6 +123,9 @@ class WindowData(L.LightningDataModule):
         self.train_set = IndexBatches(train_index, batch_size, shuffle=True, seed=seed, max_windows=max_train_windows)
         self.val_set = IndexBatches(val_index, batch_size * 2, shuffle=False)
 
+    def batches_per_epoch(self) -> int:
+        return self.train_set.n_batches()
+
     def train_dataloader(self):
         return torch.utils.data.DataLoader(self.train_set, batch_size=None, num_workers=0)
 
@@ -139,10 +144,12 @@ class ShardEpochs(torch.utils.data.IterableDataset):
     Every rank yields the same number of batches, so DDP ranks stay in step; ranks read disjoint shards."""
 
     def __init__(self, paths: list, history: int, horizon: int, batch_size: int, batches: int,
-                 shards_per_epoch: int = 1, seed: int = 0, rank: int = 0, world: int = 1, every_h: int = 1):
+                 shards_per_epoch: int = 1, seed: int = 0, rank: int = 0, world: int = 1, every_h: int = 1,
+                 select: Callable[[WindowStore], np.ndarray] | None = None):
         self.mine = rank_shards(paths, rank, world)
         self.history, self.horizon, self.batch_size, self.batches = history, horizon, batch_size, batches
         self.shards_per_epoch, self.seed, self.rank, self.every_h = shards_per_epoch, seed, rank, every_h
+        self.select = select  # the training windows of a loaded store (default: every window, every_h apart)
         self.epoch = 0
         self.store: WindowStore | None = None  # the current epoch's windows (moved to the training device)
         self.loaded: list = []  # the current epoch's shard paths
@@ -154,7 +161,10 @@ class ShardEpochs(torch.utils.data.IterableDataset):
         """Load the shards of ``epoch`` into ``store`` (host); (n,) global indices of its training windows."""
         self.loaded = epoch_shards(self.mine, epoch, self.shards_per_epoch)
         self.store = WindowStore(read_shards(self.loaded), self.history, self.horizon)
-        index = np.concatenate([self.store.origins(k, every_h=self.every_h) for k in range(len(self.store.series))])
+        if self.select is not None:
+            index = self.select(self.store)
+        else:
+            index = np.concatenate([self.store.origins(k, every_h=self.every_h) for k in range(len(self.store.series))])
         if not len(index):
             raise ValueError(f"corpus shards {[str(p) for p in self.loaded]} hold no window with history "
                              f"{self.history} h and horizon {self.horizon} h")
@@ -171,30 +181,45 @@ class ShardEpochs(torch.utils.data.IterableDataset):
 
 
 class CorpusData(L.LightningDataModule):
-    """Training windows streamed from the shard corpus under ``folder`` (``forecast.data.corpus``): per epoch
-    a rotating subset of this rank's shards in a WindowStore on the training device. ``rank`` / ``world``
-    default to the trainer's (DDP: each rank its own shards)."""
+    """Training windows streamed from a shard corpus (``forecast.data.corpus``): per epoch a rotating subset of
+    this rank's shards in a WindowStore on the training device. ``shards``: a folder (every shard) or a list of
+    shard paths. ``val=(store, index)``: validation windows of a store held in memory (split across ranks).
+    ``rank`` / ``world`` default to the trainer's (DDP: each rank its own shards)."""
 
-    def __init__(self, folder, history: int, horizon: int, batch_size: int, batches_per_epoch: int,
+    def __init__(self, shards, history: int, horizon: int, batch_size: int, batches_per_epoch: int,
                  shards_per_epoch: int = 1, seed: int = 0, every_h: int = 1, rank: int | None = None,
-                 world: int | None = None):
+                 world: int | None = None, select: Callable[[WindowStore], np.ndarray] | None = None,
+                 val: tuple[WindowStore, np.ndarray] | None = None):
         super().__init__()
-        self.folder, self.rank, self.world = folder, rank, world
+        self.shards, self.rank, self.world = shards, rank, world
         self.args = dict(history=history, horizon=horizon, batch_size=batch_size, batches=batches_per_epoch,
-                         shards_per_epoch=shards_per_epoch, seed=seed, every_h=every_h)
+                         shards_per_epoch=shards_per_epoch, seed=seed, every_h=every_h, select=select)
         self.train_set: ShardEpochs | None = None
+        self.val_store, self.val_set = (val[0], IndexBatches(val[1], batch_size * 2, shuffle=False)) if val else (None, None)
 
     def setup(self, stage: str | None = None):
         trainer = self.trainer
         rank = self.rank if self.rank is not None else (trainer.global_rank if trainer is not None else 0)
         world = self.world if self.world is not None else (trainer.world_size if trainer is not None else 1)
-        self.train_set = ShardEpochs(shard_paths(self.folder), rank=rank, world=world, **self.args)
+        paths = shard_paths(self.shards) if isinstance(self.shards, (str, Path)) else list(self.shards)
+        self.train_set = ShardEpochs(paths, rank=rank, world=world, **self.args)
+
+    def batches_per_epoch(self) -> int:
+        return self.args["batches"]
 
     def train_dataloader(self):
         return torch.utils.data.DataLoader(self.train_set, batch_size=None, num_workers=0)
 
+    def val_dataloader(self):
+        if self.val_set is None:
+            return []
+        return torch.utils.data.DataLoader(self.val_set, batch_size=None, num_workers=0)
+
     def on_after_batch_transfer(self, batch, dataloader_idx):
-        return self.train_set.store.to(batch.device).gather(batch)
+        trainer = self.trainer
+        validating = trainer is not None and (trainer.validating or trainer.sanity_checking)
+        store = self.val_store if validating else self.train_set.store
+        return store.to(batch.device).gather(batch)
 
 
 class ShardAudit(L.Callback):

@@ -29,7 +29,8 @@ from forecast.evaluation.holdout import evaluate, plot_test
 from forecast.io import atomic_write_text
 from forecast.models import registry
 from forecast.models.device import Runtime, resolve
-from forecast.models.lit import EpochTimer, LitForecaster, ShardAudit, WindowData, seed_everything
+from forecast.models.lit import CorpusData, EpochTimer, LitForecaster, ShardAudit, WindowData, seed_everything
+from forecast.pipeline.corpus import CorpusAudit, corpus_data
 from forecast.pipeline.promote import Decision, gate
 from forecast.types import Quantiles
 
@@ -79,14 +80,20 @@ class _Fit:
     audit: dict[str, float]
 
 
-def fit(cfg: Config, store: WindowStore, sp: Split, rt: Runtime, run: tracking.Run | None,
+def window_data(cfg: Config, store: WindowStore, sp: Split) -> WindowData:
+    """The split's training and validation windows of one store in memory."""
+    tc = cfg.trainer
+    return WindowData(store, sp.train, sp.val, tc.batch_size, seed=tc.seed, max_train_windows=tc.max_train_windows)
+
+
+def fit(cfg: Config, data: WindowData | CorpusData, rt: Runtime, run: tracking.Run | None,
         ck: tuple[str, str | None] | None = None) -> _Fit:
-    """Train the configured model on the split's training windows (best checkpoint on validation pinball);
+    """Train the configured model on ``data``'s training windows (best checkpoint on validation pinball): one
+    store in memory (:func:`window_data`) or a streamed corpus (``pipeline.corpus.corpus_data``);
     ``ck`` = (checkpoint folder, checkpoint to resume from), default ``checkpoints(cfg)``."""
     dc, tc = cfg.data, cfg.trainer
     model = registry.build(cfg.model, dc.history_h, dc.horizon_h)
-    data = WindowData(store, sp.train, sp.val, tc.batch_size, seed=tc.seed, max_train_windows=tc.max_train_windows)
-    steps = data.train_set.n_batches()
+    steps = data.batches_per_epoch()
     lit = LitForecaster(model, tuple(cfg.model.quantiles), cfg.model.optimizer, steps_per_epoch=steps,
                         max_epochs=tc.max_epochs)
     if tc.compile:
@@ -94,7 +101,8 @@ def fit(cfg: Config, store: WindowStore, sp: Split, rt: Runtime, run: tracking.R
     ckdir, resume_from = ck or checkpoints(cfg)
     best = ModelCheckpoint(dirpath=ckdir, monitor="val_pinball", mode="min", save_top_k=1, filename="best",
                            save_last=True)  # last.ckpt after every epoch: what trainer.resume=last continues
-    timer, audit = EpochTimer(), ShardAudit(data.train_set, len(store.y))
+    timer = EpochTimer()
+    audit = ShardAudit(data.train_set, len(data.store.y)) if isinstance(data, WindowData) else CorpusAudit(data)
     callbacks = [best, timer, audit] + ([tracking.EpochMetricsCallback(run)] if run is not None else [])
     trainer = L.Trainer(
         accelerator=rt.accelerator, devices=tc.devices, num_nodes=tc.num_nodes, strategy=tc.strategy,
@@ -112,7 +120,7 @@ def fit(cfg: Config, store: WindowStore, sp: Split, rt: Runtime, run: tracking.R
     if trainer.is_global_zero:
         atomic_write_text(Path(ckdir) / COMPLETE, f"{trainer.global_step}\n")
     # windows per epoch over all ranks (each rank takes len(train_dataloader) batches)
-    seen = data.train_set.first_epoch_seen
+    seen = getattr(data.train_set, "first_epoch_seen", None)
     per_epoch = (len(seen) if seen is not None else steps * tc.batch_size) * trainer.world_size
     throughput = {"train_windows_per_s": timer.windows_per_s(per_epoch),
                   "epoch_s_median": timer.median_epoch_s(), "epochs": float(trainer.current_epoch)}
@@ -179,14 +187,20 @@ def train(cfg: Config) -> TrainResult:
     if not primary and dc.source == "simulate":
         # the seeded simulator gives every rank the same data; only rank 0 writes it to data.dir
         dc = dataclasses.replace(dc, dir=tempfile.mkdtemp(prefix="forecast-data-"))
-    store = WindowStore(site_series(load_inputs(dc), dc), dc.history_h, dc.horizon_h, device="cpu")
-    sp = split(store, dc)
-    log.info("windows: train %d, val %d, test %d", len(sp.train), len(sp.val), len(sp.test))
+    if cfg.corpus.dir:  # streamed from shards; validated and tested on the held-out shards' series
+        data, store, sp = corpus_data(cfg)
+        log.info("corpus %s: %d training shards, %d held-out series (val %d, test %d windows)", cfg.corpus.dir,
+                 len(data.shards), len(store.series), len(sp.val), len(sp.test))
+    else:
+        store = WindowStore(site_series(load_inputs(dc), dc), dc.history_h, dc.horizon_h, device="cpu")
+        sp = split(store, dc)
+        data = window_data(cfg, store, sp)
+        log.info("windows: train %d, val %d, test %d", len(sp.train), len(sp.val), len(sp.test))
     # only rank 0 opens an MLflow run; the others train and return
     tracked = (tracking.run(to_dict(cfg), experiment=cfg.tracking.experiment, tracking_uri=cfg.tracking.uri,
-                            tags={"data.dir": str(Path(cfg.data.dir).resolve())}) if primary else contextlib.nullcontext())
+                            tags=_data_tags(cfg)) if primary else contextlib.nullcontext())
     with tracked as run:
-        f = fit(cfg, store, sp, rt, run, ck)
+        f = fit(cfg, data, rt, run, ck)
         if not f.trainer.is_global_zero or run is None:
             return TrainResult("", None, {}, Path(), [], time.perf_counter() - t0, f.throughput, "", is_global_zero=False)
         run.log_metrics({k: v for k, v in {**f.throughput, **f.audit}.items() if np.isfinite(v)})
@@ -194,6 +208,12 @@ def train(cfg: Config) -> TrainResult:
         version, metrics, ckpt, plots, dec = record(cfg, model, store, sp, run)
         return TrainResult(run.run_id, version, metrics, ckpt, plots, time.perf_counter() - t0, f.throughput, run.uri,
                            promotion=dec.reason, promoted=dec.promoted)
+
+
+def _data_tags(cfg: Config) -> dict[str, str]:
+    if cfg.corpus.dir:
+        return {"corpus.dir": str(Path(cfg.corpus.dir).resolve())}
+    return {"data.dir": str(Path(cfg.data.dir).resolve())}
 
 
 def record(cfg: Config, model: torch.nn.Module, store: WindowStore, sp: Split,
