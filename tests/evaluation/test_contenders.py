@@ -147,3 +147,17 @@ def test_statsforecast_peers_on_the_same_origins(tmp_path):
     q = out["autoets"]
     assert q.shape == (2, 24, 3) and np.isfinite(q).all() and (np.diff(q, axis=-1) >= 0).all()
     assert any(c["model"] == "autoets" and c["n_val"] >= 2 for c in ledger.calibration)
+
+
+def test_neuralforecast_peer_trains_with_the_budget_it_is_given():
+    pytest.importorskip("neuralforecast", reason="NeuralForecast not installed (optional extra: pip install '.[peers]')")
+    p = prepare(_occupancy(days=24, seed=6), "occ", [], 24, 168)
+    cfg = BenchConfig("x.csv", "ts", "occ", **{**FAST, "epochs": 1, "batch_size": 512, "lightgbm": False,
+                                               "peers": ["nhits"]})
+    policy = Policy(val_share=0.2)
+    ledger = ct.Ledger()
+    q = contenders_extra(cfg, p, policy, ledger)(p.test_start, p.origins[:2])["nhits"]
+    tr, _, _ = windows_before(p.store, p.test_start, policy)
+    assert ledger.budget == [{"at": str(p.test_start), "max_steps": budget(cfg)(len(tr)), "windows_batch_size": 512,
+                              "lr": cfg.lr, "input_size": 168}]
+    assert q.shape == (2, 24, 3) and (np.diff(q, axis=-1) >= 0).all()
