@@ -36,6 +36,7 @@ from decimal import Decimal
 import numpy as np
 import pandas as pd
 
+from forecast.pledge import backstop
 from forecast.pledge.bands import monte_carlo, set_bands  # noqa: F401  (monte_carlo re-exported)
 from forecast.pledge.book import central_lines  # noqa: F401  (re-exported)
 from forecast.pledge.config import PledgeConfig
@@ -97,6 +98,7 @@ def sensitivity(cfg: PledgeConfig, inp: Inputs, h: dict, lines: list[LineItem],
             uu = type(u)(**{**u.__dict__, "capex_usd": k})
             amt = total(cents(upgrade_charge(uu, m.label)[0]) for m in inp.months)
             rows.append(("capex", f"{u.upgrade_id} capex {name} ({dec(k):,.0f} USD)", "upgrade", amt))
+    rows += backstop.sensitivity_rows(cfg, inp.months, obl)
     return pd.DataFrame(rows, columns=["assumption", "case", "item", "amount_usd"])
 
 

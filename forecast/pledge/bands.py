@@ -20,6 +20,7 @@ from decimal import Decimal
 
 import numpy as np
 
+from forecast.pledge import backstop
 from forecast.pledge.config import PledgeConfig, TariffCfg
 from forecast.pledge.inputs import Inputs
 from forecast.pledge.line_items import Accounting, LineItem
@@ -156,11 +157,12 @@ def monte_carlo(cfg: PledgeConfig, inp: Inputs, curve: PriceResponse, lines: lis
 
 def scalar_draws(cfg: PledgeConfig, inp: Inputs, n: int) -> dict:
     """Draws of the ranged scalar inputs: ``capex`` {upgrade id: (n,) USD}; ``capacity_shift`` {month: (n,)
-    system capacity shift USD} for months whose delivery year has a demand-curve range."""
+    system capacity shift USD} for months whose delivery year has a demand-curve range; ``backstop``
+    {"site:month": (n,) USD} in the backstop's term."""
     plc = float(sum(s.plc_mw for s in cfg.sites))
     dys = {d.delivery_year: d for d in cfg.tariff.capacity}
     curves = demand_curve_draws(cfg, n) if plc > 0 else {}
-    return {"capex": capex_draws(cfg, n),
+    return {"capex": capex_draws(cfg, n), "backstop": backstop.sampled(cfg, inp.months, n),
             "capacity_shift": {m.label: capacity_shift_draws(dys[m.delivery_year], curves[m.delivery_year], plc,
                                                              m.days)
                                for m in inp.months if m.delivery_year in curves}}
@@ -180,6 +182,8 @@ def line_values(inp: Inputs, lines: list[LineItem], mc: dict) -> dict[str, np.nd
         uid = ln.line_id.split(":")[2] if ln.item == "upgrade" else None
         if uid in ex["capex"] and ln.unit_value is not None:
             v[:, m] = ex["capex"][uid] * ln.unit_value  # the charge is linear in capex
+        elif ln.item == "backstop" and f"{ln.site_id}:{ln.month}" in ex.get("backstop", {}):
+            v[:, m] = ex["backstop"][f"{ln.site_id}:{ln.month}"]
         elif ln.item == "shift_capacity" and ln.month in ex["capacity_shift"] and ln.unit_value is not None:
             v[:, m] = ex["capacity_shift"][ln.month] * ln.unit_value  # the site's PLC share
         else:

@@ -12,6 +12,7 @@ from decimal import Decimal
 import numpy as np
 import pandas as pd
 
+from forecast.pledge import backstop
 from forecast.pledge.calendar import BillingMonth, hour_ending_label
 from forecast.pledge.config import PledgeConfig, SiteCfg
 from forecast.pledge.formulas import (capacity_price, capacity_shift, dy_table, rint_cents, rint_kwh,
@@ -144,6 +145,23 @@ def _upgrade_line(k: _Book, x: _Slot, u) -> LineItem:
                  inputs_hash=h, unit_value=per_usd)
 
 
+def _backstop_line(k: _Book, x: _Slot) -> LineItem | None:
+    """The site's share of the reliability backstop procurement in the month (forecast.pledge.backstop)."""
+    b = k.cfg.backstop
+    cap_tot = float(sum(s.capacity_mw for s in k.cfg.sites))
+    mw, price, amt = backstop.amount(b, k.obl.plc[x.s][x.m], x.site.capacity_mw, cap_tot, x.bm.days)
+    if mw == 0:
+        return None
+    formula = backstop.formula(b)
+    draws = k.expect.get("backstop", {}).get(f"{x.site.site_id}:{x.bm.label}") if k.expect is not None else None
+    if draws is not None and np.ptp(draws) > 0:  # the mean over the configured ranges
+        amt = Decimal(float(np.mean(draws)))
+        formula += f"; mean of {len(draws)} samples of the ranges of price, market credit and pool"
+    return _line(x, f"backstop:{x.site.site_id}", "bill", "backstop", quantity=mw.quantize(KWH, ROUNDING) * x.bm.days,
+                 quantity_unit="allocated MW-day", price=price, price_unit="USD/MW-day (net of the market credit)",
+                 amount=cents(amt), formula=formula, inputs_hash=sha(repr(b)))
+
+
 def _shift_energy_line(k: _Book, x: _Slot) -> LineItem:
     cfg, inp, lab, a, b = k.cfg, k.inp, x.bm.label, x.a, x.b
     amt = Decimal(int(k.shift_c[x.s, a:b].sum())) * CENT
@@ -179,7 +197,7 @@ def _shift_capacity_line(k: _Book, x: _Slot) -> LineItem:
 
 def _slot_lines(k: _Book, x: _Slot) -> list[LineItem]:
     """The lines of one site and month, in ledger order: energy, demand, capacity, transmission, upgrades,
-    shift_energy, shift_capacity (each only where its tariff or site value applies)."""
+    backstop, shift_energy, shift_capacity (each only where its tariff or site value applies)."""
     t, site = k.cfg.tariff, x.site
     out = [_energy_line(k, x)]
     if t.demand_charge_usd_per_kw_month > 0:
@@ -190,6 +208,8 @@ def _slot_lines(k: _Book, x: _Slot) -> list[LineItem]:
     if t.transmission_usd_per_mw_day > 0 and k.obl.nspl[x.s][x.m] > 0:
         out.append(_transmission_line(k, x))
     out += [_upgrade_line(k, x, u) for u in k.cfg.upgrades if u.site_id == site.site_id]
+    if backstop.in_term(k.cfg.backstop, x.bm.label):
+        out += [ln for ln in (_backstop_line(k, x),) if ln is not None]
     out.append(_shift_energy_line(k, x))
     if plc > 0:
         out.append(_shift_capacity_line(k, x))

@@ -19,8 +19,8 @@ from omegaconf import MISSING, DictConfig, OmegaConf
 
 from forecast.config import compose as compose_config
 from forecast.pledge.config_checks import P, PledgeConfigError, check, choice
-from forecast.pledge.tariff_config import (DeliveryYearCfg, PriceCurveCfg, TariffCfg,  # noqa: F401  (re-exported)
-                                           UpgradeCfg, check_upgrades)
+from forecast.pledge.tariff_config import (BackstopCfg, DeliveryYearCfg, PriceCurveCfg,  # noqa: F401  (re-exported)
+                                           TariffCfg, UpgradeCfg, check_upgrades)
 
 
 @dataclass
@@ -227,6 +227,7 @@ class PledgeConfig:
     price_curve: PriceCurveCfg = field(default_factory=PriceCurveCfg)
     tariff: TariffCfg = field(default_factory=TariffCfg)
     upgrades: list[UpgradeCfg] = field(default_factory=list)
+    backstop: BackstopCfg = field(default_factory=BackstopCfg)
     shift: ShiftCfg = field(default_factory=ShiftCfg)
     montecarlo: MonteCarloCfg = field(default_factory=MonteCarloCfg)
     curtailment: CurtailmentCfg = field(default_factory=CurtailmentCfg)
@@ -263,6 +264,11 @@ class PledgeConfig:
             if self.actuals.source == "stylised":
                 check(s.actual_mw is None or s.actual_mw >= 0, f"{k}.actual_mw", s.actual_mw, "must be >= 0")
         check_upgrades(self.upgrades, ids)
+        b, plc = self.backstop, sum(s.plc_mw for s in self.sites)
+        if b.enabled and b.allocation == "plc_share":
+            for key, pool in (("pool_mw", b.pool_mw), ("pool_low_mw", b.pool_low_mw)):
+                check(pool is None or pool >= plc, f"{P}.backstop.{key}", pool, f"is below the operator's own PLC "
+                      f"{plc} MW (the pool holds every large load the cost is spread over)", repr(max(plc, 1.0)))
         from forecast.pledge.calendar import billing_months
         months = billing_months(self.period.start, self.period.months, self.market.timezone)
         dys = {d.delivery_year for d in self.tariff.capacity}

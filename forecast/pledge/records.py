@@ -34,7 +34,7 @@ class PledgeResult:
     trueup: pd.DataFrame | None = None
 
 
-ASSUMPTION_KEYS = ("market", "tariff", "upgrades", "price_curve", "shift.phi", "shift.new_generation_mw",
+ASSUMPTION_KEYS = ("market", "tariff", "upgrades", "backstop", "price_curve", "shift.phi", "shift.new_generation_mw",
                    "system_load.includes_campus")
 SITE_ASSUMPTIONS = ("site_id", "capacity_mw", "plc_mw", "nspl_mw", "contract_demand_mw")
 

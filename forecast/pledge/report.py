@@ -28,7 +28,7 @@ from forecast.pledge.curtail import CurtailmentPlan  # noqa: E402
 from forecast.pledge.money import fmt_musd, fmt_usd, total  # noqa: E402
 
 ITEM_LABEL = {"energy": "Energy", "demand": "Demand charge", "capacity": "Capacity (PLC)",
-              "transmission": "Transmission", "upgrade": "Pledge 1: upgrades",
+              "transmission": "Transmission", "upgrade": "Pledge 1: upgrades", "backstop": "Reliability backstop (share)",
               "shift_energy": "Pledge 2: energy price shift", "shift_capacity": "Pledge 2: capacity shift"}
 ITEMS = list(ITEM_LABEL)
 DPI = 110

@@ -239,3 +239,61 @@ def check_upgrades(upgrades: list[UpgradeCfg], site_ids: set[str]) -> None:
         from forecast.pledge.calendar import parse_month
         parse_month(u.in_service, f"{k}.in_service")
         check_range(k, "capex", "_usd", u.capex_low_usd, u.capex_usd, u.capex_high_usd)
+
+
+BACKSTOP_ALLOCATIONS = ("plc_share", "fixed_share")
+
+
+@dataclass
+class BackstopCfg:
+    """The operator's share of a long-term reliability backstop procurement (DOMAIN.md §6; forecast.pledge.backstop).
+
+    The procurement costs ``contract_mw`` × (min(price, cost cap) − market credit) a day for ``term_years`` from
+    ``start`` (contracts for difference: the market capacity revenue of the contracted MW is credited back, so a
+    day can cost less than nothing); large loads bear it by ``allocation``: ``plc_share`` = each site's PLC over the
+    large-load pool ``pool_mw`` (the PLC of every load the rule assigns it to, the operator's included),
+    ``fixed_share`` = ``share`` of the whole, split over the sites by capacity. Ranges (low/high, two-piece uniform
+    with the mean at the value) give the line its band. Every default is a stylised figure of ``source``."""
+
+    enabled: bool = False
+    source: str = ("PJM reliability backstop procurement as reported in 2026 (about 14.9 GW, 15-year terms, in "
+                   "service by June 2031, average cost cap about $555/MW-day, costs to large loads): stylised")
+    contract_mw: float = 14900.0
+    price_usd_per_mw_day: float = 520.0  # average contract price (pay-as-bid)
+    cost_cap_usd_per_mw_day: Optional[float] = 555.0  # the average cost cap; null = none
+    market_credit_usd_per_mw_day: float = 0.0  # capacity-market revenue credited back per contracted MW-day
+    start: str = "2031-06"  # first local month in service, YYYY-MM
+    term_years: int = 15
+    allocation: str = "plc_share"
+    pool_mw: float = 30000.0  # plc_share: large loads' total PLC the cost is spread over, MW
+    share: float = 0.0  # fixed_share: the operator's share of the procurement, in [0, 1]
+    price_low_usd_per_mw_day: Optional[float] = None
+    price_high_usd_per_mw_day: Optional[float] = None
+    market_credit_low_usd_per_mw_day: Optional[float] = None
+    market_credit_high_usd_per_mw_day: Optional[float] = None
+    pool_low_mw: Optional[float] = None
+    pool_high_mw: Optional[float] = None
+
+    def __post_init__(self):
+        k = f"{P}.backstop"
+        check(finite(self.contract_mw) and self.contract_mw >= 0, f"{k}.contract_mw", self.contract_mw, "must be >= 0",
+              "14900")
+        check(finite(self.price_usd_per_mw_day) and self.price_usd_per_mw_day >= 0, f"{k}.price_usd_per_mw_day",
+              self.price_usd_per_mw_day, "must be >= 0", "520")
+        check(self.cost_cap_usd_per_mw_day is None or self.cost_cap_usd_per_mw_day >= 0,
+              f"{k}.cost_cap_usd_per_mw_day", self.cost_cap_usd_per_mw_day, "must be >= 0 or null", "555")
+        check(finite(self.market_credit_usd_per_mw_day) and self.market_credit_usd_per_mw_day >= 0,
+              f"{k}.market_credit_usd_per_mw_day", self.market_credit_usd_per_mw_day, "must be >= 0", "0")
+        from forecast.pledge.calendar import parse_month
+        parse_month(self.start, f"{k}.start")
+        check(1 <= self.term_years <= 40, f"{k}.term_years", self.term_years, "must be in 1..40", "15")
+        choice(f"{k}.allocation", self.allocation, BACKSTOP_ALLOCATIONS)
+        check(finite(self.pool_mw) and self.pool_mw > 0, f"{k}.pool_mw", self.pool_mw, "must be > 0", "30000")
+        check(0 <= self.share <= 1, f"{k}.share", self.share, "must be in [0, 1]", "0.03")
+        check_range(k, "price", "_usd_per_mw_day", self.price_low_usd_per_mw_day, self.price_usd_per_mw_day,
+                    self.price_high_usd_per_mw_day)
+        check_range(k, "market_credit", "_usd_per_mw_day", self.market_credit_low_usd_per_mw_day,
+                    self.market_credit_usd_per_mw_day, self.market_credit_high_usd_per_mw_day)
+        check_range(k, "pool", "_mw", self.pool_low_mw, self.pool_mw, self.pool_high_mw)
+        check(self.pool_low_mw is None or self.pool_low_mw > 0, f"{k}.pool_low_mw", self.pool_low_mw, "must be > 0",
+              "20000")
