@@ -213,11 +213,15 @@ def predict_main(argv: list[str]) -> int:
     from forecast.config import ConfigError, compose, to_object
     from forecast.pipeline.predict import predict
 
-    cfg = to_object(compose(argv))
+    given_data = (any(a.split("=", 1)[0] == "data" or a.startswith("data.") for a in argv)
+                  and not any(a.startswith("predict.data_from=") for a in argv))
+    cfg = to_object(compose([*argv, "predict.data_from=config"] if given_data else argv))  # data.* given: used
     if cfg.predict.reference_time is None:
         raise ConfigError("predict.reference_time", "forecast predict needs the issue time", "2025-12-01T00:00Z")
     res = predict(cfg)
-    print(f"{res.path}: {res.rows} rows, issued {res.issued_at}, model {res.model_version} (run {res.run_id})")
+    print(f"{res.path}: {res.rows} rows, issued {res.issued_at}, model {res.model_version} (run {res.run_id})"
+          f"{'' if res.written else ' (unchanged: the same file was already there)'}")
+    print(f"data: {res.data_dir} ({'recorded with the model' if res.data_from == 'model' else 'data.dir'})")
     if res.csv_path:
         print(res.csv_path)
     return 0

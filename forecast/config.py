@@ -175,9 +175,11 @@ class PredictConfig:
     out: str = "outputs/forecasts"
     csv: bool = False
     batch_size: int = 4096
+    data_from: str = "model"  # model: the data settings recorded with the model (data.dir …) | config: data.*
 
     def __post_init__(self):
         _zoned_time("predict.reference_time", self.reference_time)
+        _choice("predict.data_from", self.data_from, ("model", "config"))
 
 
 @dataclass

@@ -6,6 +6,7 @@ teammate in the group can read the outputs."""
 
 from __future__ import annotations
 
+import filecmp
 import os
 import tempfile
 from collections.abc import Callable
@@ -46,3 +47,31 @@ def atomic_write(path: str | os.PathLike, write: Callable[[str], object]) -> Pat
 def atomic_write_text(path: str | os.PathLike, text: str) -> Path:
     """Write ``text`` (UTF-8) to ``path`` atomically."""
     return atomic_write(path, lambda tmp: Path(tmp).write_text(text, encoding="utf-8"))
+
+
+def write_once(path: str | os.PathLike, write: Callable[[str], object]) -> tuple[Path, bool]:
+    """Like :func:`atomic_write`, but never replaces a file: (path, True) when it was written; (path, False) when
+    the file was there with the same bytes. Raises ``FileExistsError`` when it is there with other bytes."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=path.suffix or ".tmp", dir=path.parent)
+    os.close(fd)
+    try:
+        write(tmp)
+        with open(tmp, "rb") as fh:
+            os.fsync(fh.fileno())
+        shared_mode(tmp)
+        try:
+            os.link(tmp, path)  # creates path only where none exists, atomically
+            return path, True
+        except FileExistsError:
+            pass
+        except OSError:  # a filesystem without hard links: create-if-absent, then the rename
+            if not path.exists():
+                os.replace(tmp, path)
+                return path, True
+        if filecmp.cmp(tmp, path, shallow=False):
+            return path, False
+        raise FileExistsError(f"{path} exists with other contents; it is never overwritten")
+    finally:
+        Path(tmp).unlink(missing_ok=True)

@@ -9,7 +9,8 @@ The flags are aliases of overrides (--reference-time T is predict.reference_time
 
 Loads the model by registry alias (tracking.model_name@tracking.alias) or a checkpoint,
 forecasts every site from what was known at the reference time, and writes
-<out>/forecast_<time>.parquet atomically; rerunning the same reference time gives the same file.
+<out>/forecast_<time>_<model>-v<version>.parquet atomically; rerunning the same reference time and model
+gives the same file, and a file is never overwritten with other values.
 """
 
 import sys

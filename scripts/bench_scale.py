@@ -25,10 +25,12 @@ materialised arrays (T·H·C·4 bytes per series) fit in memory; otherwise the o
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import inspect
 import json
 import os
 import resource
+import shutil
 import statistics
 import subprocess
 import sys
@@ -186,11 +188,13 @@ def predict_child(folder: str, ckpt: str, out: str, repeats: int, device: str) -
                              f"trainer.accelerator={device}", f"model.quantiles={Q9}"]))
     runs = []
     for i in range(repeats + 1):
-        t0 = time.perf_counter()
-        res = predict(cfg, model_ref=ckpt, reference_time=T_REF)
+        run_cfg = dataclasses.replace(cfg, predict=dataclasses.replace(cfg.predict, out=f"{out}/run{i}"))
+        t0 = time.perf_counter()  # each run writes its own file (a forecast file is never rewritten)
+        res = predict(run_cfg, model_ref=ckpt, reference_time=T_REF)
         if i:
             runs.append(time.perf_counter() - t0)
-    cols = [c for c in pq.read_schema(res.path).names if c.startswith("p") and c[1:].isdigit()]
+        cols = [c for c in pq.read_schema(res.path).names if c.startswith("p") and c[1:].isdigit()]
+        shutil.rmtree(f"{out}/run{i}")  # untimed: only one run's file on disk at a time
     return {"seconds": statistics.median(runs), "runs": runs, "rows": res.rows, "quantiles": len(cols),
             "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
 

@@ -91,8 +91,10 @@ def test_forecast_uses_only_data_known_at_the_reference_time(trained, tmp_path):
     m.loc[m.ts >= t, "power_mw"] *= 3.0
     m.to_parquet(dst / "meter.parquet", index=False)
     cfg2 = dataclasses.replace(cfg, data=dataclasses.replace(cfg.data, dir=str(dst)),
-                               predict=dataclasses.replace(cfg.predict, out=str(tmp_path / "fc")))
-    poisoned = predict(cfg2, reference_time=t).frame
+                               predict=dataclasses.replace(cfg.predict, out=str(tmp_path / "fc"), data_from="config"))
+    res2 = predict(cfg2, reference_time=t)
+    assert res2.data_from == "config" and res2.data_dir == str(dst)  # the poisoned folder was read
+    poisoned = res2.frame
     pd.testing.assert_frame_equal(base, poisoned)
 
 
@@ -133,10 +135,38 @@ def test_batch_script_from_the_command_line(trained, tmp_path):
            "--out", str(tmp_path), "--csv", f"data.dir={cfg.data.dir}", f"tracking.uri={cfg.tracking.uri}"]
     p = subprocess.run(cmd, capture_output=True, text=True, timeout=300, cwd=work)
     assert p.returncode == 0, p.stderr[-2000:]
-    assert f"{tmp_path}/forecast_20240320T0000Z.parquet: 672 rows" in p.stdout
-    assert (tmp_path / "forecast_20240320T0000Z.csv").exists()
+    assert f"{tmp_path}/forecast_20240320T0000Z_power-forecaster-v1.parquet: 672 rows" in p.stdout
+    assert f"data: {cfg.data.dir} (data.dir)" in p.stdout  # data.dir given on the command line: used
+    assert (tmp_path / "forecast_20240320T0000Z_power-forecaster-v1.csv").exists()
     bad = subprocess.run(cmd[:3] + ["2024-03-20 00:00"] + cmd[4:], capture_output=True, text=True, timeout=300, cwd=work)
     assert bad.returncode != 0 and "has no timezone" in bad.stderr
+
+
+def test_predict_reads_the_models_data_and_never_overwrites_a_forecast(trained, tmp_path):
+    import dataclasses
+
+    from forecast.errors import UsageError
+    from forecast.pipeline.predict import predict
+
+    cfg, res, work = trained
+    t = "2024-03-20T00:00:00Z"
+    elsewhere = dataclasses.replace(cfg, data=dataclasses.replace(cfg.data, dir=str(tmp_path / "no-such-folder")),
+                                    predict=dataclasses.replace(cfg.predict, out=str(tmp_path / "fc")))
+    a = predict(elsewhere, reference_time=t)  # the folder recorded with the model, not data.dir
+    assert a.data_from == "model" and a.data_dir == str((work / "data").resolve()) and a.written
+    assert a.path.name == "forecast_20240320T0000Z_power-forecaster-v1.parquet"
+    again = predict(elsewhere, reference_time=t)
+    assert again.path == a.path and not again.written  # same model, time and inputs: the same file, left alone
+    ck = predict(elsewhere, model_ref=str(res.checkpoint), reference_time=t)  # another model: another file
+    assert ck.path != a.path and ck.path.name.startswith("forecast_20240320T0000Z_forecaster-ckpt") and a.path.exists()
+    a.path.write_bytes(a.path.read_bytes()[:-8] + b"00000000")  # the file no longer matches what it would write
+    tampered = a.path.read_bytes()
+    with pytest.raises(UsageError, match="never overwritten"):
+        predict(elsewhere, reference_time=t)
+    assert a.path.read_bytes() == tampered
+    with pytest.raises(FileNotFoundError, match="no-such-folder"):
+        predict(dataclasses.replace(elsewhere, predict=dataclasses.replace(elsewhere.predict, data_from="config")),
+                reference_time=t)
 
 
 def test_missing_temperature_is_refused_not_defaulted(trained, tmp_path):
@@ -152,7 +182,7 @@ def test_missing_temperature_is_refused_not_defaulted(trained, tmp_path):
     g = g[g.ts < pd.Timestamp("2024-03-15T00:00Z")]  # weather stops 5 days before the reference time
     g.to_parquet(tmp_path / "grid.parquet", index=False)
     cfg2 = dataclasses.replace(cfg, data=dataclasses.replace(cfg.data, dir=str(tmp_path)),
-                               predict=dataclasses.replace(cfg.predict, out=str(tmp_path / "fc")))
+                               predict=dataclasses.replace(cfg.predict, out=str(tmp_path / "fc"), data_from="config"))
     with pytest.raises(ContractError, match=r"grid.parquet: column 'temperature_c': zone 'DOM' \(site 'site-a'\) lacks 120 of the 336 hours"):
         predict(cfg2, reference_time="2024-03-20T00:00Z")
 

@@ -58,3 +58,16 @@ def test_ledger_versions_are_group_readable(tmp_path, umask_022):
     v = led.append("2026-01", pd.DataFrame({"line_id": ["a"], "amount": ["1.00"]}), {"k": 1})
     assert mode(v.path) == 0o755
     assert all(mode(f) == 0o644 for f in v.path.iterdir())
+
+
+def test_write_once_creates_keeps_identical_bytes_and_refuses_other_bytes(tmp_path):
+    from forecast.io import write_once
+
+    p = tmp_path / "sub" / "f.bin"
+    assert write_once(p, lambda tmp: open(tmp, "wb").write(b"abc")) == (p, True)
+    mtime = p.stat().st_mtime_ns
+    assert write_once(p, lambda tmp: open(tmp, "wb").write(b"abc")) == (p, False)
+    assert p.stat().st_mtime_ns == mtime
+    with pytest.raises(FileExistsError, match="never overwritten"):
+        write_once(p, lambda tmp: open(tmp, "wb").write(b"abd"))
+    assert p.read_bytes() == b"abc" and sorted(x.name for x in p.parent.iterdir()) == ["f.bin"]  # no temp left

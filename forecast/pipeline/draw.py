@@ -69,7 +69,8 @@ def forecast_draw(cfg: Config, timezone: str, reference_time: str | pd.Timestamp
     end = month.end_utc
     H = int((end - t) / HOUR)
     levels = tuple(cfg.model.quantiles)
-    learned = predict(cfg, model_ref, reference_time=t)
+    same_data = dataclasses.replace(cfg, predict=dataclasses.replace(cfg.predict, data_from="config"))
+    learned = predict(same_data, model_ref, reference_time=t)  # the same tables as the long-horizon part
     lh = long_horizon.fit(inp.metas, inp.jobs, inp.meter, inp.grid, t, H, levels, origin_every_h=origin_every_h,
                           window=month_window(t, month.start_utc, end))
     ids, _, q_long = lh.forecast(inp.jobs)  # (S, H, Q) MW, hours t … end − 1

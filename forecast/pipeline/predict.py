@@ -13,6 +13,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import logging
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,11 +25,11 @@ import pyarrow.parquet as pq
 import torch
 
 from forecast import tracking
-from forecast.config import Config
+from forecast.config import Config, DataConfig
 from forecast.data.inputs import load_inputs
 from forecast.data.reference import reference_inputs
-from forecast.errors import ContractError
-from forecast.io import atomic_write
+from forecast.errors import ContractError, UsageError
+from forecast.io import write_once
 from forecast.models import registry
 from forecast.models.device import resolve
 from forecast.models.inference import CPU_CALL, predict_arrays
@@ -47,6 +48,9 @@ class PredictOutput:
     model_version: str
     run_id: str
     _frame: pd.DataFrame | Callable[[], pd.DataFrame]  # or a function that builds it on first use
+    data_dir: str = ""  # the data folder read
+    data_from: str = "config"  # model: the data settings recorded with the model | config: data.*
+    written: bool = True  # False: the same file was already there (same model, time and inputs)
 
     @property
     def frame(self) -> pd.DataFrame:
@@ -107,7 +111,7 @@ def predict(cfg: Config, model_ref: str | None = None, reference_time: str | pd.
     lm = load_model(cfg, model_ref)
     L, H = int(lm.meta["history_h"]), int(lm.meta["horizon_h"])
     quant = Quantiles(tuple(lm.meta["model"]["quantiles"]))
-    dc = dataclasses.replace(cfg.data, source="files")  # history and horizon are the model's
+    dc, data_from = model_data(cfg, lm.meta)
     ref = reference_time if reference_time is not None else pc.reference_time
     t = _reference_time(ref) if ref is not None else None
     inp = load_inputs(dc, meter_window=None if t is None else (t - L * HOUR, t))  # the L meter hours before t
@@ -125,14 +129,47 @@ def predict(cfg: Config, model_ref: str | None = None, reference_time: str | pd.
         q = predict_arrays(lm.model, *ri.windows(a, b), rt, batch_size=pc.batch_size)  # (b − a, H, Q) model units
         block[:, a * H:b * H] = _quantile_block(q, ri.scale[a:b])
     out = Path(pc.out)
-    stem = f"forecast_{t:%Y%m%dT%H%MZ}"
+    stem = f"forecast_{t:%Y%m%dT%H%MZ}_{model_tag(lm)}"  # another model, another file
     parts = (H, ri.series_ids, t, quant.columns, (lm.name, lm.version, lm.run_id))
-    path = atomic_write(out / f"{stem}.parquet", lambda tmp: write_forecast(tmp, _table(block, *parts)))
-    res = PredictOutput(path, None, block.shape[1], t, lm.version, lm.run_id, lambda: _frame(block, *parts))
+    path, written = _once(out / f"{stem}.parquet", lambda tmp: write_forecast(tmp, _table(block, *parts)))
+    res = PredictOutput(path, None, block.shape[1], t, lm.version, lm.run_id, lambda: _frame(block, *parts),
+                        str(dc.dir), data_from, written)
     if pc.csv:
-        res.csv_path = atomic_write(out / f"{stem}.csv",
-                                    lambda tmp: res.frame.to_csv(tmp, index=False, date_format="%Y-%m-%dT%H:%M:%SZ"))
+        res.csv_path, _ = _once(out / f"{stem}.csv",
+                                lambda tmp: res.frame.to_csv(tmp, index=False, date_format="%Y-%m-%dT%H:%M:%SZ"))
     return res
+
+
+def model_data(cfg: Config, meta: dict) -> tuple[DataConfig, str]:
+    """The data settings a forecast reads with (data config, "model" | "config"): with predict.data_from=model,
+    the folder and table settings recorded with the model when it has them; history and horizon are always the
+    model's."""
+    rec = meta.get("data") or {}
+    dc = dataclasses.replace(cfg.data, source="files")
+    if cfg.predict.data_from != "model" or not rec.get("dir"):
+        return dc, "config"
+    keep = {k: rec[k] for k in ("dir", "use_temperature", "known_at") if k in rec}
+    log.info("data: %s, as recorded with the model (predict.data_from=config reads data.dir instead)", rec["dir"])
+    return dataclasses.replace(dc, **keep), "model"
+
+
+def model_tag(lm: LoadedModel) -> str:
+    """The model in a file name: <name>-v<version> (registry), <file stem>-ckpt<digest> (a checkpoint path)."""
+    if lm.version.startswith("checkpoint:"):
+        tag = f"{Path(lm.name).stem}-ckpt{lm.version.split(':', 1)[1]}"
+    else:
+        tag = f"{lm.name}-v{lm.version}"
+    return re.sub(r"[^A-Za-z0-9._-]+", "-", tag)
+
+
+def _once(path: Path, write: Callable[[str], object]) -> tuple[Path, bool]:
+    """Write a forecast file that never replaces another: the same bytes are left as they are."""
+    try:
+        return write_once(path, write)
+    except FileExistsError:
+        raise UsageError("predict.out", f"{path} already exists with other values (the inputs changed since it was "
+                         "written?); a forecast is never overwritten", "predict.out=<another folder>, or remove "
+                         "the file") from None
 
 
 def _before(df: pd.DataFrame | None, t: pd.Timestamp) -> pd.DataFrame | None:

@@ -210,6 +210,15 @@ def train(cfg: Config) -> TrainResult:
                            promotion=dec.reason, promoted=dec.promoted)
 
 
+def recorded_data(cfg: Config) -> dict:
+    """The data settings saved with a model, which ``forecast predict`` reuses (predict.data_from=model): the
+    folder its tables are in (none for a corpus: predict is then told data.dir)."""
+    dc = cfg.data
+    folder = "" if cfg.corpus.dir else str(Path(dc.dir).resolve())
+    return {"dir": folder, "use_temperature": dc.use_temperature, "known_at": dc.known_at,
+            "corpus": str(Path(cfg.corpus.dir).resolve()) if cfg.corpus.dir else ""}
+
+
 def _data_tags(cfg: Config) -> dict[str, str]:
     if cfg.corpus.dir:
         return {"corpus.dir": str(Path(cfg.corpus.dir).resolve())}
@@ -232,7 +241,7 @@ def record(cfg: Config, model: torch.nn.Module, store: WindowStore, sp: Split,
     for p in plots:
         run.log_artifact(p, artifact_path="plots")
     ckpt = registry.save(out_dir / "model" / "forecaster.pt", model, cfg.model, dc.history_h, dc.horizon_h,
-                         extra={"run_id": run.run_id, "test_metrics": metrics})
+                         extra={"run_id": run.run_id, "test_metrics": metrics, "data": recorded_data(cfg)})
     run.log_artifact(ckpt, artifact_path="checkpoint")
     atomic_write_text(out_dir / "test_metrics.json", json.dumps(metrics, indent=1))
     run.log_artifact(out_dir / "test_metrics.json")
