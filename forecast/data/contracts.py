@@ -219,6 +219,9 @@ def coerce(s: pd.Series, name: str, col: Column, source: str) -> pd.Series:
         if bad.any():
             raise _bad(source, name, "not a number", s, bad)
         out = out.astype("float64")
+        inf = ~null & ~np.isfinite(out.to_numpy())
+        if inf.any():
+            raise _bad(source, name, "not finite (inf)", s, inf)
         if col.kind == "int":
             frac = ~null & (out != np.round(out))
             if frac.any():

@@ -74,13 +74,7 @@ def load_inputs(dc: DataConfig, need_grid: bool | None = None,
         bad = positions(df["site_id"], ids) < 0
         if bad.any():
             raise ContractError(str(paths[name]), "site_id", f"sites not in {paths['sites'].name}", df[bad])
-    types = pa.array(GPU_TYPES, pa.string())
-    installed = np.zeros((len(ids), len(GPU_TYPES)), bool)  # (site, GPU type) pairs of the sites table
-    installed[positions(sites["site_id"], ids), positions(sites["gpu_type"], types)] = True
-    bad = ~installed[positions(jobs["site_id"], ids), positions(jobs["gpu_type"], types)]
-    if bad.any():
-        raise ContractError(str(paths["jobs"]), "gpu_type", "GPU type not installed at that site (sites table)",
-                            jobs.loc[bad, ["job_id", "site_id", "gpu_type"]])
+    _check_fleet(sites, jobs, ids, paths)
     metas = site_metas(sites)
     if grid is not None and dc.use_temperature:
         if "temperature_c" not in grid.columns:
@@ -90,6 +84,24 @@ def load_inputs(dc: DataConfig, need_grid: bool | None = None,
         if zones:
             raise ContractError(str(paths["grid"]), "zone", f"no rows for zones {sorted(zones)} used by the sites table")
     return Inputs(sites, jobs, meter, grid, paths, metas)
+
+
+def _check_fleet(sites: pd.DataFrame, jobs: pd.DataFrame, ids: pa.Array, paths: dict[str, Path]) -> None:
+    """Every job asks for a GPU type its site has, and for no more GPUs of it than the site has."""
+    types = pa.array(GPU_TYPES, pa.string())
+    fleet = np.zeros((len(ids), len(GPU_TYPES)), np.int64)  # (site, GPU type) GPUs installed, sites table
+    np.add.at(fleet, (positions(sites["site_id"], ids), positions(sites["gpu_type"], types)),
+              sites["n_gpus"].to_numpy(np.int64))
+    have = fleet[positions(jobs["site_id"], ids), positions(jobs["gpu_type"], types)]
+    bad = have == 0
+    if bad.any():
+        raise ContractError(str(paths["jobs"]), "gpu_type", "GPU type not installed at that site (sites table)",
+                            jobs.loc[bad, ["job_id", "site_id", "gpu_type"]])
+    over = jobs["n_gpus"].to_numpy(np.int64) > have
+    if over.any():
+        shown = jobs.loc[over, ["job_id", "site_id", "gpu_type", "n_gpus"]].assign(site_has=have[over])
+        raise ContractError(str(paths["jobs"]), "n_gpus", f"more GPUs than the site has of that type (sites table, "
+                            f"{paths['sites'].name}); fix the job or the fleet", shown)
 
 
 def read_series(path: Path, schema: contracts.Schema,

@@ -327,7 +327,7 @@ def test_window_is_not_applied_to_csv_or_zone_less_parquet(tmp_path):
 def tables(tmp_path, jobs=None, meter_sites=("a", "b")):
     ts = pd.date_range("2025-01-01T00:00Z", periods=4, freq="h")
     pd.DataFrame({"site_id": ["a", "b", "b"], "zone": ["Z", "Z", "Z"], "gpu_type": ["H100", "H100", "B200"],
-                  "n_gpus": [8, 8, 8], "pue_design": 1.2, "capacity_mw": 1.0,
+                  "n_gpus": [128, 64, 128], "pue_design": 1.2, "capacity_mw": 1.0,
                   "base_load_mw": 0.1}).to_csv(tmp_path / "sites.csv", index=False)
     j = jobs_frame(site_id=["a", "b"], known_at=["2024-12-01T00:00Z"] * 2) if jobs is None else jobs
     j.to_csv(tmp_path / "jobs.csv", index=False)
@@ -352,6 +352,30 @@ def test_cross_checks_name_the_unknown_site_and_the_uninstalled_gpu_type(tmp_pat
                                             r"\(sites table\); first offending rows: row 0 \(job_id='j1', site_id='a', "
                                             r"gpu_type='B200'\)$"):
         load_inputs(tables(tmp_path, jobs=bad))
+
+
+def test_a_job_asking_for_more_gpus_than_its_site_has_is_refused(tmp_path):
+    from forecast.data.inputs import load_inputs
+
+    ok = jobs_frame(site_id=["a", "b"], n_gpus=[128, 128], gpu_type=["H100", "B200"], known_at=["2024-12-01T00:00Z"] * 2)
+    assert len(load_inputs(tables(tmp_path, jobs=ok)).jobs) == 2  # all of a site's GPUs of a type: allowed
+    bad = ok.assign(n_gpus=[128, 10**9])
+    with pytest.raises(ContractError, match=r"jobs.csv: column 'n_gpus': more GPUs than the site has of that type "
+                                            r"\(sites table, sites.csv\); fix the job or the fleet; first offending rows: "
+                                            r"row 1 \(job_id='j2', site_id='b', gpu_type='B200', n_gpus=1000000000, "
+                                            r"site_has=128\)"):
+        load_inputs(tables(tmp_path, jobs=bad))
+
+
+def test_infinite_power_is_refused_in_csv_and_parquet(tmp_path):
+    from forecast.data.inputs import read_series
+
+    df = meter(["2025-01-01T00:00Z", "2025-01-01T01:00Z"], power=[5.0, float("inf")])
+    with pytest.raises(ContractError, match=r"column 'power_mw': not finite \(inf\) \(1 rows\).*row 1"):
+        c.load_meter(write(tmp_path, df, "meter.csv"))
+    df["ts"] = pd.to_datetime(df["ts"], utc=True)
+    with pytest.raises(ContractError, match=r"meter.parquet: column 'power_mw': not finite \(inf\)"):
+        read_series(write(tmp_path, df, "meter.parquet"), c.METER)
 
 
 def test_duplicated_versions_mark_every_row_of_a_repeated_job_and_time_pair_only():
