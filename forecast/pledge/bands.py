@@ -118,7 +118,8 @@ def _mean_path(sums: _Sums, N: int, inp: Inputs, spot: bool) -> dict[str, np.nda
 def monte_carlo(cfg: PledgeConfig, inp: Inputs, curve: PriceResponse, lines: list[LineItem] | None = None,
                 cut_mw: np.ndarray | None = None, keep_paths: bool = True) -> dict:
     """Propagate joint samples through the formulas. Returns ``values`` (per line id, (N, M) USD: the hourly
-    items energy/shift_energy/demand per site), ``mean`` (the expected hourly path), ``expect`` (mean billed
+    items energy/shift_energy/demand per site, and each lease's share of its host's shift_energy netted off the
+    host's), ``mean`` (the expected hourly path), ``expect`` (mean billed
     demand MW (S, M), capex draws per upgrade, capacity-shift draws per month) and per-hour ``fan``s.
     ``lines`` is not read (kept for callers that pass the central lines)."""
     mc, t = cfg.montecarlo, cfg.tariff
@@ -130,6 +131,7 @@ def monte_carlo(cfg: PledgeConfig, inp: Inputs, curve: PriceResponse, lines: lis
     fan = {k: np.empty((N, len(inp.ts)), dtype=np.float32) for k in FAN} if keep_paths else None
     floor = np.array([s.contract_demand_mw for s in cfg.sites])[None, :, None] * t.minimum_demand_frac
     sums, step = _Sums(), chunk_size(mc.chunk)
+    leased = {ls.lease.lease_id: np.empty((N, M)) for ls in inp.lease_shares}  # each lease's share of its host's shift
     for c0 in range(0, N, step):  # loop over chunks (whole blocks); everything inside is vectorised
         n = min(step, N - c0)
         d_s, o, d, p_with, p_without = _chunk_paths(cfg, inp, curve, c0, n, perm[c0:c0 + n], cut_mw,
@@ -138,6 +140,8 @@ def monte_carlo(cfg: PledgeConfig, inp: Inputs, curve: PriceResponse, lines: lis
         spot = d_s * p_with[:, None, :] if t.energy_pricing == "spot" else None
         rows = slice(c0, c0 + n)
         sampled["shift_energy"][rows] = np.add.reduceat(shs, off, axis=-1)
+        for ls in inp.lease_shares:
+            leased[ls.lease.lease_id][rows] = np.add.reduceat(shs[:, ls.s, :] * ls.w[None, :], off, axis=-1)
         sampled["energy"][rows] = np.add.reduceat(d_s, off, axis=-1) * float(t.energy_rate_usd_per_mwh) \
             if spot is None else np.add.reduceat(spot, off, axis=-1)
         billed = _billed_demand_mw(t, d_s, off, floor)
@@ -148,6 +152,10 @@ def monte_carlo(cfg: PledgeConfig, inp: Inputs, curve: PriceResponse, lines: lis
         if keep_paths:
             fan["draw_mw"][rows], fan["price_with"][rows], fan["price_without"][rows] = d, p_with, p_without
     values = {f"{item}:{sid}": sampled[item][:, s, :] for s, sid in enumerate(inp.site_ids) for item in SAMPLED}
+    for ls in inp.lease_shares:  # the lease's share, netted off its host's own line
+        key = f"shift_energy:{inp.site_ids[ls.s]}"
+        values[f"{key}:{ls.lease.lease_id}"] = leased[ls.lease.lease_id]
+        values[key] = values[key] - leased[ls.lease.lease_id]
     out = {"values": values, "mean": _mean_path(sums, N, inp, t.energy_pricing == "spot"),
            "expect": {"demand_mw": sums.mean("billed", N), **scalar_draws(cfg, inp, N)}, "n": N}
     if keep_paths:

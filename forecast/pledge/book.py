@@ -6,6 +6,7 @@ price, formula and input hashes, and the hourly trace they are summed from. Form
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -18,6 +19,7 @@ from forecast.pledge.config import PledgeConfig, SiteCfg
 from forecast.pledge.formulas import (capacity_price, capacity_shift, dy_table, rint_cents, rint_kwh,
                                       upgrade_charge)
 from forecast.pledge.inputs import Inputs, sha
+from forecast.pledge.leases import operator_books, triggered_by
 from forecast.pledge.line_items import LineItem
 from forecast.pledge.money import CENT, KWH, ROUNDING, ZERO, cents, dec
 from forecast.pledge.peaks import Obligations
@@ -195,6 +197,75 @@ def _shift_capacity_line(k: _Book, x: _Slot) -> LineItem:
                  inputs_hash=sha(repr(dy)), unit_value=float(share))
 
 
+def _owned(k: _Book, x: _Slot, ln: LineItem, lease=None) -> LineItem:
+    """``ln`` as booked: the operator's, or a memo line (a host's own, or a tenant's lease; forecast.pledge.leases)."""
+    if operator_books(k.cfg, x.s, lease):
+        return ln
+    whose = f"lease {lease.lease_id} of {lease.lessee}" if lease is not None else f"the host {x.site.site_id}'s own"
+    return dataclasses.replace(ln, category="memo", formula=f"memo ({whose}, not the operator's): {ln.formula}")
+
+
+def _split_energy(k: _Book, x: _Slot, ln: LineItem, shares) -> list[LineItem]:
+    """The host's energy price shift split by hourly draw share: each lease's hourly cents, the host the rest."""
+    a, b, lab = x.a, x.b, x.bm.label
+    exposed = k.inp.others_mw[a:b] * k.cfg.shift.phi * k.h["share"][x.s, a:b]  # (T_m,) MWh
+    rest_c, rest_q, out = k.shift_c[x.s, a:b].copy(), ln.quantity, []
+    for ls in shares:
+        c = rint_cents(ls.w[a:b] * k.h["shift_site"][x.s, a:b])  # (T_m,) integer cents
+        rest_c -= c
+        q = Decimal(int(rint_kwh(exposed * ls.w[a:b]).sum())) * KWH
+        rest_q -= q
+        amt = Decimal(int(c.sum())) * CENT
+        out.append(_owned(k, x, dataclasses.replace(
+            ln, line_id=f"{ln.line_id}:{ls.lease.lease_id}", quantity=q, amount=amt,
+            price=(amt / q).quantize(Decimal("0.0001"), ROUNDING) if q else ZERO,
+            formula=f"lease {ls.lease.lease_id} ({ls.lease.lessee}): Σ_h cents(w_h × the host's shift_h), w = "
+                    f"{ls.basis}; the host's shift: {ln.formula}",
+            inputs_hash=sha([ln.inputs_hash, k.hashes[f"lease:{ls.lease.lease_id}:{lab}"]])), ls.lease))
+    amt = Decimal(int(rest_c.sum())) * CENT
+    host = dataclasses.replace(ln, quantity=rest_q, amount=amt,
+                               price=(amt / rest_q).quantize(Decimal("0.0001"), ROUNDING) if rest_q else ZERO,
+                               formula=f"the host's own: its hourly cents less its leases' ({len(shares)}); {ln.formula}")
+    return [_owned(k, x, host)] + out
+
+
+def _split_capacity(k: _Book, x: _Slot, ln: LineItem, shares) -> list[LineItem]:
+    """The host's capacity shift split by share of peak-hour load; the host keeps the rest."""
+    rest, rest_share, out = ln.amount, Decimal(1), []
+    for ls in shares:
+        f = Decimal(repr(float(ls.peak_share)))
+        amt = cents(ln.amount * f)
+        rest, rest_share = rest - amt, rest_share - f
+        out.append(_owned(k, x, dataclasses.replace(
+            ln, line_id=f"{ln.line_id}:{ls.lease.lease_id}", amount=amt, unit_value=(ln.unit_value or 0.0) * float(f),
+            formula=f"lease {ls.lease.lease_id} ({ls.lease.lessee}): share {f} of the host's peak-hour load ({ls.basis}) "
+                    f"× the host's capacity shift: {ln.formula}"), ls.lease))
+    host = dataclasses.replace(ln, amount=rest, unit_value=(ln.unit_value or 0.0) * float(rest_share),
+                               formula=f"the host's own: {rest_share} of its peak-hour load; {ln.formula}")
+    return [_owned(k, x, host)] + out
+
+
+def _lease_lines(k: _Book, x: _Slot, out: list[LineItem]) -> list[LineItem]:
+    """A host's lines with its leases: price shifts split, triggered upgrades to their lease, and what is not
+    the operator's booked as memo (forecast.pledge.leases)."""
+    shares = [ls for ls in k.inp.lease_shares if ls.s == x.s]
+    if not shares and x.site.owned:
+        return out
+    res = []
+    for ln in out:
+        if ln.item == "shift_energy" and shares:
+            res += _split_energy(k, x, ln, shares)
+        elif ln.item == "shift_capacity" and shares:
+            res += _split_capacity(k, x, ln, shares)
+        elif ln.item == "upgrade" and triggered_by(k.cfg, ln.line_id.split(":")[2]) is not None:
+            lease = triggered_by(k.cfg, ln.line_id.split(":")[2])
+            res.append(_owned(k, x, dataclasses.replace(
+                ln, formula=f"{ln.formula}; triggered by lease {lease.lease_id} ({lease.lessee}): wholly its"), lease))
+        else:
+            res.append(_owned(k, x, ln))
+    return res
+
+
 def _slot_lines(k: _Book, x: _Slot) -> list[LineItem]:
     """The lines of one site and month, in ledger order: energy, demand, capacity, transmission, upgrades,
     backstop, shift_energy, shift_capacity (each only where its tariff or site value applies)."""
@@ -213,7 +284,7 @@ def _slot_lines(k: _Book, x: _Slot) -> list[LineItem]:
     out.append(_shift_energy_line(k, x))
     if plc > 0:
         out.append(_shift_capacity_line(k, x))
-    return out
+    return _lease_lines(k, x, out)
 
 
 def central_lines(cfg: PledgeConfig, inp: Inputs, h: dict[str, np.ndarray], expect: dict | None = None,
@@ -237,6 +308,11 @@ def _trace(cfg, inp: Inputs, h, shift_c, kwh) -> pd.DataFrame:
     month_of = np.repeat([m.label for m in inp.months], np.diff(inp.offsets))
     he = np.asarray(hour_ending_label(inp.ts, cfg.market.timezone))
     actual = {} if inp.price_actual is None else {"price_actual_usd_per_mwh": np.tile(inp.price_actual, S)}
+    if inp.lease_shares:
+        leased = np.zeros((S, T))
+        for ls in inp.lease_shares:
+            leased[ls.s] += ls.w
+        actual["leased_share"] = leased.ravel()
     return pd.DataFrame({
         "month": np.tile(month_of, S),
         "site_id": np.repeat(inp.site_ids, T),

@@ -19,6 +19,7 @@ from omegaconf import MISSING, DictConfig, OmegaConf
 
 from forecast.config import compose as compose_config
 from forecast.pledge.config_checks import P, PledgeConfigError, check, choice
+from forecast.pledge.lease_config import LeaseCfg, check_leases
 from forecast.pledge.tariff_config import (BackstopCfg, DeliveryYearCfg, PriceCurveCfg,  # noqa: F401  (re-exported)
                                            TariffCfg, UpgradeCfg, check_upgrades)
 
@@ -61,6 +62,7 @@ class SiteCfg:
     p50_mw: Optional[float] = None
     p90_mw: Optional[float] = None
     actual_mw: Optional[float] = None  # stylised metered draw, used when actuals.source = stylised
+    owned: bool = True  # false: a host facility the operator leases capacity at (pledge.leases), not its own
 
 
 @dataclass
@@ -228,6 +230,7 @@ class PledgeConfig:
     tariff: TariffCfg = field(default_factory=TariffCfg)
     upgrades: list[UpgradeCfg] = field(default_factory=list)
     backstop: BackstopCfg = field(default_factory=BackstopCfg)
+    leases: list[LeaseCfg] = field(default_factory=list)
     shift: ShiftCfg = field(default_factory=ShiftCfg)
     montecarlo: MonteCarloCfg = field(default_factory=MonteCarloCfg)
     curtailment: CurtailmentCfg = field(default_factory=CurtailmentCfg)
@@ -264,6 +267,7 @@ class PledgeConfig:
             if self.actuals.source == "stylised":
                 check(s.actual_mw is None or s.actual_mw >= 0, f"{k}.actual_mw", s.actual_mw, "must be >= 0")
         check_upgrades(self.upgrades, ids)
+        check_leases(self.leases, self.sites, self.upgrades)
         b, plc = self.backstop, sum(s.plc_mw for s in self.sites)
         if b.enabled and b.allocation == "plc_share":
             for key, pool in (("pool_mw", b.pool_mw), ("pool_low_mw", b.pool_low_mw)):

@@ -26,6 +26,7 @@ from forecast.errors import ContractError
 from forecast.pledge.calendar import BillingMonth, billing_months, hourly_index, month_offsets
 from forecast.pledge.config import PledgeConfig
 from forecast.pledge.config_checks import P, PledgeConfigError
+from forecast.pledge.leases import LeaseShare, lease_shares
 from forecast.types import Quantiles
 
 
@@ -44,6 +45,7 @@ class Inputs:
     sources: dict[str, str] = field(default_factory=dict)  # name -> description (file path or "stylised")
     others_paths: np.ndarray | None = None  # (K, T) joint sample paths of others' load, MW (system-load forecast)
     price_actual: np.ndarray | None = None  # (T,) actual price $/MWh (settled ledger, actuals.prices=grid)
+    lease_shares: list[LeaseShare] = field(default_factory=list)  # leases' shares of their hosts (pledge.leases)
 
     @property
     def offsets(self) -> np.ndarray:
@@ -64,6 +66,8 @@ class Inputs:
             out[f"gen_mw:{lab}"] = sha(self.gen_mw[a:b])
             if self.price_actual is not None:
                 out[f"price_actual:{lab}"] = sha(self.price_actual[a:b])
+            for ls in self.lease_shares:
+                out[f"lease:{ls.lease.lease_id}:{lab}"] = sha(ls.w[a:b])
             for s, sid in enumerate(self.site_ids):
                 out[f"draw:{sid}:{lab}"] = sha(self.q[s, a:b])
         return out
@@ -71,7 +75,7 @@ class Inputs:
     def with_draw(self, q: np.ndarray) -> Inputs:
         return Inputs(self.months, self.ts, self.site_ids, self.levels, np.asarray(q, dtype=np.float64),
                       self.capacity_mw, self.others_mw, self.gen_mw, dict(self.sources), self.others_paths,
-                      self.price_actual)
+                      self.price_actual, self.lease_shares)
 
 
 def sha(obj) -> str:
@@ -238,7 +242,8 @@ def build_inputs(cfg: PledgeConfig, kind: str = "forecast", period: tuple[str, i
             raise ContractError(sl.path, "load_mw", "a system-load path below the campus draw although "
                                 "system_load.includes_campus=true")
     price = actual_prices(cfg, ts, sources) if kind == "settled" else None
-    return Inputs(months, ts, site_ids, np.asarray(levels), q, cap, others, gen, sources, others_paths, price)
+    shares = lease_shares(cfg, kind, ts, q[..., Quantiles(levels).median_index], load) if cfg.leases else []
+    return Inputs(months, ts, site_ids, np.asarray(levels), q, cap, others, gen, sources, others_paths, price, shares)
 
 
 def actual_prices(cfg: PledgeConfig, ts: pd.DatetimeIndex, sources: dict[str, str]) -> np.ndarray | None:

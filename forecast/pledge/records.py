@@ -34,9 +34,9 @@ class PledgeResult:
     trueup: pd.DataFrame | None = None
 
 
-ASSUMPTION_KEYS = ("market", "tariff", "upgrades", "backstop", "price_curve", "shift.phi", "shift.new_generation_mw",
+ASSUMPTION_KEYS = ("market", "tariff", "upgrades", "backstop", "leases", "price_curve", "shift.phi", "shift.new_generation_mw",
                    "system_load.includes_campus")
-SITE_ASSUMPTIONS = ("site_id", "capacity_mw", "plc_mw", "nspl_mw", "contract_demand_mw")
+SITE_ASSUMPTIONS = ("site_id", "capacity_mw", "plc_mw", "nspl_mw", "contract_demand_mw", "owned")
 
 
 def _flat(x, prefix: str) -> dict:
