@@ -208,8 +208,8 @@ def _training_windows(store: WindowStore, t0: pd.Timestamp, policy: Policy) -> t
     tr, va, from_ = windows_before(store, t0, policy)
     if len(tr) == 0 or len(va) == 0:
         raise ValueError(f"refit at {t0}: {len(tr)} training and {len(va)} validation windows before it "
-                         f"(history {store.history} h + horizon {store.horizon} h + validation); "
-                         "start the backtest later or lower backtest.val_days (val_share) / data.history_h")
+                         f"(history {store.history} h + horizon {store.horizon} h + {val_span(store, t0, policy)} h of validation); "
+                         "start later or lower the validation (val_days / val_share) or the history")
     return tr, va, from_
 
 

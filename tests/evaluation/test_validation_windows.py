@@ -45,3 +45,29 @@ def test_short_history_gets_the_stated_minimum_and_fixed_days_still_work():
 def test_bad_share_is_refused_with_the_keys_to_fix():
     with pytest.raises(ValueError, match="val_share must be in"):
         Policy(val_share=1.5)
+
+
+def test_series_bench_defaults_scale_validation_and_refuse_a_zero_share():
+    from forecast.config import ConfigError
+    from forecast.evaluation.series_bench import BenchConfig
+
+    c = BenchConfig("x.csv", "t", "y")
+    assert (c.val_days, c.val_share, c.val_min_days) == (0, 0.2, 2.0)  # no fixed 14 days by default
+    with pytest.raises(ConfigError, match="val_share") as e:
+        BenchConfig("x.csv", "t", "y", val_share=0.0)
+    assert e.value.key == "val_share"
+    assert BenchConfig("x.csv", "t", "y", val_days=5, val_share=0.0).val_days == 5  # fixed days still possible
+
+
+def test_too_short_for_training_names_what_to_lower():
+    from forecast.config import OptimizerConfig, TrainerConfig
+    from forecast.evaluation.rolling import rolling
+    from forecast.models.device import resolve
+
+    store = _store(20)  # the first origin after 10 days: 240 h < 168 h history + 2 × 24 h horizons + 48 h validation
+    origins = store.origins(0, start=store.series[0].ts[0] + pd.Timedelta(days=10), at_hour=0)
+    with pytest.raises(ValueError, match=r"0 training and .* h of validation\); start later or lower the "
+                                         r"validation \(val_days / val_share\) or the history"):
+        rolling(store, origins, Policy(val_share=0.2, val_min_days=2), lambda: None, (0.1, 0.5, 0.9),
+                OptimizerConfig(), TrainerConfig(accelerator="cpu", devices=1, precision="32-true"),
+                resolve("cpu", "32-true"), baselines=())
