@@ -75,8 +75,10 @@ class Accounting:
                      and (category is None or ln.category == category))
 
     def amount(self, item: str, month: str | None = None) -> Decimal:
-        """Exact sum of one item's lines over sites (and months unless given)."""
-        return total(ln.amount for ln in self.lines if ln.item == item and (month is None or ln.month == month))
+        """Exact sum of one item's booked lines over sites (and months unless given); memo lines (a host's own, a
+        tenant's share) excluded, as from :meth:`total`."""
+        return total(ln.amount for ln in self.lines if ln.item == item and ln.category != "memo"
+                     and (month is None or ln.month == month))
 
     def lines_frame(self) -> pd.DataFrame:
         return pd.DataFrame([ln.as_row() for ln in self.lines])
