@@ -117,6 +117,8 @@ COMMANDS: dict[str, Command] = {
                      SCHEMA, TRAIN_FLAGS),
     "corpus": Command("forecast.pipeline.corpus:main", "write the series of data folders to a shard corpus that "
                       "forecast train streams (corpus.dir=DIR corpus.sources=[...])", "config", SCHEMA),
+    "pretrain": Command("forecast.pipeline.pretrain:main", "pretrain the global power model on a simulated corpus "
+                        "(weights and model card)", "pretrain", "forecast.pipeline.pretrain"),
     "predict": Command("forecast.cli:predict_main", "batch forecast for an explicit reference time", "config", SCHEMA,
                        PREDICT_FLAGS),
     "epf-bench": Command("forecast.price.epf:main", "day-ahead price benchmark (epftoolbox protocol) on a market CSV",

@@ -46,7 +46,7 @@ DEFAULTS_SHOWN = {"demo": "out_dir=outputs", "run": "out_dir=outputs", "train": 
                   "backtest": "out_dir=outputs", "simulate": "out=data/scenario", "epf-bench": "test_days=728",
                   "price-curve": "draws=100", "series-bench": "horizon=24", "pledge": "action=forecast",
                   "tracking-sync": "experiment=null", "init": "days=31", "validate": "out_dir=outputs",
-                  "corpus": "out_dir=outputs"}
+                  "corpus": "out_dir=outputs", "pretrain": "hidden=128"}
 
 
 # ---------------------------------------------------------------------------------------------- --help
