@@ -62,7 +62,7 @@ def _scenario(rng: np.random.Generator, spec: SeriesSpec) -> ScenarioConfig:
                           meter_noise=float(rng.uniform(0.001, 0.01)), sites=sites, zones=[zone])
 
 
-def _augment(rng: np.random.Generator, y: np.ndarray, spec: SeriesSpec) -> np.ndarray:
+def _augment(rng: np.random.Generator, y: np.ndarray, spec: SeriesSpec, high: float = np.inf) -> np.ndarray:
     y = y.astype(np.float64).copy()
     T = len(y)
     if rng.random() < spec.p_level_shift and T > 48:
@@ -74,7 +74,7 @@ def _augment(rng: np.random.Generator, y: np.ndarray, spec: SeriesSpec) -> np.nd
         for _ in range(int(rng.integers(1, 4))):
             a = int(rng.integers(0, T))
             y[a:a + int(rng.integers(1, 49))] = np.nan
-    return np.maximum(y, 0.0)  # power and occupancy are never negative, whatever was added
+    return np.clip(y, 0.0, high)  # the generated series stay physical: power >= 0, occupancy in [0, 1]
 
 
 def site_series(sc, rng: np.random.Generator, spec: SeriesSpec) -> Iterator[tuple[str, str, pd.Series]]:
@@ -88,7 +88,8 @@ def site_series(sc, rng: np.random.Generator, spec: SeriesSpec) -> Iterator[tupl
                "occupancy": t["allocated_gpus"].to_numpy(np.float64) / n_gpus,
                "server": t["it_mw"].to_numpy(np.float64) * 1e6 / n_gpus}
         for kind in KINDS:
-            yield kind, str(sid), pd.Series(_augment(rng, raw[kind], spec), index=idx, name=kind)
+            high = 1.0 if kind == "occupancy" else np.inf
+            yield kind, str(sid), pd.Series(_augment(rng, raw[kind], spec, high), index=idx, name=kind)
 
 
 def synthetic_series(spec: SeriesSpec) -> Iterator[tuple[str, pd.Series]]:
