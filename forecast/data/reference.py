@@ -90,20 +90,20 @@ class Schedule:
 
     def fill(self, hist: np.ndarray, fut: np.ndarray, a: int, b: int) -> None:
         """hist (b − a, L, C) and fut (b − a, H, C), views allowed: the channels of sites a … b − 1."""
-        C = len(SCHEDULE_CHANNELS)
+        C, S = len(SCHEDULE_CHANNELS), b - a
         for dest, T, parts in ((hist, self.history, self.hist), (fut, self.horizon, self.fut)):
             cells, weights = [np.zeros(0, np.int64)], [np.zeros(0)]
             for site, lo, hi, c, w in parts:  # a cell sums its entries in part order, lo before hi, by version
                 i, j = np.searchsorted(site, [a, b])
-                base = (site[i:j] - a) * ((T + 1) * C) + c[i:j]
-                cells += [base + lo[i:j] * C, base + hi[i:j] * C]
+                base = (site[i:j] - a) * C + c[i:j]
+                cells += [base + lo[i:j] * (S * C), base + hi[i:j] * (S * C)]
                 weights += [w[i:j], -w[i:j]]
-            n = (b - a) * (T + 1) * C
-            acc = np.bincount(np.concatenate(cells), weights=np.concatenate(weights), minlength=n)
-            acc = np.asarray(acc, np.float64).reshape(b - a, T + 1, C)  # float64 even when no interval falls here
-            np.cumsum(acc, axis=1, out=acc)
-            acc[:, :, PHYS] += self.idle[a:b, None]
-            dest[...] = acc[:, :T]
+            acc = np.bincount(np.concatenate(cells), weights=np.concatenate(weights), minlength=(T + 1) * S * C)
+            acc = np.asarray(acc, np.float64).reshape(T + 1, S, C)  # hour-major; float64 even when nothing falls here
+            for h in range(1, T):  # the running sum over hours, one vector add per hour (the order of np.cumsum)
+                np.add(acc[h], acc[h - 1], out=acc[h])
+            acc[:T, :, PHYS] += self.idle[None, a:b]
+            dest[...] = acc[:T].transpose(1, 0, 2)
 
 
 def schedule_entries(jobs: pd.DataFrame, metas: list[SiteMeta], t: pd.Timestamp, history: int,
