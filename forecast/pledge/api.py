@@ -16,6 +16,7 @@ import pandas as pd
 
 from forecast.pledge import curtail as _curtail
 from forecast.pledge import report as _report
+from forecast.pledge import zones
 from forecast.pledge.accounting import compute
 from forecast.pledge.bands import MEAN
 from forecast.pledge.config import PledgeApp, PledgeConfig, load_config
@@ -210,10 +211,14 @@ def plan_run(app: PledgeApp, resolved: dict, curve: PriceResponse | None = None)
 
 
 def run(overrides: list[str] | tuple[str, ...] = ()) -> PledgeResult:
-    """Compose ``conf/pledge_app.yaml`` with ``overrides`` and do ``action``."""
+    """Compose ``conf/pledge_app.yaml`` with ``overrides`` and do ``action`` (zone by zone for a pledge of several
+    zones, :mod:`forecast.pledge.zones`)."""
     app, resolved = load_config(overrides)
-    return {"forecast": forecast_run, "settle": settle_run, "bill": bill_run, "trueup": trueup_run,
-            "plan": plan_run}[app.action](app, resolved)
+    action = {"forecast": forecast_run, "settle": settle_run, "bill": bill_run, "trueup": trueup_run,
+              "plan": plan_run}[app.action]
+    if app.pledge.zones:  # several zones: each its own pledge and ledger, and the portfolio across them
+        return zones.run(app, resolved, action)
+    return action(app, resolved)
 
 
 __all__ = ["PledgeResult", "forecast_run", "settle_run", "bill_run", "trueup_run", "plan_run", "run", "load_config",

@@ -222,7 +222,7 @@ def set_bands(acc: Accounting, inp: Inputs, mc: dict, n_samples: int) -> None:
     keys = [k for k in vals if cat.get(k) in ("bill", "pledge")]
     tot = sum(vals[k] for k in keys)  # (N, M) sampled totals
     pledge = sum(vals[k] for k in keys if cat[k] == "pledge")
-    acc.sample_totals = tot
+    acc.sample_totals, acc.sample_pledge = tot, pledge
     for m, bm in enumerate(inp.months):
         acc.bands[(bm.label, "total")] = q3(tot[:, m])
         acc.bands[(bm.label, "pledge")] = q3(pledge[:, m])

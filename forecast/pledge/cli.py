@@ -12,15 +12,13 @@ command line (help, the action word, one-line config errors) is handled by :mod:
 from __future__ import annotations
 
 import sys
+from decimal import Decimal
 
 from forecast.pledge.money import fmt_usd
 
 
-def main(overrides: list[str]) -> int:
-    """Run conf/pledge_app.yaml composed with ``overrides`` and print the ledger, true-up and plan."""
-    from forecast.pledge.api import run
-
-    res = run(overrides)
+def show(res) -> None:
+    """Print one pledge's lines, totals, true-up, plan and where everything went."""
     acc = res.accounting
     if acc is not None:
         print(f"{'month':<8} {'line':<44} {'amount':>18} {'P10':>18} {'P90':>18}")
@@ -46,6 +44,33 @@ def main(overrides: list[str]) -> int:
         print(f"report: {res.report_path}")
     if res.run_id:
         print(f"mlflow run: {res.run_id}")
+
+
+def show_portfolio(res) -> None:
+    """Print each zone's pledge, then the portfolio's months (exact sums, bands of summed samples)."""
+    for zone, r in res.zones.items():
+        print(f"== zone {zone}")
+        show(r)
+    if res.portfolio is None:
+        return
+    print(f"== portfolio ({', '.join(res.portfolio['zones'])})")
+    for lab, row in res.portfolio["months"].items():
+        band = row.get("total_p10_p50_p90")
+        b = f"   P10–P90 {fmt_usd(Decimal(band[0]))} – {fmt_usd(Decimal(band[2]))}" if band else ""
+        print(f"{lab:<8} {'PORTFOLIO TOTAL':<44} {fmt_usd(Decimal(row['total_usd'])):>18}{b}")
+    print(f"portfolio: {res.portfolio_path}")
+
+
+def main(overrides: list[str]) -> int:
+    """Run conf/pledge_app.yaml composed with ``overrides`` and print the ledger, true-up and plan (per zone and
+    for the portfolio, for a pledge of several zones)."""
+    from forecast.pledge.api import run
+
+    res = run(overrides)
+    if res.zones:
+        show_portfolio(res)
+    else:
+        show(res)
     return 0
 
 

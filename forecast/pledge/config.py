@@ -11,6 +11,7 @@ helpers in :mod:`forecast.pledge.config_checks`; both are re-exported here.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from typing import Optional
 
@@ -20,6 +21,7 @@ from omegaconf import MISSING, DictConfig, OmegaConf
 from forecast.config import compose as compose_config
 from forecast.pledge.config_checks import P, PledgeConfigError, check, choice
 from forecast.pledge.lease_config import LeaseCfg, check_leases
+from forecast.pledge.settings_config import ActualsCfg, CurtailmentCfg, MonteCarloCfg, TrueUpCfg  # noqa: F401
 from forecast.pledge.tariff_config import (BackstopCfg, DeliveryYearCfg, PriceCurveCfg,  # noqa: F401  (re-exported)
                                            TariffCfg, UpgradeCfg, check_upgrades)
 
@@ -63,6 +65,7 @@ class SiteCfg:
     p90_mw: Optional[float] = None
     actual_mw: Optional[float] = None  # stylised metered draw, used when actuals.source = stylised
     owned: bool = True  # false: a host facility the operator leases capacity at (pledge.leases), not its own
+    zone: Optional[str] = None  # with pledge.zones: the zone (zones[].zone) whose market and tariffs bill the site
 
 
 @dataclass
@@ -131,91 +134,19 @@ class ShiftCfg:
 
 
 @dataclass
-class MonteCarloCfg:
-    samples: int = 1000
-    seed: int = 20260701
-    rho_time: float = 0.9  # AR(1) correlation of the draw's normal scores hour to hour
-    rho_sites: float = 0.5  # correlation of normal scores between sites (one common factor)
-    chunk: int = 50  # samples per vectorised batch (memory: chunk × sites × hours × 8 bytes × ~6)
+class ZoneCfg:
+    """One grid zone of a pledge of several (forecast.pledge.zones): its market (time zone), tariffs and capacity
+    market, system load, price response and backstop; ``zone`` is also its label in grid files."""
 
-    def __post_init__(self):
-        k = f"{P}.montecarlo"
-        check(self.samples >= 10, f"{k}.samples", self.samples, "need >= 10 joint samples for P10/P90", "1000")
-        check(0 <= self.rho_time < 1, f"{k}.rho_time", self.rho_time, "must be in [0, 1)", "0.9")
-        check(0 <= self.rho_sites <= 1, f"{k}.rho_sites", self.rho_sites, "must be in [0, 1]", "0.5")
-        check(self.chunk >= 1, f"{k}.chunk", self.chunk, "must be >= 1", "50")
+    zone: str = MISSING
+    market: MarketCfg = field(default_factory=MarketCfg)
+    tariff: TariffCfg = field(default_factory=TariffCfg)
+    system_load: SystemLoadCfg = field(default_factory=SystemLoadCfg)
+    price_curve: PriceCurveCfg = field(default_factory=PriceCurveCfg)
+    backstop: BackstopCfg = field(default_factory=BackstopCfg)
 
 
-@dataclass
-class CurtailmentCfg:
-    enabled: bool = True  # plan curtailment and report it
-    apply: bool = False  # also book the ledger with the plan applied
-    budget_frac: float = 0.005  # share of the 8,760 hours of a year (0.25–1%)
-    budget_hours: Optional[int] = None  # the billing period's own budget, planned inside it (overrides budget_frac)
-    depth_steps: int = 4  # candidate depths: curtailable_frac × (1..steps)/steps of the draw
-    cost_usd_per_mwh: float = 0.0  # value of the compute lost per MWh cut
-    cp_hours: int = 5  # coincident peaks that set next year's PLC
-    cp_months: list[int] = field(default_factory=lambda: [6, 7, 8, 9])
-    samples: int = 200  # system-load samples for the chance that an hour is a coincident peak
-    # the plan year over which the annual budget is spent: 12 local months from this month (1 = calendar year)
-    year_start_month: int = 1
-
-    def __post_init__(self):
-        k = f"{P}.curtailment"
-        check(0.0025 <= self.budget_frac <= 0.01, f"{k}.budget_frac", self.budget_frac,
-              "must be in [0.0025, 0.01] (0.25–1% of the year's hours)", "0.005")
-        check(self.budget_hours is None or self.budget_hours >= 0, f"{k}.budget_hours", self.budget_hours,
-              "must be >= 0 or null", "null")
-        check(self.depth_steps >= 1, f"{k}.depth_steps", self.depth_steps, "must be >= 1", "4")
-        check(self.cost_usd_per_mwh >= 0, f"{k}.cost_usd_per_mwh", self.cost_usd_per_mwh, "must be >= 0", "0")
-        check(self.cp_hours >= 1, f"{k}.cp_hours", self.cp_hours, "must be >= 1", "5")
-        for i, m in enumerate(self.cp_months):
-            check(1 <= m <= 12, f"{k}.cp_months.{i}", m, "must be a month 1..12", "7")
-        check(self.samples >= 1, f"{k}.samples", self.samples, "must be >= 1", "200")
-        check(1 <= self.year_start_month <= 12, f"{k}.year_start_month", self.year_start_month,
-              "must be a month 1..12", "1")
-        same_year = [m >= self.year_start_month for m in self.cp_months]
-        check(all(same_year) or not any(same_year), f"{k}.year_start_month", self.year_start_month,
-              f"splits the coincident-peak months {list(self.cp_months)} between two plan years", "1")
-
-
-@dataclass
-class ActualsCfg:
-    """Inputs of the settled ledger."""
-
-    source: str = "stylised"  # stylised (sites[].actual_mw, the stylised system load) | file
-    meter_path: Optional[str] = None  # meter contract: site_id, ts, power_mw
-    grid_path: Optional[str] = None  # grid contract: actual load_mw (and price for spot energy)
-    zone: Optional[str] = None
-    # spot energy settles at: grid = the grid file's actual price of each hour | curve = the price curve at the
-    # actual load (stylised actuals, which carry no prices)
-    prices: str = "grid"
-    # PLC / NSPL of the settled ledger: metered = from the meter at the system's coincident peaks
-    # (tariff.plc_peaks, tariff.nspl_peaks; meter_path and grid_path must cover the summer or year that sets
-    # them) | configured = sites[].plc_mw / nspl_mw as typed
-    obligations: str = "metered"
-
-    def __post_init__(self):
-        k = f"{P}.actuals"
-        choice(f"{k}.source", self.source, ("stylised", "file"))
-        choice(f"{k}.prices", self.prices, ("grid", "curve"))
-        choice(f"{k}.obligations", self.obligations, ("metered", "configured"))
-        if self.source == "file":
-            check(bool(self.meter_path), f"{k}.meter_path", self.meter_path, "actuals.source=file needs a meter file",
-                  "path/to/meter.csv")
-
-
-@dataclass
-class TrueUpCfg:
-    interest_rate_annual: float = 0.05  # simple interest, Actual/365 Fixed
-    lag_days: int = 60  # true-up date = first day after the month + lag_days (local calendar)
-    date: Optional[str] = None  # explicit true-up date YYYY-MM-DD (overrides lag_days)
-
-    def __post_init__(self):
-        k = f"{P}.trueup"
-        check(0 <= self.interest_rate_annual < 1, f"{k}.interest_rate_annual", self.interest_rate_annual,
-              "must be in [0, 1)", "0.05")
-        check(self.lag_days >= 0, f"{k}.lag_days", self.lag_days, "must be >= 0", "60")
+ZONE_KEYS = ("market", "tariff", "system_load", "price_curve", "backstop")  # a zone's own, in place of the top level
 
 
 @dataclass
@@ -236,6 +167,8 @@ class PledgeConfig:
     curtailment: CurtailmentCfg = field(default_factory=CurtailmentCfg)
     actuals: ActualsCfg = field(default_factory=ActualsCfg)
     trueup: TrueUpCfg = field(default_factory=TrueUpCfg)
+    # several zones, each billed by its own market and tariffs (ZONE_KEYS of the top level are then not read)
+    zones: list[ZoneCfg] = field(default_factory=list)
 
     def __post_init__(self):
         check(len(self.sites) >= 1, f"{P}.sites", list(self.sites), "list at least one site",
@@ -273,6 +206,9 @@ class PledgeConfig:
             for key, pool in (("pool_mw", b.pool_mw), ("pool_low_mw", b.pool_low_mw)):
                 check(pool is None or pool >= plc, f"{P}.backstop.{key}", pool, f"is below the operator's own PLC "
                       f"{plc} MW (the pool holds every large load the cost is spread over)", repr(max(plc, 1.0)))
+        if self.zones:
+            self.zone_configs()  # each zone's config validated on its own
+            return
         from forecast.pledge.calendar import billing_months
         months = billing_months(self.period.start, self.period.months, self.market.timezone)
         dys = {d.delivery_year for d in self.tariff.capacity}
@@ -284,6 +220,38 @@ class PledgeConfig:
 
     def site_ids(self) -> list[str]:
         return [s.site_id for s in self.sites]
+
+    def zone_configs(self) -> list[tuple[str, "PledgeConfig"]]:
+        """(zone, the zone's own pledge config): its sites, upgrades and leases, the zone's ZONE_KEYS, the zone as
+        the grid files' zone filter, its own ledger (name ``<name>-<zone>``) and Monte Carlo seed (seed + position)."""
+        names = [z.zone for z in self.zones]
+        for i, z in enumerate(self.zones):
+            check(bool(str(z.zone).strip()) and names.count(z.zone) == 1, f"{P}.zones.{i}.zone", z.zone,
+                  "must be non-empty and not listed twice", f"zone-{i + 1}")
+        for i, s in enumerate(self.sites):
+            check(s.zone in names, f"{P}.sites.{i}.zone", s.zone, f"with pledge.zones every site names one of "
+                  f"{', '.join(names)}", names[0])
+        out = []
+        for i, z in enumerate(self.zones):
+            ids = {s.site_id for s in self.sites if s.zone == z.zone}
+            check(bool(ids), f"{P}.zones.{i}.zone", z.zone, "no site is in this zone", "<drop the zone>")
+            sl = z.system_load
+            sl = dataclasses.replace(sl, zone=sl.zone or z.zone) if sl.source == "file" else sl
+            act = dataclasses.replace(self.actuals, zone=z.zone) if self.actuals.source == "file" else self.actuals
+            try:
+                cfg = dataclasses.replace(
+                    self, name=f"{self.name}-{z.zone}", market=z.market, tariff=z.tariff, system_load=sl,
+                    price_curve=z.price_curve, backstop=z.backstop, actuals=act, zones=[],
+                    sites=[s for s in self.sites if s.site_id in ids],
+                    upgrades=[u for u in self.upgrades if u.site_id in ids],
+                    leases=[ls for ls in self.leases if ls.site_id in ids],
+                    montecarlo=dataclasses.replace(self.montecarlo, seed=self.montecarlo.seed + i))
+            except PledgeConfigError as e:  # name the zone's key where the error is in its own part
+                part = e.key.split(".")[1] if e.key.count(".") else ""
+                raise e.under(e.key.replace(f"{P}.", f"{P}.zones.{i}.", 1) if part in ZONE_KEYS else e.key,
+                              f" (zone {z.zone})") from None
+            out.append((z.zone, cfg))
+        return out
 
 
 @dataclass
@@ -319,10 +287,28 @@ def compose(overrides: list[str] | tuple[str, ...] = (), config_name: str = "ple
 
 def to_app(cfg: DictConfig) -> PledgeApp:
     """Validate a composed config into typed objects (runs every ``__post_init__``)."""
-    obj = OmegaConf.to_object(cfg)
+    try:
+        obj = OmegaConf.to_object(cfg)
+    except PledgeConfigError as e:
+        raise zone_error(cfg, e) from None
     if not isinstance(obj, PledgeApp):
         raise TypeError(f"expected a PledgeApp config, got {type(obj).__name__}")
     return obj
+
+
+def zone_error(cfg: DictConfig, e: PledgeConfigError) -> PledgeConfigError:
+    """``e`` under the key of the zone it comes from (a zone's market, tariff, … raise with the top-level key)."""
+    zones = OmegaConf.select(cfg, "pledge.zones") or []
+    part = e.key.split(".")[1] if e.key.count(".") else ""
+    for i, z in enumerate(zones):
+        if part not in ZONE_KEYS:
+            break
+        try:
+            OmegaConf.to_object(z[part])
+        except PledgeConfigError as here:
+            if str(here) == str(e):
+                return e.under(e.key.replace(f"{P}.", f"{P}.zones.{i}.", 1), f" (zone {z.zone})")
+    return e
 
 
 def load_config(overrides: list[str] | tuple[str, ...] = ()) -> tuple[PledgeApp, dict]:

@@ -20,6 +20,14 @@ class PledgeConfigError(ValueError):
         msg = f"{key}={value!r}: {problem}; fix with the override {key}={fix if fix is not None else '<value>'}"
         super().__init__(msg)
 
+    def under(self, key: str, note: str = "") -> "PledgeConfigError":
+        """The same error under another key (a part of a larger config), with ``note`` after the key's value."""
+        out = PledgeConfigError.__new__(PledgeConfigError)
+        out.key = key
+        head, _, rest = str(self).partition(": ")
+        ValueError.__init__(out, f"{head.replace(self.key, key, 1)}{note}: {rest.replace(self.key, key)}")
+        return out
+
 
 def check(ok: bool, key: str, value: Any, problem: str, fix: str | None = None) -> None:
     """Raise :class:`PledgeConfigError` unless ``ok``."""

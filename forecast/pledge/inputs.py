@@ -197,6 +197,10 @@ def build_inputs(cfg: PledgeConfig, kind: str = "forecast", period: tuple[str, i
     """Inputs for the forecast ledger (``kind='forecast'``: draw quantiles, load forecast) or the
     settled one (``'settled'``: metered draw as a degenerate quantile set, actual load); over ``period``
     (first month YYYY-MM, months) instead of the config's, e.g. a curtailment plan year."""
+    if cfg.zones:
+        raise PledgeConfigError(f"{P}.zones", [z.zone for z in cfg.zones], "a pledge of several zones is computed zone "
+                                "by zone (forecast.pledge.zones.run, or `forecast pledge`), each on its own config "
+                                "(PledgeConfig.zone_configs)", "[]")
     start, n_months = period if period is not None else (cfg.period.start, cfg.period.months)
     months = billing_months(start, n_months, cfg.market.timezone)
     ts = hourly_index(months)

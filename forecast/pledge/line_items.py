@@ -63,6 +63,7 @@ class Accounting:
     sensitivity: pd.DataFrame
     fan: dict[str, np.ndarray] = field(default_factory=dict)  # per-hour quantiles over samples
     sample_totals: np.ndarray | None = None  # (N, M) sampled monthly totals, USD (float)
+    sample_pledge: np.ndarray | None = None  # (N, M) sampled monthly pledge totals, USD (float)
     input_hashes: dict[str, str] = field(default_factory=dict)
     n_samples: int = 0
 

@@ -32,6 +32,9 @@ class PledgeResult:
     lines_csv: Path | None = None
     run_id: str | None = None
     trueup: pd.DataFrame | None = None
+    zones: dict[str, "PledgeResult"] = field(default_factory=dict)  # a pledge of several zones: each zone's result
+    portfolio: dict | None = None  # … and the portfolio across them (forecast.pledge.zones)
+    portfolio_path: Path | None = None
 
 
 ASSUMPTION_KEYS = ("market", "tariff", "upgrades", "backstop", "leases", "price_curve", "shift.phi", "shift.new_generation_mw",
