@@ -10,13 +10,14 @@
 from __future__ import annotations
 
 import json
+from decimal import Decimal
 from pathlib import Path
 
 import pandas as pd
 
 from forecast.pledge import curtail as _curtail
 from forecast.pledge import report as _report
-from forecast.pledge import zones
+from forecast.pledge import exports, zones
 from forecast.pledge.accounting import compute
 from forecast.pledge.bands import MEAN
 from forecast.pledge.config import PledgeApp, PledgeConfig, load_config
@@ -154,17 +155,7 @@ def forecast_run(app: PledgeApp, resolved: dict, curve: PriceResponse | None = N
                     "curtailment": plan.summary() if plan is not None else None}
 
         res.versions = _append_months(app, resolved, run, inp, acc, "forecast", forecast_extra, response)
-        tag = f"{cfg.name}_{inp.months[0].label}_{len(inp.months)}m_forecast_{res.versions[0].label}"
-        out = Path(app.out_dir) / "report"
-        res.lines_csv = _report.write_lines_csv(out / f"{tag}_lines.csv", acc)
-        if app.report:
-            prov = {"code": code_version(), "mlflow_run_id": res.run_id, "config_hash": sha(resolved),
-                    "ledger_versions": [str(v.path) for v in res.versions],
-                    "inputs": {**inp.sources, "price_response": response},
-                    "rounding": ROUNDING_RULES}
-            res.report_path = _report.render(out / f"{tag}.html", f"Cost pledge: {cfg.name} — {inp.months[0].label}"
-                                             f" + {len(inp.months)} month(s), forecast", acc, inp.ts,
-                                             cfg.market.timezone, plan, prov, str(res.lines_csv))
+        publish(app, resolved, res, inp, response)
         if run is not None:
             run.log_metrics({"total_usd": float(acc.total()), "pledge_usd": float(acc.total(category="pledge")),
                              "shift_energy_usd": float(acc.amount("shift_energy")),
@@ -174,6 +165,47 @@ def forecast_run(app: PledgeApp, resolved: dict, curve: PriceResponse | None = N
             if res.report_path:
                 run.log_artifact(res.report_path, "pledge")
     return res
+
+
+def stylised_inputs(cfg: PledgeConfig, inp: Inputs) -> list[str]:
+    """The inputs of a forecast that are stylised (typed illustrative figures), in words, for the report."""
+    out = [f"{name.replace('_', ' ')} ({src.split(': ', 1)[-1]})" for name, src in inp.sources.items()
+           if str(src).startswith("stylised")]
+    if cfg.price_curve.kind == "configured":
+        out.append("the price curve (configured parameters, pledge.price_curve, not fitted on market data)")
+    out.append("tariff rates, capacity prices, upgrade costs and every other configured figure, as typed in the "
+               "pledge config (conf/pledge)")
+    return out
+
+
+def previous_version(root: Path, v) -> dict | None:
+    """The forecast version before ``v`` of its month: its label and booked amounts per line id."""
+    if v.number < 2:
+        return None
+    prev = next(x for x in Ledger(root, "forecast").versions(v.month) if x.number == v.number - 1)
+    lines = prev.lines()
+    return {"label": prev.label, "amounts": dict(zip(lines["line_id"], lines["amount_usd"])),
+            "total": Decimal(prev.manifest()["total_usd"])}
+
+
+def publish(app: PledgeApp, resolved: dict, res: PledgeResult, inp: Inputs, response: dict) -> None:
+    """The forecast's line items as CSV and JSON (one documented schema) and, with ``report``, its HTML report."""
+    cfg, acc = app.pledge, res.accounting
+    tag = f"{cfg.name}_{inp.months[0].label}_{len(inp.months)}m_forecast_{res.versions[0].label}"
+    out = Path(app.out_dir) / "report"
+    res.lines_csv = exports.write_csv(out / f"{tag}_lines.csv", acc)
+    ledger = {v.month: v.label for v in res.versions}
+    lines_json = exports.write_json(out / f"{tag}_lines.json", acc, cfg.name, ledger)
+    if not app.report:
+        return
+    prov = {"code": code_version(), "mlflow_run_id": res.run_id, "config_hash": sha(resolved),
+            "ledger_versions": [str(v.path) for v in res.versions],
+            "inputs": {**inp.sources, "price_response": response}, "rounding": ROUNDING_RULES}
+    res.report_path = _report.render(
+        out / f"{tag}.html", f"Cost pledge: {cfg.name} — {inp.months[0].label} + {len(inp.months)} month(s), "
+        "forecast", acc, inp.ts, cfg.market.timezone, res.plan, prov, str(res.lines_csv),
+        previous=previous_version(ledger_root(app), res.versions[0]), stylised=stylised_inputs(cfg, inp),
+        version=f"{inp.months[0].label} {res.versions[0].label}", lines_json=str(lines_json))
 
 
 def settle_run(app: PledgeApp, resolved: dict, curve: PriceResponse | None = None,

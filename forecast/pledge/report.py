@@ -22,7 +22,6 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from forecast.evaluation import reportkit as kit  # noqa: E402
-from forecast.io import atomic_write  # noqa: E402
 from forecast.pledge.accounting import Accounting  # noqa: E402
 from forecast.pledge.curtail import CurtailmentPlan  # noqa: E402
 from forecast.pledge.money import fmt_musd, fmt_usd, total  # noqa: E402
@@ -31,6 +30,15 @@ ITEM_LABEL = {"energy": "Energy", "demand": "Demand charge", "capacity": "Capaci
               "transmission": "Transmission", "upgrade": "Pledge 1: upgrades", "backstop": "Reliability backstop (share)",
               "shift_energy": "Pledge 2: energy price shift", "shift_capacity": "Pledge 2: capacity shift"}
 ITEMS = list(ITEM_LABEL)
+ITEM_WHAT = {"energy": "energy the campus buys: metered MWh × the tariff rate, or × the spot price of each hour",
+             "demand": "demand charge on the month's peak draw (at least the minimum share of contract demand)",
+             "capacity": "capacity obligation (PLC, set by last summer's coincident peaks) × the auction price × days",
+             "transmission": "network transmission on the NSPL (the customer's load at the system peak) × days",
+             "upgrade": "pledge 1: the grid upgrades built for the campus, amortised monthly (or a contribution)",
+             "backstop": "the campus's share of the reliability backstop procurement assigned to large loads",
+             "shift_energy": "pledge 2: the wholesale energy price increase the campus's draw causes for other "
+                             "customers, on their spot-exposed load",
+             "shift_capacity": "pledge 2: the capacity price increase the campus's obligation causes for others"}
 DPI = 110
 MONEY = kit.money
 
@@ -150,7 +158,8 @@ def months_table(acc: Accounting) -> str:
                      "pledge": acc.total(m.label, "pledge"), "total_p10": lo, "total_p50": mid, "total_p90": hi,
                      "pledge_p10": plo, "pledge_p90": phi})
     money = ["total", "pledge", "total_p10", "total_p50", "total_p90", "pledge_p10", "pledge_p90"]
-    return kit.table(pd.DataFrame(rows), formats={c: MONEY for c in money},
+    return kit.table(pd.DataFrame(rows), formats={c: MONEY for c in money}, units={"hours": "h", "days": "d",
+                     **{c: "USD" for c in money}},
                      labels={"total": "bill + pledge (central)", "pledge": "pledge (central)", "total_p10": "total P10",
                              "total_p50": "total P50", "total_p90": "total P90", "pledge_p10": "pledge P10",
                              "pledge_p90": "pledge P90"})
@@ -167,14 +176,14 @@ def items_table(acc: Accounting) -> str:
     exact = ["quantity", "price", "amount_usd", "p10_usd", "p50_usd", "p90_usd"]
     df = df.assign(**{c: df[c].map(_decimal).astype(object) for c in exact})
     return kit.table(df, formats={"quantity": kit.grouped, "price": kit.grouped, **{c: MONEY for c in exact[2:]}},
-                     long=("line_id", "formula"),
+                     long=("line_id", "formula"), units={c: "USD" for c in exact[2:]},
                      labels={"quantity_unit": "unit", "price_unit": "price unit", "amount_usd": "amount",
                              "p10_usd": "P10", "p50_usd": "P50", "p90_usd": "P90"})
 
 
 def sensitivity_table(acc: Accounting) -> str:
     df = acc.sensitivity.assign(amount_usd=[Decimal(str(x)) for x in acc.sensitivity["amount_usd"]])
-    return kit.table(df, formats={"amount_usd": MONEY}, labels={"amount_usd": "amount"})
+    return kit.table(df, formats={"amount_usd": MONEY}, labels={"amount_usd": "amount"}, units={"amount_usd": "USD"})
 
 
 def curtailment_parts(plan: CurtailmentPlan) -> list[str]:
@@ -182,8 +191,10 @@ def curtailment_parts(plan: CurtailmentPlan) -> list[str]:
     s = plan.summary()
     hours = plan.hours.assign(ts=plan.hours["ts"].astype(str)).head(200)
     mw = {c: "MW" for c in ("system_load_mw", "draw_mw", "depth_mw")}
+    mw_units = {**mw, **{c: "USD" for c in ("value_shift_usd", "value_capacity_usd", "cost_usd", "net_usd")},
+                "p_cp": "probability"}
     usd = ("value_shift_usd", "value_capacity_usd", "cost_usd", "net_usd")
-    table = kit.table(hours, units=mw, labels={"ts": "hour start (UTC)", "hour_ending_local": "hour ending (local)",
+    table = kit.table(hours, units=mw_units, labels={"ts": "hour start (UTC)", "hour_ending_local": "hour ending (local)",
                                                "system_load_mw": "system load", "draw_mw": "draw", "depth_mw": "cut",
                                                "p_cp": "P(coincident peak)", "value_shift_usd": "shift value",
                                                "value_capacity_usd": "capacity value", "cost_usd": "cost",
@@ -202,16 +213,89 @@ def curtailment_parts(plan: CurtailmentPlan) -> list[str]:
     return [kit.paragraph(text), table]
 
 
-LEAD = ("Central amounts use the p50 draw, the load forecast and the central price curve; P10/P50/P90 are "
-        "quantiles of {n} joint samples of draw, load and curve parameters propagated through the same "
-        "formulas (bands of totals are quantiles of sampled totals, not sums of quantiles). Money is exact "
-        "decimal, rounded half-even to the cent; totals are sums of line items.")
+LEAD = ("Each booked amount is the mean of {n} joint samples of draw, system load, price-curve parameters and the "
+        "configured ranges, propagated through the same formulas; P10/P50/P90 are quantiles of the same samples "
+        "(bands of totals are quantiles of sampled totals, not sums of quantiles). Money is exact decimal, "
+        "rounded half-even to the cent; totals are sums of line items; memo lines are shown and never added.")
+
+
+def stylised_lead(stylised: list[str] | None) -> str:
+    """The report's first paragraph: which inputs are stylised (illustrative figures, not measurements or filed
+    rates)."""
+    if stylised:
+        return ("Stylised inputs (illustrative figures, not forecasts, measurements or filed rates): "
+                + "; ".join(stylised) + ". Amounts that rest on them illustrate the method, not a bill.")
+    return "No stylised inputs: the draw, the system load and the price response come from the files named in Sources."
+
+
+def _what(ln) -> str:
+    parts = ln.line_id.split(":")
+    extra = f" (lease {parts[2]})" if ln.item in ("shift_energy", "shift_capacity") and len(parts) > 2 else ""
+    return ITEM_WHAT.get(ln.item, ln.item.replace("_", " ")) + extra
+
+
+def summary_table(acc: Accounting, previous: dict | None) -> str:
+    """The month billed next: each booked line in words, amount, P10–P90 and the change from the last version."""
+    m = acc.months[0].label
+    prev = (previous or {}).get("amounts", {})
+    label = (previous or {}).get("label")
+    rows = [{"line": f"{ITEM_LABEL.get(ln.item, ln.item)} — {ln.site_id}", "what it is": _what(ln),
+             "amount": ln.amount, "P10": ln.p10, "P90": ln.p90,
+             "change": (ln.amount - prev[ln.line_id]) if ln.line_id in prev else None}
+            for ln in acc.month_lines(m) if ln.category != "memo"]
+    lo, _, hi = acc.bands.get((m, "total"), (None, None, None))
+    rows.append({"line": f"Total {m}", "what it is": "bill lines + pledge lines (memo lines not added)",
+                 "amount": acc.total(m), "P10": lo, "P90": hi,
+                 "change": acc.total(m) - previous["total"] if previous else None})
+    head = "change from " + label if label else "change from the last version (first version)"
+    return kit.table(pd.DataFrame(rows).rename(columns={"change": head}), units={c: "USD" for c in
+                     ("amount", "P10", "P90", head)}, formats={c: MONEY for c in ("amount", "P10", "P90", head)},
+                     long=("what it is",))
+
+
+def sources_table(provenance: dict) -> str:
+    """Where each input came from, in words."""
+    inputs = provenance.get("inputs", {})
+    words = {"draw": "campus draw", "system_load": "system load", "price": "actual prices",
+             "price_response": "price response"}
+    rows = [{"input": words.get(k, k.replace("_", " ")), "source": v.get("source", "") if isinstance(v, dict) else v}
+            for k, v in inputs.items()]
+    code = provenance.get("code", {})
+    rows += [{"input": "code", "source": f"forecast {code.get('forecast_version')} at commit {code.get('git_commit')}"},
+             {"input": "configuration", "source": f"resolved config, sha256 {provenance.get('config_hash')}"},
+             {"input": "ledger", "source": ", ".join(provenance.get("ledger_versions", []))},
+             {"input": "rounding", "source": provenance.get("rounding", "")}]
+    return kit.table(pd.DataFrame(rows), long=("source",))
+
+
+def signoff_block(version: str | None) -> str:
+    """Who prepared, reviewed and agreed the bill adjustment (blank lines to sign)."""
+    blank = "________________"
+    rows = [{"role": "prepared by (this system)", "name": f"forecast ledger {version or ''}", "signature": "—",
+             "date": "—"},
+            {"role": "reviewed by (operator)", "name": blank, "signature": blank, "date": blank},
+            {"role": "agreed by (utility)", "name": blank, "signature": blank, "date": blank},
+            {"role": "billed (forecast pledge action=bill version=N approver=…)", "name": blank, "signature": blank,
+             "date": blank}]
+    return kit.table(pd.DataFrame(rows))
+
+
+def dictionary_table() -> str:
+    from forecast.pledge.exports import DATA_DICTIONARY, SCHEMA
+
+    df = pd.DataFrame(list(DATA_DICTIONARY), columns=["column", "type", "unit", "meaning"])
+    return kit.paragraph(f"Line items as CSV and JSON, schema {SCHEMA}:") + kit.table(df, long=("meaning",))
 
 
 def render(path: str | Path, title: str, acc: Accounting, ts: pd.DatetimeIndex, tz: str,
-           plan: CurtailmentPlan | None, provenance: dict, lines_csv: str | None = None) -> Path:
-    """Write the report to ``path`` (atomic) and return it."""
-    page = kit.Page(title, lead=LEAD.format(n=acc.n_samples))
+           plan: CurtailmentPlan | None, provenance: dict, lines_csv: str | None = None, *,
+           previous: dict | None = None, stylised: list[str] | None = None, version: str | None = None,
+           lines_json: str | None = None) -> Path:
+    """Write the report to ``path`` (atomic) and return it: which inputs are stylised first, then the summary of the
+    month billed next (each line in words, amount, P10–P90, change from the ``previous`` version), the months,
+    charts, sensitivities, line items, sources in words, the data dictionary, a sign-off block, provenance."""
+    page = kit.Page(title, lead=[stylised_lead(stylised), LEAD.format(n=acc.n_samples)])
+    page.section(f"Summary: {acc.months[0].label}", summary_table(acc, previous))
     page.section("Totals by month", months_table(acc),
                  f"<p><b>Horizon total (central):</b> {fmt_usd(acc.total())} — of which pledge "
                  f"{fmt_usd(acc.total(category='pledge'))}</p>")
@@ -224,15 +308,19 @@ def render(path: str | Path, title: str, acc: Accounting, ts: pd.DatetimeIndex, 
     if plan is not None:
         page.section("Curtailment plan", *curtailment_parts(plan))
     page.section("Line items", items_table(acc))
-    page.section("Provenance", kit.preformatted(json.dumps(provenance, indent=2, default=str)))
-    if lines_csv:
-        page.sections[-1].parts.append(f"<p>Line items as CSV: {kit.code(str(lines_csv))}</p>")
+    page.section("Sources", sources_table(provenance))
+    files = [f"{kind}: {kit.code(str(f))}" for kind, f in (("CSV", lines_csv), ("JSON", lines_json)) if f]
+    page.section("Data dictionary", dictionary_table(), *([f"<p>{'; '.join(files)}</p>"] if files else []))
+    page.section("Sign-off", signoff_block(version))
+    page.section("Provenance (machine-readable)", kit.preformatted(json.dumps(provenance, indent=2, default=str)))
     return page.write(path)
 
 
 def write_lines_csv(path: str | Path, acc: Accounting) -> Path:
-    df = acc.lines_frame()
-    return atomic_write(path, lambda p: df.to_csv(p, index=False))
+    """The line items as CSV, columns of the documented data dictionary (:mod:`forecast.pledge.exports`)."""
+    from forecast.pledge.exports import write_csv
+
+    return write_csv(path, acc)
 
 
 __all__ = ["render", "write_lines_csv", "total"]
