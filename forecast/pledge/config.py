@@ -231,6 +231,11 @@ class PledgeConfig:
         for i, s in enumerate(self.sites):
             check(s.zone in names, f"{P}.sites.{i}.zone", s.zone, f"with pledge.zones every site names one of "
                   f"{', '.join(names)}", names[0])
+        defaults = {"market": MarketCfg(), "tariff": TariffCfg(), "system_load": SystemLoadCfg(),
+                    "price_curve": PriceCurveCfg(), "backstop": BackstopCfg()}
+        for key, default in defaults.items():  # the top level's are not read: never set them silently unused
+            check(getattr(self, key) == default, f"{P}.{key}", "<set>", "is not read in a pledge of several zones; "
+                  f"set it per zone (pledge.zones.N.{key})", "<the default, or remove it>")
         out = []
         for i, z in enumerate(self.zones):
             ids = {s.site_id for s in self.sites if s.zone == z.zone}

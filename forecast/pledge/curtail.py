@@ -15,7 +15,8 @@ Value of cutting x MW of the central campus draw D_h in hour h (central curve):
                 AR(1) samples of system load; P_cap the price of the delivery year that
                 PLC sets (summer Y -> (Y+1)/(Y+2), from the next June), or the latest configured
 - cost:         x · cost_usd_per_mwh (value of compute lost, in hour h's month)
-Depths: x_j = (Σ_s curtailable_frac_s · D_sh) · j / depth_steps, j = 1..steps.
+Depths: x_j = (Σ_s curtailable_frac_s · D_sh) · j / depth_steps, j = 1..steps; at a host the operator does not own,
+D_sh is only its leases' share of the host's draw.
 
 Each hour takes its best depth (largest net value); the hours are ranked by it and the top budget hours with
 positive net value are chosen. The objective is a sum over hours (PLC is a mean over the peak hours, so its
@@ -121,7 +122,7 @@ def hour_values(cfg: PledgeConfig, inp: Inputs, curve: PriceResponse) -> dict[st
     c = cfg.curtailment
     d_s = inp.median  # (S, T)
     d = d_s.sum(axis=0)
-    frac = np.array([s.curtailable_frac for s in cfg.sites])[:, None]
+    frac = np.array([s.curtailable_frac for s in cfg.sites])[:, None] * operator_part(cfg, inp)  # (S, T)
     cut_max = (frac * d_s).sum(axis=0)  # (T,) curtailable MW
     steps = np.arange(1, c.depth_steps + 1) / c.depth_steps
     x = steps[:, None] * cut_max[None, :]  # (J, T)
@@ -136,6 +137,16 @@ def hour_values(cfg: PledgeConfig, inp: Inputs, curve: PriceResponse) -> dict[st
     share = np.divide(frac * d_s, cut_max, out=np.zeros_like(d_s), where=cut_max > 0)  # (S, T)
     return {"x": x, "v_shift": v_shift, "v_cap": v_cap, "cost": cost, "net": net, "best": net.argmax(axis=0),
             "p_cp": p_cp, "load": load, "d": d, "share": share}
+
+
+def operator_part(cfg: PledgeConfig, inp: Inputs) -> np.ndarray:
+    """(S, T) the share of each site's draw the operator can cut: all of its own sites, and at a host it does not
+    own only its leases' hourly share (forecast.pledge.leases)."""
+    part = np.array([1.0 if s.owned else 0.0 for s in cfg.sites])[:, None] * np.ones((1, len(inp.ts)))
+    for ls in inp.lease_shares:
+        if not cfg.sites[ls.s].owned and ls.lease.lessee_is_operator:
+            part[ls.s] += ls.w
+    return part
 
 
 def choose(v: dict[str, np.ndarray], budget_hours: int) -> np.ndarray:

@@ -157,3 +157,16 @@ def test_leases_drawing_more_than_their_host_are_refused(leased):
     with pytest.raises(PledgeConfigError, match=r"pledge\.leases=\['l0', 'l1'\]: the leases at 'host-dc' draw more "
                                                 r"than the host in 744 hours"):
         build_inputs(_with(cfg, two))
+
+
+def test_curtailment_at_a_host_cuts_only_the_operators_share(leased):
+    from forecast.pledge.curtail import plan
+
+    cfg = leased[0].pledge
+    cfg = _with(cfg, cfg.leases, **{"host-dc": {"curtailable_frac": 0.5}})
+    cfg = dataclasses.replace(cfg, curtailment=dataclasses.replace(cfg.curtailment, enabled=True, budget_hours=40))
+    inp = build_inputs(cfg)
+    p = plan(cfg, inp, leased[2])
+    host = cfg.site_ids().index("host-dc")
+    assert len(p.hours) == 40 and p.cut_mw[host].max() > 0
+    assert (p.cut_mw[host] <= 0.5 * inp.lease_shares[0].w * inp.median[host] + 1e-9).all()  # never the host's own

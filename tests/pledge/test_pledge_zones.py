@@ -14,7 +14,8 @@ from forecast.cli import main as forecast_main
 from forecast.pledge import api
 from forecast.pledge.accounting import compute
 from forecast.pledge.bands import q3
-from forecast.pledge.config import ZoneCfg, load_config
+from forecast.pledge.config import (BackstopCfg, MarketCfg, PriceCurveCfg, SystemLoadCfg, TariffCfg, ZoneCfg,
+                                    load_config)
 from forecast.pledge.config_checks import PledgeConfigError
 from forecast.pledge.inputs import build_inputs
 from forecast.pledge.ledger import Ledger
@@ -28,9 +29,13 @@ def _run(tmp_path, *extra):
 def test_one_zone_of_several_is_that_pledge_on_its_own(worked):
     cfg = worked[0].pledge
     cfg = dataclasses.replace(cfg, montecarlo=dataclasses.replace(cfg.montecarlo, samples=50))
-    zoned = dataclasses.replace(cfg, sites=[dataclasses.replace(s, zone="RTO") for s in cfg.sites], zones=[ZoneCfg(
-        zone="RTO", market=cfg.market, tariff=cfg.tariff, system_load=cfg.system_load, price_curve=cfg.price_curve,
-        backstop=cfg.backstop)])
+    zone = ZoneCfg(zone="RTO", market=cfg.market, tariff=cfg.tariff, system_load=cfg.system_load,
+                   price_curve=cfg.price_curve, backstop=cfg.backstop)
+    with pytest.raises(PledgeConfigError, match=r"pledge\.tariff=.*is not read in a pledge of several zones"):
+        dataclasses.replace(cfg, sites=[dataclasses.replace(s, zone="RTO") for s in cfg.sites], zones=[zone])
+    zoned = dataclasses.replace(cfg, sites=[dataclasses.replace(s, zone="RTO") for s in cfg.sites], zones=[zone],
+                                market=MarketCfg(), tariff=TariffCfg(), system_load=SystemLoadCfg(),
+                                price_curve=PriceCurveCfg(), backstop=BackstopCfg())
     (zone, zc), = zoned.zone_configs()
     assert zone == "RTO" and zc.name == "worked_example-RTO" and zc.zones == []
     curve = api.price_response(cfg)
