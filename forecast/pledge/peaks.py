@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from decimal import Decimal
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -62,10 +63,37 @@ def obligation_mw(meter_mw: np.ndarray, positions: np.ndarray) -> np.ndarray:
     return np.asarray(meter_mw, dtype=np.float64)[:, positions].mean(axis=1)
 
 
-def setting_hours(year: int, months: list[int], tz: str) -> pd.DatetimeIndex:
-    """UTC hour-beginnings of the local ``months`` of ``year`` (the window whose peaks set an obligation)."""
-    parts = [hourly_index(billing_months(f"{year}-{m:02d}", 1, tz)) for m in sorted(months)]
+def setting_hours(year: int, months: list[int], tz: str, step: pd.Timedelta | None = None) -> pd.DatetimeIndex:
+    """UTC interval beginnings (hours, or ``step``) of the local ``months`` of ``year`` (the window whose peaks set
+    an obligation)."""
+    if step is None:
+        parts = [hourly_index(billing_months(f"{year}-{m:02d}", 1, tz)) for m in sorted(months)]
+    else:
+        parts = [pd.date_range(bm.start_utc, bm.end_utc, freq=step, inclusive="left", name="ts")
+                 for bm in (billing_months(f"{year}-{m:02d}", 1, tz)[0] for m in sorted(months))]
     return parts[0].append(parts[1:]) if len(parts) > 1 else parts[0]
+
+
+def read_intervals(path: str, value: str, keys: tuple[str, ...]) -> tuple[pd.DataFrame, pd.Timedelta]:
+    """An interval file (``keys``, ts, ``value``; ts with a UTC offset, a step that divides the hour) and its step."""
+    from forecast.data.contracts import parse_utc
+
+    p = Path(path)
+    if not p.exists():
+        raise FileNotFoundError(f"{p}: no such file (interval readings)")
+    df = pd.read_parquet(p) if p.suffix.lower() == ".parquet" else pd.read_csv(p)
+    missing = [c for c in (*keys, "ts", value) if c not in df.columns]
+    if missing:
+        raise ContractError(path, ", ".join(missing), f"missing from the interval file; found {list(df.columns)}")
+    df = df.assign(ts=parse_utc(df["ts"], "ts", path), **{value: pd.to_numeric(df[value], errors="coerce")})
+    steps = pd.Series(np.diff(np.unique(df["ts"].to_numpy()))).value_counts()
+    step = pd.Timedelta(steps.index[0]) if len(steps) else pd.Timedelta(hours=1)
+    if pd.Timedelta(hours=1) % step != pd.Timedelta(0):
+        raise ContractError(path, "ts", f"interval of {step} does not divide the hour (15-minute readings, say)")
+    dup = df.duplicated([*keys, "ts"], keep=False)
+    if dup.any():
+        raise ContractError(path, "ts", "repeated intervals", df[dup])
+    return df, step
 
 
 def describe(rule, year: int) -> str:
@@ -111,27 +139,37 @@ class Obligations:
 class MeteredPeaks:
     """Obligations from the meter file at the system's peaks in the grid file (read once, cut per window)."""
 
-    def __init__(self, meter_path: str, grid_path: str, zone: str | None, site_ids: list[str], tz: str):
+    def __init__(self, meter_path: str, grid_path: str, zone: str | None, site_ids: list[str], tz: str,
+                 intervals: bool = False):
+        """``intervals``: the files are an interval meter and the system's interval load (read_intervals), not
+        the hourly contracts."""
         from forecast.data.contracts import load_grid, load_meter
 
         self.meter_path, self.grid_path, self.site_ids, self.tz = meter_path, grid_path, site_ids, tz
-        g = load_grid(grid_path)
+        self.step = None
+        if intervals:
+            g, self.step = read_intervals(grid_path, "load_mw", ("zone",))
+            self.meter, meter_step = read_intervals(meter_path, "power_mw", ("site_id",))
+            if meter_step != self.step:
+                raise ContractError(meter_path, "ts", f"intervals of {meter_step}, the system load's are {self.step}")
+        else:
+            g, self.meter = load_grid(grid_path), load_meter(meter_path)
         if zone is not None:
             g = g[g["zone"] == zone]
         elif g["zone"].nunique() > 1:
             raise ContractError(grid_path, "zone", f"several zones {sorted(g['zone'].unique())[:5]}; pick the "
                                 "system whose peaks set the obligations with pledge.actuals.zone=<zone>")
         self.load = g.set_index("ts")["load_mw"]
-        self.meter = load_meter(meter_path)
         self.cache: dict[tuple, tuple[list[Decimal], str, list[str]]] = {}
 
     def _window(self, rule, year: int, what: str) -> tuple[pd.DatetimeIndex, np.ndarray, np.ndarray]:
-        ts = setting_hours(year, list(rule.months), self.tz)
+        ts = setting_hours(year, list(rule.months), self.tz, self.step)
         load = self.load.reindex(ts).to_numpy(dtype=np.float64)
         fix = "give files that cover it, or settle on the typed values with pledge.actuals.obligations=configured"
         gap = np.isnan(load)
+        unit = "hours" if self.step is None else f"{self.step.seconds // 60}-minute intervals"
         if gap.any():
-            raise ContractError(self.grid_path, "load_mw", f"no system load in {int(gap.sum())} hours of "
+            raise ContractError(self.grid_path, "load_mw", f"no system load in {int(gap.sum())} {unit} of "
                                 f"{describe(rule, year)}, which set the {what}; {fix}", pd.DataFrame({"ts": ts[gap]}))
         meter = np.empty((len(self.site_ids), len(ts)))
         for s, sid in enumerate(self.site_ids):  # one pass per site
@@ -139,7 +177,7 @@ class MeteredPeaks:
             miss = np.isnan(sub)
             if miss.any():
                 raise ContractError(self.meter_path, "power_mw", f"no meter reading for site {sid!r} in "
-                                    f"{int(miss.sum())} hours of {describe(rule, year)}, which set the {what} (a "
+                                    f"{int(miss.sum())} {unit} of {describe(rule, year)}, which set the {what} (a "
                                     f"missing reading is never zero power); {fix}",
                                     pd.DataFrame({"site_id": sid, "ts": ts[miss]}))
             meter[s] = sub
@@ -155,8 +193,10 @@ class MeteredPeaks:
             except ValueError as e:
                 raise ContractError(self.grid_path, "load_mw", f"{describe(rule, year)}: {e}") from None
             hours = [f"{t:%Y-%m-%dT%H:%MZ}" for t in ts[pos]]
+            how = PROXY if self.step is None else (f"interval metered: {self.step.seconds // 60}-minute intervals "
+                                                   "of the system load and the meter")
             note = (f"metered: mean of {self.meter_path} at {describe(rule, year)} in {self.grid_path} "
-                    f"({', '.join(hours)}); {PROXY}")
+                    f"({', '.join(hours)}); {how}")
             self.cache[key] = ([mwh(x) for x in obligation_mw(meter, pos)], note, hours)
         return self.cache[key]
 
@@ -167,7 +207,10 @@ def metered_obligations(cfg, months: list[BillingMonth]) -> Obligations:
     calendar year (month's year) − 1. Refuses an obligation above the site's capacity_mw. Only what a tariff bills
     is computed: no capacity prices, no PLC (0); no transmission rate, the typed NSPL (it bills nothing)."""
     a, t = cfg.actuals, cfg.tariff
-    src = MeteredPeaks(a.meter_path, a.grid_path, a.zone or cfg.system_load.zone, cfg.site_ids(), cfg.market.timezone)
+    interval = bool(a.interval_meter_path)
+    src = MeteredPeaks(a.interval_meter_path if interval else a.meter_path,
+                       a.interval_grid_path if interval else a.grid_path, a.zone or cfg.system_load.zone,
+                       cfg.site_ids(), cfg.market.timezone, intervals=interval)
     S = len(cfg.sites)
     out = Obligations([[Decimal(0)] * len(months) for _ in range(S)], [[Decimal(0)] * len(months) for _ in range(S)])
     typed = Obligations.configured(cfg.sites, months)
@@ -195,7 +238,7 @@ def settled_obligations(cfg, months: list[BillingMonth]) -> Obligations:
     """The settled ledger's PLC and NSPL: metered (``actuals.obligations=metered``: :func:`metered_obligations`)
     or the sites' configured values; refuses metered ones without the files that set them, or in a month whose
     delivery year has no capacity price."""
-    from forecast.pledge.config_checks import P, PledgeConfigError, check
+    from forecast.pledge.config_checks import P, check
 
     a = cfg.actuals
     if a.obligations == "configured":

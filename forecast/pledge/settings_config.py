@@ -74,12 +74,20 @@ class ActualsCfg:
     # (tariff.plc_peaks, tariff.nspl_peaks; meter_path and grid_path must cover the summer or year that sets
     # them) | configured = sites[].plc_mw / nspl_mw as typed
     obligations: str = "metered"
+    # an interval meter for the peaks (both or neither): site_id, ts, power_mw and zone, ts, load_mw at a step that
+    # divides the hour (e.g. 15 minutes, ERCOT's 4CP intervals); without them the hourly meter and grid files are
+    # the hourly proxy
+    interval_meter_path: Optional[str] = None
+    interval_grid_path: Optional[str] = None
 
     def __post_init__(self):
         k = f"{P}.actuals"
         choice(f"{k}.source", self.source, ("stylised", "file"))
         choice(f"{k}.prices", self.prices, ("grid", "curve"))
         choice(f"{k}.obligations", self.obligations, ("metered", "configured"))
+        check(bool(self.interval_meter_path) == bool(self.interval_grid_path), f"{k}.interval_grid_path",
+              self.interval_grid_path, "an interval meter needs the system's load at the same intervals (both paths, "
+              "or neither)", "path/to/system_load_15min.csv")
         if self.source == "file":
             check(bool(self.meter_path), f"{k}.meter_path", self.meter_path, "actuals.source=file needs a meter file",
                   "path/to/meter.csv")

@@ -198,3 +198,29 @@ def test_missing_meter_at_the_peaks_and_stylised_actuals_are_refused(tmp_path):
     with pytest.raises(PledgeConfigError, match=r"pledge\.actuals\.prices='grid': .*override pledge\.actuals\."
                                                 r"prices=curve"):
         api.settle_run(app, resolved)
+
+
+def test_ercot_4cp_from_an_interval_meter(tmp_path):
+    """15-minute readings: each summer month's highest 15-minute system interval, the site's load in it."""
+    ts, _, _ = _files(tmp_path)
+    q = setting_hours(2025, [6, 7, 8, 9], TZ, pd.Timedelta(minutes=15))
+    rng = np.random.default_rng(3)
+    load = rng.normal(100_000, 5_000, len(q))
+    meter = rng.uniform(700.0, 900.0, len(q))
+    stamp = q.strftime("%Y-%m-%dT%H:%M:%SZ")
+    pd.DataFrame({"zone": "RTO", "ts": stamp, "load_mw": load}).to_csv(tmp_path / "grid15.csv", index=False)
+    pd.DataFrame({"site_id": "campus-1", "ts": stamp, "power_mw": meter}).to_csv(tmp_path / "meter15.csv", index=False)
+    app, resolved = _app(tmp_path, "pledge.tariff.nspl_peaks.rule=monthly_peaks",
+                         "pledge.tariff.nspl_peaks.months=[6,7,8,9]",
+                         f"pledge.actuals.interval_meter_path={tmp_path / 'meter15.csv'}",
+                         f"pledge.actuals.interval_grid_path={tmp_path / 'grid15.csv'}")
+    res = api.settle_run(app, resolved)
+    month = q.tz_convert(TZ).month
+    peaks = [int(np.flatnonzero(month == m)[np.argmax(load[month == m])]) for m in (6, 7, 8, 9)]
+    tr = next(ln for ln in res.accounting.lines if ln.item == "transmission")
+    assert tr.quantity == mwh(float(meter[peaks].mean())) * 31
+    assert "15-minute intervals" in tr.formula and "hourly proxy" not in tr.formula
+    hours = res.versions[0].manifest()["obligations"]["peak_hours_utc"]["nspl"]
+    assert hours == [f"{t:%Y-%m-%dT%H:%MZ}" for t in q[sorted(peaks)]]
+    with pytest.raises(PledgeConfigError, match=r"pledge\.actuals\.interval_grid_path=None: an interval meter needs"):
+        _app(tmp_path, f"pledge.actuals.interval_meter_path={tmp_path / 'meter15.csv'}")
