@@ -225,7 +225,8 @@ def _split_energy(k: _Book, x: _Slot, ln: LineItem, shares) -> list[LineItem]:
     amt = Decimal(int(rest_c.sum())) * CENT
     host = dataclasses.replace(ln, quantity=rest_q, amount=amt,
                                price=(amt / rest_q).quantize(Decimal("0.0001"), ROUNDING) if rest_q else ZERO,
-                               formula=f"the host's own: its hourly cents less its leases' ({len(shares)}); {ln.formula}")
+                               formula=f"the host's own: its hourly cents less its leases' ({len(shares)}); "
+                                       f"{ln.formula}")
     return [_owned(k, x, host)] + out
 
 
@@ -238,8 +239,8 @@ def _split_capacity(k: _Book, x: _Slot, ln: LineItem, shares) -> list[LineItem]:
         rest, rest_share = rest - amt, rest_share - f
         out.append(_owned(k, x, dataclasses.replace(
             ln, line_id=f"{ln.line_id}:{ls.lease.lease_id}", amount=amt, unit_value=(ln.unit_value or 0.0) * float(f),
-            formula=f"lease {ls.lease.lease_id} ({ls.lease.lessee}): share {f} of the host's peak-hour load ({ls.basis}) "
-                    f"× the host's capacity shift: {ln.formula}"), ls.lease))
+            formula=f"lease {ls.lease.lease_id} ({ls.lease.lessee}): share {f} of the host's peak-hour load "
+                    f"({ls.basis}) × the host's capacity shift: {ln.formula}"), ls.lease))
     host = dataclasses.replace(ln, amount=rest, unit_value=(ln.unit_value or 0.0) * float(rest_share),
                                formula=f"the host's own: {rest_share} of its peak-hour load; {ln.formula}")
     return [_owned(k, x, host)] + out

@@ -90,8 +90,8 @@ def lease_shares(cfg, kind: str, ts: pd.DatetimeIndex, host_mw: np.ndarray, syst
         host = host_mw[s]
         no_host = (host <= 0) & (mw > 0)
         if no_host.any():
-            raise PledgeConfigError(f"{P}.leases.{j}.site_id", ls.site_id, f"lease {ls.lease_id!r} draws {mw[no_host][0]} "
-                                    f"MW in {int(no_host.sum())} hours where the host draws nothing (first "
+            raise PledgeConfigError(f"{P}.leases.{j}.site_id", ls.site_id, f"lease {ls.lease_id!r} draws "
+                                    f"{mw[no_host][0]} MW in {int(no_host.sum())} hours where the host draws nothing (first "
                                     f"{ts[no_host][0]:%Y-%m-%d %H:%M} UTC)")
         w = np.divide(mw, host, out=np.zeros_like(host), where=host > 0)  # (T,)
         total[s] += w

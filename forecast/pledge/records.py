@@ -37,8 +37,8 @@ class PledgeResult:
     portfolio_path: Path | None = None
 
 
-ASSUMPTION_KEYS = ("market", "tariff", "upgrades", "backstop", "leases", "price_curve", "shift.phi", "shift.new_generation_mw",
-                   "system_load.includes_campus")
+ASSUMPTION_KEYS = ("market", "tariff", "upgrades", "backstop", "leases", "price_curve", "shift.phi",
+                   "shift.new_generation_mw", "system_load.includes_campus")
 SITE_ASSUMPTIONS = ("site_id", "capacity_mw", "plc_mw", "nspl_mw", "contract_demand_mw", "owned")
 
 
