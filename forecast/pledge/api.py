@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from decimal import Decimal
 from pathlib import Path
@@ -25,6 +26,7 @@ from forecast.pledge.inputs import Inputs, build_inputs, sha
 from forecast.pledge.ledger import Ledger, Version, code_version
 from forecast.pledge.records import ROUNDING_RULES, PledgeResult, manifest, tracked
 from forecast.pledge.lifecycle import bill_run, ledger_root, trueup_run
+from forecast.pledge.leases import settled_peak_shares
 from forecast.pledge.peaks import settled_obligations
 from forecast.pledge.calendar import billing_months, hourly_index
 from forecast.pledge.config_checks import P, PledgeConfigError
@@ -217,6 +219,7 @@ def settle_run(app: PledgeApp, resolved: dict, curve: PriceResponse | None = Non
     cfg = app.pledge
     inp = inputs or build_inputs(cfg, "settled")
     obl = settled_obligations(cfg, inp.months)
+    inp = dataclasses.replace(inp, lease_shares=settled_peak_shares(cfg, inp, obl))
     curve = curve or price_response(cfg, "settled")
     res = PledgeResult()
     with tracked(app, resolved, "settle") as run:

@@ -234,7 +234,7 @@ def _split_capacity(k: _Book, x: _Slot, ln: LineItem, shares) -> list[LineItem]:
     """The host's capacity shift split by share of peak-hour load; the host keeps the rest."""
     rest, rest_share, out = ln.amount, Decimal(1), []
     for ls in shares:
-        f = Decimal(repr(float(ls.peak_share)))
+        f = Decimal(repr(float(np.broadcast_to(ls.peak_share, len(k.inp.months))[x.m])))
         amt = cents(ln.amount * f)
         rest, rest_share = rest - amt, rest_share - f
         out.append(_owned(k, x, dataclasses.replace(

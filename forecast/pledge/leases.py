@@ -25,6 +25,7 @@ every upgrade triggered) books exactly what owning it books.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -43,7 +44,7 @@ class LeaseShare:
     lease: LeaseCfg
     s: int  # host site position
     w: np.ndarray  # (T,) share of the host's draw in each hour, in [0, 1]
-    peak_share: float
+    peak_share: float | np.ndarray  # share of the host's peak-hour load; (M,) per month at settlement
     basis: str  # how w and peak_share were formed, for formula texts
 
 
@@ -122,3 +123,33 @@ def operator_books(cfg, s: int, lease: LeaseCfg | None = None) -> bool:
 def triggered_by(cfg, upgrade_id: str) -> LeaseCfg | None:
     """The lease that triggered an upgrade, if any."""
     return next((ls for ls in cfg.leases if upgrade_id in ls.upgrades), None)
+
+
+def settled_peak_shares(cfg, inp, obligations) -> list[LeaseShare]:
+    """The leases' shares of their hosts' peak-hour load at settlement, per month, where the obligations are
+    metered and a lease has no configured ``peak_share``: its load at the host's PLC peak hours (contracted ×
+    load factor, or the actual sub-meter readings there) over the host's metered PLC. Others unchanged."""
+    if not obligations.peaks:
+        return inp.lease_shares
+    out, months = [], inp.months
+    for ls in inp.lease_shares:
+        if ls.lease.peak_share is not None:
+            out.append(ls)
+            continue
+        shares = np.zeros(len(months))
+        for m, bm in enumerate(months):
+            plc = float(obligations.plc[ls.s][m])
+            hours = pd.DatetimeIndex(obligations.peaks.get(bm.label, {}).get("plc", []))
+            if plc <= 0 or len(hours) == 0:
+                continue
+            mw, _ = _lessee_mw(ls.lease, "settled", hours)
+            shares[m] = float(mw.mean()) / plc
+        out.append(dataclasses.replace(ls, peak_share=shares, basis=f"{ls.basis.split('; ')[0]}; peak share: its "
+                                       "load at the host's metered PLC peak hours / the host's metered PLC"))
+    for s in {ls.s for ls in out}:
+        tot = sum(np.broadcast_to(ls.peak_share, len(months)) for ls in out if ls.s == s)
+        if (tot > 1 + 1e-9).any():
+            raise PledgeConfigError(f"{P}.leases", [ls.lease.lease_id for ls in out if ls.s == s], "the leases at "
+                                    f"{cfg.sites[s].site_id!r} carried more than its load at the coincident peaks "
+                                    f"(shares add to {float(tot.max()):.4f}); check the sub-meter or contracted_mw")
+    return out

@@ -170,3 +170,29 @@ def test_curtailment_at_a_host_cuts_only_the_operators_share(leased):
     host = cfg.site_ids().index("host-dc")
     assert len(p.hours) == 40 and p.cut_mw[host].max() > 0
     assert (p.cut_mw[host] <= 0.5 * inp.lease_shares[0].w * inp.median[host] + 1e-9).all()  # never the host's own
+
+
+def test_settled_peak_share_is_the_leases_load_at_the_metered_peaks(tmp_path):
+    ts = pd.date_range("2025-01-01T05:00Z", "2026-08-01T04:00Z", freq="h")
+    rng = np.random.default_rng(5)
+    doy, hod = ts.dayofyear.to_numpy(), ts.tz_convert("America/New_York").hour.to_numpy()
+    load = 100_000 + 25_000 * np.exp(-((doy - 200) / 40.0) ** 2) + 8_000 * np.sin(np.pi * hod / 24) \
+        + rng.normal(0, 2_000, len(ts))
+    stamp = ts.strftime("%Y-%m-%dT%H:%M:%SZ")
+    pd.DataFrame({"zone": "RTO", "ts": stamp, "price": 40.0, "load_mw": load, "load_forecast_mw": load}).to_csv(
+        tmp_path / "grid.csv", index=False)
+    meter = pd.concat([pd.DataFrame({"site_id": "campus-1", "ts": stamp, "power_mw": rng.uniform(780, 900, len(ts))}),
+                       pd.DataFrame({"site_id": "host-dc", "ts": stamp, "power_mw": rng.uniform(200, 280, len(ts))})])
+    meter.to_csv(tmp_path / "meter.csv", index=False)
+    app, resolved = load_config(["pledge=leased_example", "tracking=false", "report=false", f"out_dir={tmp_path}",
+                                 "pledge.actuals.source=file", f"pledge.actuals.meter_path={tmp_path / 'meter.csv'}",
+                                 f"pledge.actuals.grid_path={tmp_path / 'grid.csv'}",
+                                 "pledge.actuals.obligations=metered"])
+    res = api.settle_run(app, resolved)
+    plc = Decimal(res.versions[0].manifest()["obligations"]["plc_mw"]["host-dc"])
+    lines = {ln.line_id: ln for ln in res.accounting.lines}
+    whole = lines["shift_capacity:host-dc"].amount + lines["shift_capacity:host-dc:op-at-host"].amount
+    share = Decimal(repr(float(102.0 / float(plc))))
+    assert lines["shift_capacity:host-dc:op-at-host"].amount == (whole * share).quantize(CENT)
+    assert "metered PLC peak hours" in lines["shift_capacity:host-dc:op-at-host"].formula
+    assert lines["capacity:host-dc"].quantity == plc * 31 and lines["capacity:host-dc"].category == "memo"
