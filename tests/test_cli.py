@@ -15,6 +15,7 @@ from forecast.cli import COMMANDS, compose_for, main, translate
 DOCUMENTED = {
     "series-bench": {
         "--data": "data", "--timestamp": "timestamp", "--target": "target", "--known-future": "known_future",
+        "--assume-tz": "assume_tz",
         "--horizon": "horizon", "--out": "out", "--history": "history", "--model-history": "model_history",
         "--ensemble": "ensemble", "--at-hour": "at_hour", "--retrain": "retrain", "--refit-days": "refit_days",
         "--window-days": "window_days", "--val-days": "val_days", "--epochs": "epochs", "--hidden": "hidden",
@@ -119,7 +120,8 @@ def test_flags_and_overrides_mix_in_order():
 
 
 def test_flag_values_reach_the_typed_config():
-    from forecast.config import BenchConfig, SimulateConfig, load
+    from forecast.config import SimulateConfig, load
+    from forecast.evaluation.bench_config import BenchConfig
     from forecast.price import epf
 
     odd = "my data/it's, a=b.csv"  # spaces, a quote, a comma and '=' survive the translation

@@ -41,7 +41,9 @@ def test_outputs_and_protocol(tmp_path, known):
     saved = json.loads((out / "metrics.json").read_text())
     for k in ("mae", "rmse", "smape", "pinball", "coverage_p10_p90", "n_origins"):
         assert k in saved and np.isfinite(saved[k])
-    assert set(saved["baselines"]) == {"seasonal_naive_24h", "seasonal_naive_168h", "lightgbm"}
+    # hidden=16 does not fit the pretrained weights: the learned model starts from scratch and says why
+    assert saved["protocol"]["start"]["init"] == "scratch" and saved["protocol"]["start"]["reason"]
+    assert set(saved["baselines"]) == {"learned", "seasonal_naive_24h", "seasonal_naive_168h", "lightgbm"}
     for b in saved["baselines"].values():
         assert {"mae", "rmse", "smape", "pinball", "coverage_p10_p90", "n_origins"} <= set(b)
     # last 20% of 36·24 = 864 hours: test from hour 691 -> daily origins at 00:00 on days 29 … 35 with 24 h after
@@ -50,8 +52,12 @@ def test_outputs_and_protocol(tmp_path, known):
     assert saved["n_origins"] == len(expected) == m["n_origins"]
     fc = pd.read_csv(out / "forecasts.csv", parse_dates=["origin", "ts"])
     assert list(fc.columns[:8]) == ["origin", "ts", "horizon_h", "actual", "p10", "p50", "p90", "model"]
-    assert set(fc["model"]) == {"model", "seasonal_naive_24h", "seasonal_naive_168h", "lightgbm"}
-    assert len(fc) == 4 * len(expected) * 24
+    assert set(fc["model"]) == {"model", "learned", "seasonal_naive_24h", "seasonal_naive_168h", "lightgbm"}
+    assert len(fc) == 5 * len(expected) * 24
+    # the headline is, per refit, the contender with the lowest validation MAE, unchanged
+    for r in saved["selection"]["per_refit"]:
+        assert r["chosen"] == min(r["val_mae"], key=r["val_mae"].get)
+    assert sum(saved["selection"]["chosen"].values()) == saved["n_origins"]
     assert (fc["origin"] >= hours[691]).all()
     assert ((fc["ts"] - fc["origin"]) == pd.to_timedelta(fc["horizon_h"] - 1, unit="h")).all()
     assert (fc["p10"] <= fc["p50"]).all() and (fc["p50"] <= fc["p90"]).all()
@@ -79,6 +85,7 @@ def test_forecasts_ignore_data_after_their_origin(tmp_path):
     (learned model with refits, the seasonal naives and LightGBM, calibrated), and a later one does change."""
     from forecast.data.series import load_hourly_series
     from forecast.evaluation.contenders import Ledger
+    from forecast.evaluation.selection import select, validation_table
     from forecast.evaluation.series_bench import contenders_extra
     from forecast.models.tide import TiDE
 
@@ -89,16 +96,23 @@ def test_forecasts_ignore_data_after_their_origin(tmp_path):
     def run(frame):
         p = prepare(frame, "mw", ["plan"], 24, 168)
         mk = lambda: TiDE(168, 24, n_hist=8, n_fut=7, hidden=16, temporal_hidden=8)  # noqa: E731
-        ex = contenders_extra(BenchConfig("x.csv", "time", "mw", ["plan"], **FAST), p, policy, Ledger())
-        return p, rolling(p.store, p.origins, policy, mk, (0.1, 0.5, 0.9), OptimizerConfig(), tc, resolve("cpu", "32-true"),
-                          baselines=(), extra=ex)
+        ledger = Ledger()
+        ex = contenders_extra(BenchConfig("x.csv", "time", "mw", ["plan"], **FAST), p, policy, ledger)
+        res = rolling(p.store, p.origins, policy, mk, (0.1, 0.5, 0.9), OptimizerConfig(), tc, resolve("cpu", "32-true"),
+                      baselines=(), extra=ex)
+        res.quantiles["learned"] = res.quantiles.pop("model")
+        picked = select(res, list(res.quantiles), validation_table(res, "learned", ledger.validation))
+        return p, res, picked
 
-    p, base = run(df)
+    p, base, picked = run(df)
     cut = base.issued_at[2]  # the third origin: refits happen at origins 0, 2, 4 …
     planted = df.copy()
     planted.loc[planted.index >= cut, "mw"] = 1e6
-    _, alt = run(planted)
+    _, alt, picked_alt = run(planted)
     before = base.issued_at <= cut
+    # the validated choice for the refits up to the cut is made on the same pre-origin windows: the same
+    assert [r for r in picked if r["at"] <= str(cut)] == [r for r in picked_alt if r["at"] <= str(cut)]
+    assert len([r for r in picked if r["at"] <= str(cut)]) == 2
     assert before.sum() == 3 and (~before).sum() >= 2
     for name in base.quantiles:
         np.testing.assert_array_equal(base.quantiles[name][before], alt.quantiles[name][before], err_msg=name)

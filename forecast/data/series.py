@@ -48,7 +48,8 @@ class SeriesReport:
 
 
 def load_hourly_series(path: str | os.PathLike, timestamp: str, target: str,
-                       known_future: list[str] | tuple[str, ...] = ()) -> tuple[pd.DataFrame, SeriesReport]:
+                       known_future: list[str] | tuple[str, ...] = (),
+                       assume_tz: str = "") -> tuple[pd.DataFrame, SeriesReport]:
     """Read ``path`` and return (hourly frame indexed by UTC ``ts``, report).
 
     Columns of the frame: ``target`` then each ``known_future`` column, hourly
@@ -68,7 +69,7 @@ def load_hourly_series(path: str | os.PathLike, timestamp: str, target: str,
         raise ContractError(src, timestamp, "timestamp, target and known-future columns must be distinct")
     if df.empty:
         raise ContractError(src, timestamp, "no data rows")
-    ts, naive = _parse_times(df, timestamp, src)
+    ts, naive = _parse_times(df, timestamp, src, assume_tz)
     vals = {}
     for c in cols:
         v = pd.to_numeric(df[c], errors="coerce")
@@ -100,7 +101,8 @@ def load_hourly_series(path: str | os.PathLike, timestamp: str, target: str,
     return out, rep
 
 
-def _parse_times(df: pd.DataFrame, col: str, src: str) -> tuple[pd.DatetimeIndex, bool]:
+def _parse_times(df: pd.DataFrame, col: str, src: str, assume_tz: str = "") -> tuple[pd.DatetimeIndex, bool]:
+    """UTC times of ``col``; times without an offset are refused unless ``assume_tz`` names their zone."""
     txt = df[col].astype(str).str.strip()
     empty = df[col].isna()
     if empty.any():
@@ -108,12 +110,32 @@ def _parse_times(df: pd.DataFrame, col: str, src: str) -> tuple[pd.DatetimeIndex
     has = txt.str.contains(_OFFSET)
     if has.any() and not has.all():
         raise ContractError(src, col, "some timestamps carry a UTC offset and some do not", df.loc[~has, [col]])
+    if not has.any():
+        return _assumed_zone(txt, df, col, src, assume_tz), True
     try:
         t = pd.to_datetime(txt, utc=True, format="ISO8601")
     except (ValueError, TypeError):
         parsed = pd.to_datetime(txt, utc=True, errors="coerce", format="ISO8601")
         raise ContractError(src, col, "unparseable timestamps (expected ISO 8601)", df.loc[parsed.isna(), [col]]) from None
     return pd.DatetimeIndex(t), not bool(has.any())
+
+
+def _assumed_zone(txt: pd.Series, df: pd.DataFrame, col: str, src: str, zone: str) -> pd.DatetimeIndex:
+    """Times without an offset read in ``zone`` (required: there is no default), as UTC; a wall time that does
+    not exist or occurs twice in that zone (DST) is an error naming it."""
+    if not zone:
+        raise ContractError(src, col, "timestamps without a UTC offset; add offsets (e.g. 2025-07-01T00:00:00Z) "
+                            "or say which zone they are in with --assume-tz (e.g. --assume-tz UTC)",
+                            df.head(3)[[col]])
+    try:
+        local = pd.DatetimeIndex(pd.to_datetime(txt, format="ISO8601"))
+    except (ValueError, TypeError):
+        parsed = pd.to_datetime(txt, errors="coerce", format="ISO8601")
+        raise ContractError(src, col, "unparseable timestamps (expected ISO 8601)", df.loc[parsed.isna(), [col]]) from None
+    try:
+        return local.tz_localize(zone, ambiguous="raise", nonexistent="raise").tz_convert("UTC")
+    except (ValueError, TypeError, KeyError) as e:  # unknown zone, or a DST gap / repeat
+        raise ContractError(src, col, f"cannot read the times in zone {zone!r}: {e}") from None
 
 
 def _check_spacing(idx: pd.DatetimeIndex, raw: pd.DataFrame, col: str, src: str) -> pd.Timedelta:

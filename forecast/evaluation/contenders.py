@@ -27,6 +27,8 @@ from forecast.data.windows import WindowStore
 from forecast.evaluation.calibration import conformalize
 from forecast.evaluation.rolling import Policy, gather_targets, windows_before
 from forecast.models.baselines import BASELINES, CENTER, ResidualQuantiles
+from forecast.models.device import Runtime
+from forecast.models.inference import predict_windows
 
 log = logging.getLogger("forecast")
 MAX_FIT_WINDOWS = 20000  # residual-quantile baselines: a seeded subsample of the training windows beyond this
@@ -45,6 +47,7 @@ class Ledger:
     calibration: list[dict] = field(default_factory=list)
     budget: list[dict] = field(default_factory=list)
     skipped: dict[str, str] = field(default_factory=dict)
+    validation: list[dict] = field(default_factory=list)  # {"at", "model", "val_mae", "n_val"} per refit
 
 
 def calibrated(store: WindowStore, policy: Policy, levels: tuple[float, ...], fit_predict: FitPredict,
@@ -57,8 +60,10 @@ def calibrated(store: WindowStore, policy: Policy, levels: tuple[float, ...], fi
         tr, va, _ = windows_before(store, t0, policy)
         out = {}
         for name, (qg, qv, v_idx) in fit_predict(t0, tr, va, g).items():
+            y_va, _ = gather_targets(store, v_idx)
+            ledger.validation.append({"at": str(t0), "model": name, "n_val": len(v_idx),
+                                      "val_mae": float(np.nanmean(np.abs(qv[..., mi] - y_va)))})  # the median's
             if policy.calibrate:
-                y_va, _ = gather_targets(store, v_idx)
                 qg, c = conformalize(qg, qv, y_va, mi)
                 ledger.calibration.append({"at": str(t0), "model": name, "calib_lo": round(c[0], 4),
                                            "calib_hi": round(c[1], 4), "n_val": len(qv)})
@@ -66,6 +71,17 @@ def calibrated(store: WindowStore, policy: Policy, levels: tuple[float, ...], fi
         return out
 
     return extra
+
+
+def pretrained_fit_predict(store: WindowStore, model: torch.nn.Module, name: str = "zero_shot") -> FitPredict:
+    """A model used as it is (no fit: pretrained weights), on the origins and the validation windows."""
+    cpu = Runtime("cpu", "32-true", torch.device("cpu"))
+
+    def fit_predict(t0, tr, va, g):
+        qg = predict_windows(model, store, g, cpu).astype(np.float64)
+        return {name: (qg, predict_windows(model, store, va, cpu).astype(np.float64), va)}
+
+    return fit_predict
 
 
 def baselines_fit_predict(store: WindowStore, levels: tuple[float, ...], names: tuple[str, ...], seed: int) -> FitPredict:

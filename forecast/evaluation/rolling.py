@@ -98,6 +98,7 @@ class Refit:
     calib_lo: float = 1.0
     calib_hi: float = 1.0
     val_h: int = 0  # hours of validation windows (their issue times span val_h hours before at − horizon)
+    val_mae: float = float("nan")  # the median's MAE on the validation windows, model units
 
 
 @dataclass
@@ -218,7 +219,7 @@ def _fit_ensemble(j: int, make_model: Callable[[], nn.Module], previous: list[nn
                   tc: TrainerConfig, rt: Runtime, epochs: int, policy: Policy, seed: int):
     """Fit ``policy.ensemble`` models for refit j (member m seeded ``seed + 1000·m + j``, warm-started from
     ``previous[m]`` when asked). Returns the models, their mean quantiles on origins ``g`` (n, H, Q) and
-    on the validation windows (0.0 unless calibrating), model units, and the last member's epochs."""
+    on the validation windows, model units, and the last member's epochs."""
     from forecast.models.inference import predict_windows
 
     cpu = Runtime("cpu", "32-true", torch.device("cpu"))
@@ -231,8 +232,7 @@ def _fit_ensemble(j: int, make_model: Callable[[], nn.Module], previous: list[nn
         model, n_ep = fit(init, store, tr, va, levels, opt, tc, rt, epochs, seed + 1000 * m + j)
         fitted.append(model)
         q = q + predict_windows(model, store, g, cpu).astype(np.float64) / policy.ensemble  # (n, H, Q)
-        if policy.calibrate:
-            q_val = q_val + predict_windows(model, store, va, cpu).astype(np.float64) / policy.ensemble
+        q_val = q_val + predict_windows(model, store, va, cpu).astype(np.float64) / policy.ensemble
     return fitted, q, q_val, n_ep
 
 
@@ -283,8 +283,9 @@ def rolling(store: WindowStore, origins: np.ndarray, policy: Policy, make_model:
         models, q, q_val, n_ep = _fit_ensemble(j, make_model, models, store, tr, va, g, levels, opt, tc, rt, epochs,
                                                policy, seed)
         c = (1.0, 1.0)
+        y_val, _ = gather_targets(store, va)
+        val_mae = float(np.nanmean(np.abs(q_val[..., mi] - y_val)))  # the median's, before any calibration
         if policy.calibrate:
-            y_val, _ = gather_targets(store, va)
             c = calibration_factors(q_val, y_val, mi)
             q = apply_calibration(q, mi, *c, bounds=getattr(models[-1], "bounds", None))
         out["model"][seg] = q
@@ -299,7 +300,7 @@ def rolling(store: WindowStore, origins: np.ndarray, policy: Policy, make_model:
         last_target = max(store.series[k].ts[i] for k, i in zip(*series_of(store, tr))) + pd.Timedelta(hours=H)
         refits.append(Refit(j, str(t0), str(from_), str(last_target), str(t0), len(tr), len(va), len(seg), n_ep,
                             round(time.perf_counter() - t_fit, 2), round(c[0], 4), round(c[1], 4),
-                            val_span(store, t0, policy)))
+                            val_span(store, t0, policy), round(val_mae, 6)))
         log.info("refit %d at %s: %d train / %d val windows, %d origins, %.1f s", j, t0, len(tr), len(va), len(seg),
                  refits[-1].seconds)
     if (refit_of < 0).any():  # cannot happen with the plan above; a silent skip would be worse than an error

@@ -3,7 +3,7 @@
     forecast series-bench --data PATH.csv --timestamp COL --target COL
         [--known-future COL,...] [--horizon 24] --out DIR
 
-Config: conf/series_bench.yaml (:class:`forecast.config.BenchConfig`); each flag is an alias of an
+Config: conf/series_bench.yaml (:class:`forecast.evaluation.bench_config.BenchConfig`); each flag is an alias of an
 override (``--horizon 24`` is ``horizon=24``, ``--no-lightgbm`` is ``lightgbm=false``).
 
 Protocol (fixed, so results compare across users):
@@ -52,7 +52,8 @@ import numpy as np
 import pandas as pd
 import torch
 
-from forecast.config import BenchConfig, OptimizerConfig, TrainerConfig
+from forecast.config import OptimizerConfig, TrainerConfig
+from forecast.evaluation.bench_config import BenchConfig
 from forecast.config import load as load_config
 from forecast.data.features import calendar
 from forecast.data.plan_events import KnownFuture
@@ -64,6 +65,8 @@ from forecast.io import atomic_write, atomic_write_text
 from forecast.evaluation import contenders as ct
 from forecast.evaluation.calibration import clamp
 from forecast.evaluation.rolling import Policy, RollingResult, mase_scales, rolling, score, tidy
+from forecast.evaluation.pretrained_start import Start, fine_tune_start, pretrained_start
+from forecast.evaluation.selection import select, validation_table
 from forecast.evaluation.significance import compare
 
 log = logging.getLogger("forecast")
@@ -136,12 +139,15 @@ def budget(cfg: BenchConfig) -> Callable[[int], int]:
     return lambda n: cfg.peer_steps or cfg.epochs * max(1, math.ceil(n / cfg.batch_size)) * cfg.ensemble
 
 
-def contenders_extra(cfg: BenchConfig, p: Prepared, policy: Policy, ledger: ct.Ledger):
+def contenders_extra(cfg: BenchConfig, p: Prepared, policy: Policy, ledger: ct.Ledger, start: Start | None = None):
     """The seasonal naives, LightGBM (``lightgbm``) and the installed ``peers`` as one calibrated ``extra(t0, g)``
     hook for ``rolling``; peers whose library is missing are recorded in ``ledger.skipped`` and left out."""
     from forecast.evaluation.peers import LIBRARY, missing
 
     parts = [ct.baselines_fit_predict(p.store, LEVELS, NAIVES, cfg.seed)]
+    if cfg.zero_shot and start is not None and start.model is not None:
+        L = cfg.model_history or cfg.history
+        parts.append(ct.pretrained_fit_predict(p.store, start.model if L == cfg.history else TailHistory(start.model, L)))
     if cfg.lightgbm:
         y_raw = p.frame[cfg.target].to_numpy(np.float64)
         parts.append(ct.gbm_fit_predict(p.store, y_raw, p.known_raw, p.scale, LEVELS, cfg.seed, cfg.lightgbm_params))
@@ -164,17 +170,41 @@ def floor(cfg: BenchConfig, p: Prepared) -> float | None:
     return 0.0 if cfg.clamp_nonnegative and np.nanmin(pre) >= 0 else None
 
 
-def _model_factory(cfg: BenchConfig, n_known: int, hours: int):
+def _model_factory(cfg: BenchConfig, n_known: int, hours: int, start: Start | None = None):
     """A zero-argument builder of TiDE on history, calendar and ``n_known`` known-future channels that reads
-    the last ``hours`` of the history window."""
+    the last ``hours`` of the history window; from the pretrained weights when ``start`` says so."""
     def make_model():
         from forecast.models.tide import TiDE
 
-        m = TiDE(history=hours, horizon=cfg.horizon, n_hist=1 + n_known + 6, n_fut=n_known + 6, n_quantiles=3,
-                 median_index=1, hidden=cfg.hidden, dropout=cfg.dropout, temporal_hidden=32)
+        if start is not None and start.init == "pretrained":
+            m = fine_tune_start(start)
+        else:
+            m = TiDE(history=hours, horizon=cfg.horizon, n_hist=1 + n_known + 6, n_fut=n_known + 6, n_quantiles=3,
+                     median_index=1, hidden=cfg.hidden, dropout=cfg.dropout, temporal_hidden=32)
         return m if hours == cfg.history else TailHistory(m, hours)
 
     return make_model
+
+
+def _start(cfg: BenchConfig, hours: int) -> Start:
+    st = pretrained_start(cfg.init, cfg.weights, cfg.zero_shot, hours, cfg.horizon, len(cfg.known_future), LEVELS,
+                          cfg.hidden, cfg.dropout)
+    if st.reason:
+        log.warning("pretrained weights not used: %s; the learned model starts from scratch", st.reason)
+    return st
+
+
+def choose(cfg: BenchConfig, res: RollingResult, ledger: ct.Ledger) -> list[dict]:
+    """The headline ``model``: with ``select``, per refit the contender (the learned model ``learned`` among them)
+    with the lowest validation MAE; else the learned model. ``model`` first in ``res.quantiles``."""
+    res.quantiles = {"learned": res.quantiles.pop("model"), **res.quantiles}
+    picked = []
+    if cfg.select:
+        picked = select(res, list(res.quantiles), validation_table(res, "learned", ledger.validation))
+    else:
+        res.quantiles["model"] = res.quantiles["learned"]
+    res.quantiles = {"model": res.quantiles.pop("model"), **res.quantiles}
+    return picked
 
 
 def _metrics(cfg: BenchConfig, sc: dict, res: RollingResult, p: Prepared, rep, model_history: int,
@@ -237,7 +267,7 @@ def _write_outputs(cfg: BenchConfig, out: dict, res: RollingResult, sc: dict, p:
 def run_bench(cfg: BenchConfig) -> dict:
     """Run the benchmark and write DIR/metrics.json, DIR/forecasts.csv (and the report). Returns metrics."""
     t_start = time.perf_counter()
-    df, rep = load_hourly_series(cfg.data, cfg.timestamp, cfg.target, cfg.known_future)
+    df, rep = load_hourly_series(cfg.data, cfg.timestamp, cfg.target, cfg.known_future, cfg.assume_tz)
     p = prepare(df, cfg.target, list(cfg.known_future), cfg.horizon, cfg.history, cfg.at_hour, cfg.data)
     policy = Policy(retrain=cfg.retrain, k=cfg.refit_days, window_days=cfg.window_days, val_days=cfg.val_days,
                     val_share=0.0 if cfg.val_days else cfg.val_share, val_min_days=cfg.val_min_days,
@@ -249,13 +279,21 @@ def run_bench(cfg: BenchConfig) -> dict:
                        batch_size=cfg.batch_size, seed=cfg.seed, progress=False)
     opt = OptimizerConfig(lr=cfg.lr)
     ledger = ct.Ledger()
-    res = rolling(p.store, p.origins, policy, _model_factory(cfg, len(cfg.known_future), L), LEVELS, opt, tc,
-                  resolve("cpu", "32-true"), baselines=(), extra=contenders_extra(cfg, p, policy, ledger),
+    start = _start(cfg, L)
+    res = rolling(p.store, p.origins, policy, _model_factory(cfg, len(cfg.known_future), L, start), LEVELS, opt,
+                  tc, resolve("cpu", "32-true"), baselines=(), extra=contenders_extra(cfg, p, policy, ledger, start),
                   seed=cfg.seed)
     low = floor(cfg, p)
     res.quantiles = {k: clamp(q, low) for k, q in res.quantiles.items()}  # after calibration, every contender
+    picked = choose(cfg, res, ledger)
     sc = score(res, LEVELS, mase_scales(p.store, p.test_start), [cfg.target])
     out = _metrics(cfg, sc, res, p, rep, L, ledger, low)
+    out["selection"] = {"rule": "per refit, the contender with the lowest MAE of its median on that refit's "
+                                "validation windows (targets before the refit time)" if cfg.select else "off: "
+                                "the learned model", "per_refit": picked,
+                        "chosen": {c: sum(r["n_origins"] for r in picked if r["chosen"] == c)
+                                   for c in dict.fromkeys(r["chosen"] for r in picked)}}
+    out["protocol"]["start"] = start.record()
     out["seconds"] = round(time.perf_counter() - t_start, 1)
     _write_outputs(cfg, out, res, sc, p)
     return out

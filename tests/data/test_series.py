@@ -21,7 +21,7 @@ def test_quarter_hours_to_hourly_means_with_gap_and_partial_hour(tmp_path):
     keep[8:12] = False  # 02:00 hour absent
     kw[5] = np.nan  # one reading missing in 01:00
     f = _write(tmp_path, t[keep].strftime("%Y-%m-%d %H:%M"), kw=kw[keep], temp=np.ones(keep.sum()))
-    out, rep = load_hourly_series(f, "time", "kw", ["temp"])
+    out, rep = load_hourly_series(f, "time", "kw", ["temp"], assume_tz="UTC")
     assert rep.step == pd.Timedelta(minutes=15) and rep.naive_as_utc
     assert out.index[0] == pd.Timestamp("2024-01-01T00:00Z") and len(out) == 6
     assert out["kw"].iloc[0] == pytest.approx(1.5) and out["kw"].iloc[1] == pytest.approx((4 + 6 + 7) / 3)
@@ -46,12 +46,27 @@ def test_offsets_are_converted_to_utc(tmp_path):
 def test_bad_time_index_is_an_error(tmp_path, ts, problem):
     f = _write(tmp_path, ts, y=np.arange(len(ts)))
     with pytest.raises(ContractError, match=f"m.csv: column 'time': {problem}"):
-        load_hourly_series(f, "time", "y")
+        load_hourly_series(f, "time", "y", assume_tz="UTC")
 
 
 def test_bad_values_and_missing_columns(tmp_path):
     f = _write(tmp_path, ["2024-01-01 00:00", "2024-01-01 01:00", "2024-01-01 02:00"], y=["1", "x", "3"])
     with pytest.raises(ContractError, match=r"column 'y': not a number \(1 rows\); first offending rows: row 1"):
-        load_hourly_series(f, "time", "y")
+        load_hourly_series(f, "time", "y", assume_tz="UTC")
     with pytest.raises(ContractError, match="column 'load': not in the file"):
         load_hourly_series(f, "time", "load")
+
+
+def test_times_without_offset_are_refused_unless_their_zone_is_given(tmp_path):
+    f = _write(tmp_path, ["2024-03-10 00:00", "2024-03-10 01:00", "2024-03-10 03:00", "2024-03-10 04:00"],
+               y=[1.0, 2.0, 3.0, 4.0])
+    with pytest.raises(ContractError, match=r"m.csv: column 'time': timestamps without a UTC offset; .*--assume-tz UTC"):
+        load_hourly_series(f, "time", "y")
+    # US Eastern: 02:00 does not exist on 2024-03-10, so 01:00 -> 03:00 local is one hour
+    out, rep = load_hourly_series(f, "time", "y", assume_tz="America/New_York")
+    assert out.index[0] == pd.Timestamp("2024-03-10T05:00Z") and len(out) == 4 and rep.naive_as_utc
+    gap = _write(tmp_path, ["2024-03-10 01:00", "2024-03-10 02:00"], y=[1.0, 2.0])
+    with pytest.raises(ContractError, match=r"cannot read the times in zone 'America/New_York'"):
+        load_hourly_series(gap, "time", "y", assume_tz="America/New_York")
+    with pytest.raises(ContractError, match=r"cannot read the times in zone 'Mars/Olympus'"):
+        load_hourly_series(f, "time", "y", assume_tz="Mars/Olympus")

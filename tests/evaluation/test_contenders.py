@@ -42,7 +42,7 @@ def bench(tmp_path_factory):
 def test_no_negative_quantiles_for_a_non_negative_series(bench):
     _, m, out = bench
     fc = pd.read_csv(out / "forecasts.csv")
-    assert set(fc["model"]) == {"model", "seasonal_naive_24h", "seasonal_naive_168h", "lightgbm"}
+    assert set(fc["model"]) == {"model", "learned", "seasonal_naive_24h", "seasonal_naive_168h", "lightgbm"}
     for name, f in fc.groupby("model"):
         assert (f[["p10", "p50", "p90"]] >= 0).all().all(), name
         assert (f["p10"] <= f["p50"]).all() and (f["p50"] <= f["p90"]).all(), name
