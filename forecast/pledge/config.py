@@ -223,7 +223,8 @@ class PledgeConfig:
 
     def zone_configs(self) -> list[tuple[str, "PledgeConfig"]]:
         """(zone, the zone's own pledge config): its sites, upgrades and leases, the zone's ZONE_KEYS, the zone as
-        the grid files' zone filter, its own ledger (name ``<name>-<zone>``) and Monte Carlo seed (seed + position)."""
+        the grid files' zone filter (system load, actuals, a curve fitted at run time), its own ledger (name
+        ``<name>-<zone>``) and Monte Carlo seed (seed + position)."""
         names = [z.zone for z in self.zones]
         for i, z in enumerate(self.zones):
             check(bool(str(z.zone).strip()) and names.count(z.zone) == 1, f"{P}.zones.{i}.zone", z.zone,
@@ -243,10 +244,12 @@ class PledgeConfig:
             sl = z.system_load
             sl = dataclasses.replace(sl, zone=sl.zone or z.zone) if sl.source == "file" else sl
             act = dataclasses.replace(self.actuals, zone=z.zone) if self.actuals.source == "file" else self.actuals
+            pc = z.price_curve
+            pc = dataclasses.replace(pc, zone=z.zone) if pc.kind == "fitted" and pc.fit_on and pc.zone is None else pc
             try:
                 cfg = dataclasses.replace(
                     self, name=f"{self.name}-{z.zone}", market=z.market, tariff=z.tariff, system_load=sl,
-                    price_curve=z.price_curve, backstop=z.backstop, actuals=act, zones=[],
+                    price_curve=pc, backstop=z.backstop, actuals=act, zones=[],
                     sites=[s for s in self.sites if s.site_id in ids],
                     upgrades=[u for u in self.upgrades if u.site_id in ids],
                     leases=[ls for ls in self.leases if ls.site_id in ids],
