@@ -8,6 +8,7 @@ import json
 from decimal import Decimal
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from forecast.cli import main as forecast_main
@@ -103,3 +104,20 @@ def test_bill_settle_and_trueup_run_zone_by_zone(tmp_path, capsys):
 def test_zone_errors_name_the_zones_key(override, key):
     with pytest.raises(PledgeConfigError, match=rf"^{key.replace('.', chr(92) + '.')}="):
         load_config(["pledge=multi_zone", override])
+
+
+def test_a_zone_reads_its_own_rows_of_a_shared_grid_file(tmp_path):
+    from forecast.pledge.calendar import billing_months, hourly_index
+
+    ts = hourly_index(billing_months("2026-07", 1, "America/New_York"))
+    frames = [pd.DataFrame({"zone": z, "ts": ts.strftime("%Y-%m-%dT%H:%M:%SZ"), "price": 40.0, "load_mw": mw,
+                            "load_forecast_mw": mw}) for z, mw in (("PJM-AEP", 24_000.0), ("PJM-DOM", 17_000.0))]
+    pd.concat(frames).to_csv(tmp_path / "grid.csv", index=False)
+    app, _ = load_config(["pledge=multi_zone", *(f"pledge.zones.{i}.system_load.{k}={v}" for i in (0, 1)
+                                                 for k, v in (("source", "file"), ("path", tmp_path / "grid.csv")))])
+    zc = dict(app.pledge.zone_configs())
+    for zone, mw in (("PJM-AEP", 24_000.0), ("PJM-DOM", 17_000.0)):
+        cfg = zc[zone]
+        assert cfg.system_load.zone == zone
+        inp = build_inputs(cfg)
+        assert np.allclose(inp.others_mw + inp.median.sum(axis=0), mw)  # the zone's load, its campus inside
