@@ -11,7 +11,7 @@ from forecast.data.inputs import Split
 from forecast.data.windows import WindowStore, series_of
 from forecast.evaluation import metrics
 from forecast.io import atomic_write
-from forecast.models.baselines import BASELINES, ResidualQuantiles
+from forecast.models.baselines import BASELINES, CENTER, ResidualQuantiles
 from forecast.models.device import Runtime
 from forecast.models.inference import baseline_points, predict_windows, targets
 from forecast.types import Quantiles
@@ -32,7 +32,7 @@ def evaluate(model, store: WindowStore, sp: Split, quant: Quantiles, rt: Runtime
     pts_tr = baseline_points(store, tr)
     pts = baseline_points(store, sp.test)
     for name in BASELINES:
-        rq = ResidualQuantiles(quant.levels).fit(pts_tr[name], y_tr)
+        rq = ResidualQuantiles(quant.levels, CENTER.get(name, "exact")).fit(pts_tr[name], y_tr)
         qb = rq.apply(pts[name]) * scale[:, None, None]
         out[name] = metrics.summary(y_mw, qb, quant.levels)
         curves[name] = qb
