@@ -1,6 +1,12 @@
 """Time `forecast epf-bench` end to end and print accuracy, runtime and machine load in one table.
 
     python scripts/bench_epf.py [--data ../shared/data/epf/PJM.csv] [--out /tmp/epf-bench] [-- extra epf-bench args]
+    python scripts/bench_epf.py --design [--markets PJM,DE] [--out /tmp/epf-design]
+
+--design: the design procedure (forecast.price.design): each market's validation run (`forecast epf-bench
+design=true`, the days before its test period only), then the one design with the least mean validation
+rMAE over the markets; prints the candidates' figures and writes OUT/design.json. Validation runs already
+in OUT/<market>/ are reused.
 
 Extra arguments are `forecast epf-bench` flags or overrides (e.g. `-- --combine equal model.net_epochs=20`).
 
@@ -29,7 +35,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--data", default=str(DATA / "PJM.csv"))
     ap.add_argument("--peer", default=str(DATA / "Forecasts_PJM_DNN_LEAR_ensembles.csv"))
     ap.add_argument("--out", default="/tmp/epf-bench")
+    ap.add_argument("--design", action="store_true")
+    ap.add_argument("--markets", default="PJM,DE")
     a, extra = ap.parse_known_args(argv)
+    if a.design:
+        return design(a.markets.split(","), Path(a.out), [x for x in extra if x != "--"])
     if not Path(a.data).exists():
         print(f"{a.data} not found; nothing to benchmark", file=sys.stderr)
         return 1
@@ -57,6 +67,30 @@ def main(argv: list[str] | None = None) -> int:
                  ("sMAPE %", f"{m['smape']:.2f}"), ("rMAE", f"{m['rmae']:.3f}"), ("hours", m["n_hours"])]:
         print(f"{k:<28} {v}")
     return rc
+
+
+def design(markets: list[str], out: Path, extra: list[str]) -> int:
+    """Validation runs of ``markets`` (CSV stems under the shared epf folder), then the joint choice."""
+    import json
+
+    from forecast.cli import main as forecast
+    from forecast.price.design import choose, load_run, report
+
+    runs = []
+    for mk in markets:
+        folder = out / mk
+        if not (folder / "validation.npz").exists():
+            t0 = time.perf_counter()
+            rc = forecast(["epf-bench", "--data", str(DATA / f"{mk}.csv"), "--out", str(folder), "design=true",
+                           *extra])
+            if rc:
+                return rc
+            print(f"{mk}: validation run {time.perf_counter() - t0:.0f} s", flush=True)
+        runs.append(load_run(folder))
+    choice = choose(runs)
+    (out / "design.json").write_text(json.dumps(choice, indent=2, default=str))
+    print(report(choice, top=15))
+    return 0
 
 
 if __name__ == "__main__":

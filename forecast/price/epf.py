@@ -9,8 +9,11 @@ Test period: the last 728 days of PATH.csv. Each test day d is forecast from
 data before d only (prices up to d−1, exogenous day-ahead forecasts up to d);
 the models are refitted on a rolling schedule, never with later data.
 Quantiles: the point forecast plus per-hour empirical quantiles of the
-model's own out-of-sample errors on the days before d (a trailing window that
-starts ``--warmup`` days before the test period).
+model's own out-of-sample errors on the last ``model.band_days`` days before d (conformal on recent
+errors, forecast.price.combine; the errors start ``--warmup`` days before the test period); pinball
+and CRPS (2 × mean pinball over the levels) in metrics.json.
+``design=true``: the design procedure of forecast.price.design on the ``val_days`` days before the
+test period instead (the test period is not read).
 
 Writes DIR/forecasts.csv (timestamp, price, forecast, p10, p50, p90),
 DIR/metrics.json (mae, rmae, smape, n_hours, test_start, test_end, …, exog_roles, peers
@@ -25,7 +28,6 @@ import json
 import logging
 import os
 import sys
-import time
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -38,34 +40,14 @@ from omegaconf import MISSING
 
 from forecast.config import ConfigError
 from forecast.config import load as load_config
-from forecast.evaluation import metrics as M
 from forecast.errors import ContractError
 from forecast.io import atomic_write_text
 from forecast.price.lear import TRANSFORMS
 from forecast.price.model import COMBINE, PriceModelConfig
 from forecast.price.readers import EPFData, read_epf
-from forecast.price.roles import check_roles, resolve_roles
+from forecast.price.roles import check_roles
+from forecast.price.protocol import TEST_DAYS, naive_weekly, point_metrics, run_bench  # noqa: F401
 from forecast.price.significance import dm_against
-
-TEST_DAYS = 728
-NAIVE_LAG_DAYS = 7
-
-
-def naive_weekly(price: np.ndarray, days: np.ndarray) -> np.ndarray:
-    """The naive forecast: same hour one week earlier. price (D, 24) -> (len(days), 24)."""
-    return price[days - NAIVE_LAG_DAYS]
-
-
-def point_metrics(y: np.ndarray, f: np.ndarray, naive: np.ndarray) -> dict[str, float]:
-    """mae ($/MWh), rmae (MAE / naive MAE), smape (%) over all hours."""
-    mae = M.mae(y, f)
-    return {"mae": mae, "rmae": mae / M.mae(y, naive), "smape": M.smape(y, f)}
-
-
-def residual_quantiles(errors: np.ndarray, levels: tuple[float, ...]) -> np.ndarray:
-    """Per-hour empirical quantiles (Q, 24) of past errors (N, 24) = actual − forecast."""
-    return np.quantile(errors, levels, axis=0)
-
 
 def read_peer(path: str | os.PathLike, index: pd.DatetimeIndex) -> pd.DataFrame:
     """The epftoolbox forecasts file: first column timestamps, one column per model; rows must equal ``index``."""
@@ -89,65 +71,6 @@ def read_peer(path: str | os.PathLike, index: pd.DatetimeIndex) -> pd.DataFrame:
                                 frame[[c]][vals.isna()].reset_index(drop=True))
         frame[c] = vals.astype("float64")
     return frame
-
-
-def run_bench(data: EPFData, cfg=None, test_days: int = TEST_DAYS, warmup: int = 56, log_every: int = 0,
-              model_factory=None) -> dict:
-    """Rolling forecasts of the last ``test_days`` days. Returns arrays and metrics (no files)."""
-    from forecast.price.model import DayAheadModel, PriceModelConfig
-
-    cfg = cfg or PriceModelConfig()
-    names = tuple(n.strip() for n in data.exog_names)
-    cfg = dataclasses.replace(cfg, exog_roles=resolve_roles(names, cfg.exog_roles))
-    D = data.n_days
-    t0 = D - test_days
-    if t0 - warmup < NAIVE_LAG_DAYS + 1:
-        raise ContractError(data.source, None, f"{D} days: too short for a {test_days}-day test period with "
-                            f"{warmup} warm-up days and a week of lags")
-    dow = data.dates.day_of_week.to_numpy()
-    factory = model_factory or DayAheadModel
-    model = factory(data.price, data.exog, dow, cfg)
-    days = np.arange(t0 - warmup, D)
-    point = np.zeros((len(days), 24))
-    quant = np.zeros((len(days), len(cfg.levels), 24))
-    start = time.perf_counter()
-    for i, d in enumerate(days):
-        point[i] = model.forecast_day(int(d))
-        past = data.price[days[:i]] - point[:i]  # errors of days before d: (i, 24)
-        past = past[-182:]
-        if len(past) >= 7:
-            quant[i] = point[i] + residual_quantiles(past, cfg.levels)
-        else:  # too few past errors for a band: degenerate quantiles (warm-up days only, never scored)
-            quant[i] = point[i]
-        if log_every and (i + 1) % log_every == 0:
-            k = max(0, i + 1 - warmup)
-            msg = f"day {i + 1}/{len(days)}  {time.perf_counter() - start:.0f}s"
-            if k:
-                msg += f"  test MAE so far {M.mae(data.price[days[warmup:i + 1]], point[warmup:i + 1]):.3f}"
-            print(msg, file=sys.stderr, flush=True)
-    elapsed = time.perf_counter() - start
-    sel = slice(warmup, None)
-    test = days[sel]
-    y = data.price[test]
-    f, q = point[sel], quant[sel]
-    naive = naive_weekly(data.price, test)
-    out = point_metrics(y, f, naive)
-    mi = cfg.levels.index(0.5)
-    q_last = np.moveaxis(q, 1, -1)  # (N, 24, Q)
-    q_last[..., mi] = f
-    out.update({"pinball": M.pinball(y, q_last, cfg.levels),
-                "coverage_p10_p90": M.coverage(y, q_last[..., 0], q_last[..., -1]),
-                "naive_mae": M.mae(y, naive), "n_hours": int(y.size), "runtime_s": elapsed})
-    ts = data.timestamps().values.reshape(D, 24)[test]
-    out["test_start"] = str(pd.Timestamp(ts[0, 0]))
-    out["test_end"] = str(pd.Timestamp(ts[-1, -1]))
-    out["exog_roles"] = dict(zip(names, cfg.exog_roles))
-    points = getattr(model, "member_points", None)  # a custom model_factory may not record members
-    members = points(test) if points else None
-    if members:
-        out["members_mae"] = {n: M.mae(y, v) for n, v in members.items()}
-    return {"metrics": out, "days": test, "y": y, "point": f, "quantiles": q_last, "timestamps": ts,
-            "members": members}
 
 
 def forecasts_frame(res: dict, levels: tuple[float, ...]) -> pd.DataFrame:
@@ -231,6 +154,10 @@ class EpfBenchConfig:
     test_days: int = TEST_DAYS
     warmup: int = 56  # days forecast before the test period to seed the error quantiles
     quiet: bool = False  # no progress lines
+    # design=true: run the rolling protocol on the val_days days before the test period only (forecast.price.design),
+    # write DIR/validation.{json,npz} and DIR/design.json (every candidate's validation figures, the chosen settings)
+    design: bool = False
+    val_days: int = 364
     track: bool = True  # record the run in MLflow
     tracking_uri: Optional[str] = None
     model: PriceModelSchema = field(default_factory=PriceModelSchema)
@@ -238,6 +165,8 @@ class EpfBenchConfig:
     def __post_init__(self):
         if self.test_days < 1:
             raise ConfigError("test_days", f"must be >= 1, got {self.test_days}", str(TEST_DAYS))
+        if self.val_days < 28:
+            raise ConfigError("val_days", f"must be >= 28, got {self.val_days}", "364")
         if self.warmup < 0:
             raise ConfigError("warmup", f"must be >= 0, got {self.warmup}", "56")
 
@@ -254,6 +183,8 @@ def bench(cfg: EpfBenchConfig) -> dict:
     """The benchmark: forecasts, metrics (and the peers'), files in ``cfg.out``, an MLflow run.
     Returns {"metrics", "out", "run_id"}."""
     data = read_epf(cfg.data)
+    if cfg.design:
+        return design_bench(cfg, data)
     res = run_bench(data, cfg.model, test_days=cfg.test_days, warmup=cfg.warmup, log_every=0 if cfg.quiet else 28)
     m = res["metrics"]
     if cfg.peer:
@@ -270,6 +201,20 @@ def bench(cfg: EpfBenchConfig) -> dict:
             mem[name] = v.ravel()
         atomic_write_text(out / "members.csv", mem.to_csv(index=False, float_format="%.4f"))
     return {"metrics": m, "out": out, "run_id": track(cfg, m, out) if cfg.track else None}
+
+
+def design_bench(cfg: EpfBenchConfig, data: EPFData) -> dict:
+    """``design=true``: the validation run of one market (its test period unread) and the design it alone
+    would choose; scripts/bench_epf.py --design chooses over several markets' runs."""
+    from forecast.price import design
+
+    run = design.validation_run(data, cfg.model, cfg.test_days, cfg.val_days, log_every=0 if cfg.quiet else 28)
+    out = Path(cfg.out)
+    design.save_run(run, out)
+    choice = design.choose([run])
+    atomic_write_text(out / "design.json", json.dumps(choice, indent=2, default=str))
+    return {"metrics": {"design": choice, "runtime_s": run["runtime_s"], "val_start": run["val_start"],
+                        "val_end": run["val_end"]}, "out": out, "run_id": None}
 
 
 def track(cfg: EpfBenchConfig, m: dict, out: Path) -> str:
@@ -298,6 +243,12 @@ def main(overrides: list[str]) -> int:
     cfg = load(overrides)
     res = bench(cfg)
     m = res["metrics"]
+    if cfg.design:
+        from forecast.price.design import report
+
+        print(f"{Path(cfg.data).name}: validation {m['val_start']} … {m['val_end']}, {m['runtime_s']:.0f} s")
+        print(report(m["design"]))
+        return 0
     print(f"{Path(cfg.data).name}: test {m['test_start']} … {m['test_end']}, {m['n_hours']} hours, "
           f"{m['runtime_s']:.0f} s")
     print(table(m))

@@ -28,6 +28,7 @@ from forecast.config import OptimizerConfig
 from forecast.models.lit import LitForecaster
 from forecast.models.price_net import PriceNet
 from forecast.price import lear
+from forecast.price.combine import equal_combination, error_weights
 from forecast.price.roles import ROLES, signs
 
 
@@ -54,7 +55,7 @@ class PriceModelConfig:
     # 2.194 vs 2.250 at a flat 0.01; asinh LASSOs were best flat)
     npit_alpha_exponent: float = 1.0
     net: bool = True
-    net_every: int = 28
+    net_every: int = 56  # retrain interval (days): 28 did not fit the 20-minute budget on the shared 2-core CPU
     net_window: int = 1456
     net_epochs: int = 40
     net_seeds: int = 1  # networks trained one after another (different seeds)
@@ -71,6 +72,7 @@ class PriceModelConfig:
     weight_window: int = 14
     weight_power: float = 2.0
     levels: tuple[float, ...] = (0.1, 0.5, 0.9)
+    band_days: int = 182  # quantiles: the point plus per-hour quantiles of its errors on the last band_days days
     # one role per exogenous input, load | supply | free (forecast.price.roles); () = inferred from the
     # column names by forecast epf-bench; a bare-array DayAheadModel reads () as every input load-like
     exog_roles: tuple[str, ...] = ()
@@ -105,6 +107,8 @@ class PriceModelConfig:
         if self.weight_window < 7 or self.weight_power <= 0:
             raise ValueError(f"price model: weight_window must be >= 7 and weight_power > 0, got "
                              f"{self.weight_window} and {self.weight_power}")
+        if self.band_days < 7:
+            raise ValueError(f"price model: band_days must be >= 7, got {self.band_days}")
         if not 0.0 <= self.net_weight <= 1.0:
             raise ValueError(f"price model: net_weight must be in [0, 1], got {self.net_weight}")
 
@@ -264,43 +268,16 @@ class DayAheadModel:
         if len(past) < 7:
             return None
         hist = np.stack([self._history[p] for p in past])  # (T, M, 24)
-        y = self.price[past][:, None, :]  # (T, 1, 24)
-        labels = np.array(groups if groups is not None else ["all"] * hist.shape[1])
-        if len(labels) != hist.shape[1]:
-            raise ValueError(f"weights: {len(labels)} group labels for {hist.shape[1]} members")
+        labels = list(groups) if groups is not None else ["all"] * hist.shape[1]
 
         order = 2 if self.cfg.combine == "inverse_mse" else 1
-
-        def inverse_error(resid: np.ndarray) -> np.ndarray:  # (T, n, 24) -> weights (n, 24) summing to 1 over n
-            err = (np.abs(resid) ** order).mean(0)
-            w = np.maximum(err, 1e-12) ** -self.cfg.weight_power
-            return w / w.sum(0, keepdims=True)
-
-        w = np.zeros(hist.shape[1:])
-        names = list(dict.fromkeys(labels))
-        inner, group_fc = {}, []
-        for g in names:
-            idx = np.flatnonzero(labels == g)
-            inner[g] = inverse_error(hist[:, idx] - y)  # (n_g, 24)
-            group_fc.append((inner[g][None] * hist[:, idx]).sum(1))  # (T, 24)
-        outer = inverse_error(np.stack(group_fc, axis=1) - y)  # (G, 24)
-        for j, g in enumerate(names):
-            w[labels == g] = outer[j] * inner[g]
-        return w
+        return error_weights(hist, self.price[past], labels, order, self.cfg.weight_power)
 
     def combine(self, members: dict[str, np.ndarray], weights: np.ndarray | None = None) -> np.ndarray:
         """Point forecast (24,): weighted members, or the mean of LEAR members and of network medians."""
         if weights is not None:
             return (weights * self._points(members)).sum(0)
-        lin = [v for k, v in members.items() if k.startswith("lear")]
-        nets = [v[:, self.cfg.levels.index(0.5)] for k, v in members.items() if k.startswith("net_")]
-        if not nets:
-            return np.mean(lin, axis=0)
-        if not lin:
-            return np.mean(nets, axis=0)
-        p_lin = np.mean(lin, axis=0)
-        w = self.cfg.net_weight
-        return (1 - w) * p_lin + w * np.mean(nets, axis=0)
+        return equal_combination(self._points(members), list(members), self.cfg.net_weight)
 
     def forecast_day(self, d: int, exog_d: np.ndarray | None = None) -> np.ndarray:
         """24 prices of day d ($/MWh); records the members (unless a what-if) for later weights."""

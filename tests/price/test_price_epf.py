@@ -63,14 +63,6 @@ def test_naive_is_same_hour_one_week_earlier():
     assert np.array_equal(out, price[[0, 5]])
 
 
-def test_residual_quantiles_per_hour():
-    err = np.tile(np.arange(11, dtype=float)[:, None], (1, 24))  # 0..10 in every hour
-    err[:, 3] *= 2
-    q = epf.residual_quantiles(err, (0.1, 0.5, 0.9))
-    assert q.shape == (3, 24)
-    assert q[:, 0] == pytest.approx([1.0, 5.0, 9.0]) and q[:, 3] == pytest.approx([2.0, 10.0, 18.0])
-
-
 # ---------------------------------------------------------------------------- protocol
 @pytest.mark.parametrize("net", [False, True])
 def test_no_lookahead(net):
