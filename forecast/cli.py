@@ -213,7 +213,7 @@ def predict_main(argv: list[str]) -> int:
     from forecast.config import ConfigError, compose, to_object
     from forecast.pipeline.predict import predict
 
-    given_data = (any(a.split("=", 1)[0] == "data" or a.startswith("data.") for a in argv)
+    given_data = (any(a.split("=", 1)[0] in ("data", "data.dir", "data.source") for a in argv)
                   and not any(a.startswith("predict.data_from=") for a in argv))
     cfg = to_object(compose([*argv, "predict.data_from=config"] if given_data else argv))  # data.* given: used
     if cfg.predict.reference_time is None:

@@ -33,6 +33,7 @@ PREDICT_FLAGS = {
     "--model": Flag("predict.model", metavar="registry|PATH", help="registry (name@alias) or a checkpoint"),
     "--out": Flag("predict.out", metavar="DIR", help="output folder"),
     "--csv": Flag("predict.csv", "true", help="also write CSV"),
+    "--assume-tz": Flag("data.assume_tz", metavar="ZONE", help="zone of times written without an offset"),
 }
 SIMULATE_FLAGS = {
     "--out": Flag("out", metavar="DIR", help="output folder"),
@@ -99,7 +100,8 @@ PRICE_CURVE_FLAGS = {
     "--tracking-uri": Flag("tracking_uri", metavar="URI"),
 }
 
-TRAIN_FLAGS = {"--force-promote": Flag("tracking.force_promote", "true", help="take the alias even if not better")}
+TRAIN_FLAGS = {"--force-promote": Flag("tracking.force_promote", "true", help="take the alias even if not better"),
+               "--assume-tz": Flag("data.assume_tz", metavar="ZONE", help="zone of times written without an offset")}
 SYNC_FLAGS = {"--source": Flag("source", metavar="URI", help="local store"),
               "--target": Flag("target", metavar="URI", help="tracking server"),
               "--experiment": Flag("experiment", metavar="NAME", help="only this experiment")}

@@ -85,6 +85,7 @@ class DataConfig:
     # where each job version's known_at comes from: column (the jobs table must have it) | planned_start
     # (none in the table: each version known at its planned start) | always (none: every version known forever)
     known_at: str = "column"
+    assume_tz: str = ""  # times written without an offset are read in this zone (e.g. UTC); "" = refused
 
     def __post_init__(self):
         _choice("data.source", self.source, ("simulate", "files"))

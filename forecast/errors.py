@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
+import numpy as np
 import pandas as pd
 
 MAX_ROWS_SHOWN = 5
@@ -31,6 +32,13 @@ class ContractError(ValueError):
             shown = _render(rows)
             msg += f"; first offending rows: {shown}"
         super().__init__(msg)
+
+    @classmethod
+    def where(cls, source: str, column: str, problem: str, frame, mask) -> ContractError:
+        """The error for the rows of ``frame`` (a frame or series) where ``mask`` holds, with their count."""
+        mask = np.asarray(mask, dtype=bool)
+        frame = frame.to_frame() if isinstance(frame, pd.Series) else frame
+        return cls(source, column, f"{problem} ({int(mask.sum())} rows)", frame[mask])
 
 
 def _row_labels(rows) -> list:

@@ -37,7 +37,8 @@ DOCUMENTED = {
                     "--tracking-uri": "tracking_uri", "--no-track": "track=false"},
     "simulate": {"--out": "out", "--seed": "scenario.seed", "--days": "scenario.days"},
     "predict": {"--reference-time": "predict.reference_time", "--model": "predict.model", "--out": "predict.out",
-                "--csv": "predict.csv=true"},
+                "--csv": "predict.csv=true", "--assume-tz": "data.assume_tz"},
+    "train": {"--force-promote": "tracking.force_promote=true", "--assume-tz": "data.assume_tz"},
 }
 LIST_FLAGS = {"--exog-roles", "--known-future", "--peers", "--windows", "--transforms"}
 

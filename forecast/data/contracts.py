@@ -30,10 +30,10 @@ import pandas as pd
 from forecast.data.asof import KNOWN_AT_ASSUMPTIONS, assume_known_at, duplicated_versions
 from forecast.data.flops import fill_ends_from_budgets
 from forecast.data.gpus import GPU_TYPES, PRECISIONS
+from forecast.data.times import parse_utc
 from forecast.errors import ContractError
 
 HOUR = pd.Timedelta(hours=1)
-_TZ_SUFFIX = re.compile(r"(?:Z|[+-]\d{2}:?\d{2}|UTC|GMT)\s*$", re.IGNORECASE)
 _OFFSET = r"(Z|[+-]\d{2}:?\d{2})\s*$"
 
 
@@ -125,31 +125,31 @@ def read_table(path: str | os.PathLike) -> pd.DataFrame:
     raise ContractError(str(p), None, f"unsupported file type {p.suffix!r}; use .csv or .parquet")
 
 
-def load(path: str | os.PathLike, schema: Schema | str) -> pd.DataFrame:
+def load(path: str | os.PathLike, schema: Schema | str, assume_tz: str = "") -> pd.DataFrame:
     """Read and validate a file against a contract; returns a typed frame (UTC times)."""
     schema = SCHEMAS[schema] if isinstance(schema, str) else schema
-    return validate(read_table(path), schema, source=str(path))
+    return validate(read_table(path), schema, source=str(path), assume_tz=assume_tz)
 
 
-def load_jobs(path, known_at: str = "column") -> pd.DataFrame:
+def load_jobs(path, known_at: str = "column", assume_tz: str = "") -> pd.DataFrame:
     """The jobs table; ``known_at`` says where each version's known_at comes from (see :func:`validate`)."""
-    return validate(read_table(path), JOBS, source=str(path), known_at=known_at)
+    return validate(read_table(path), JOBS, source=str(path), known_at=known_at, assume_tz=assume_tz)
 
 
-def load_sites(path) -> pd.DataFrame:
-    return load(path, SITES)
+def load_sites(path, assume_tz: str = "") -> pd.DataFrame:
+    return load(path, SITES, assume_tz)
 
 
-def load_meter(path) -> pd.DataFrame:
-    return load(path, METER)
+def load_meter(path, assume_tz: str = "") -> pd.DataFrame:
+    return load(path, METER, assume_tz)
 
 
-def load_grid(path) -> pd.DataFrame:
-    return load(path, GRID)
+def load_grid(path, assume_tz: str = "") -> pd.DataFrame:
+    return load(path, GRID, assume_tz)
 
 
 def validate(df: pd.DataFrame, schema: Schema | str, source: str = "<frame>",
-             known_at: str = "column") -> pd.DataFrame:
+             known_at: str = "column", assume_tz: str = "") -> pd.DataFrame:
     """Check and type ``df`` against ``schema``. Returns a new frame; never drops rows.
 
     ``known_at`` (jobs only): ``column`` — the table must have a known_at column; ``planned_start`` or
@@ -165,7 +165,7 @@ def validate(df: pd.DataFrame, schema: Schema | str, source: str = "<frame>",
         offsets = df[schema.time_col].astype(str).str.extract(_OFFSET, flags=re.IGNORECASE)[0]
     for name, col in schema.columns.items():
         if name in df.columns:
-            df[name] = coerce(df[name], name, col, source)
+            df[name] = coerce(df[name], name, col, source, assume_tz)
     if schema is JOBS or schema.name == "jobs":
         df = _check_jobs(df, source, known_at)
     if schema.name == "sites":
@@ -201,18 +201,15 @@ def check_columns(df: pd.DataFrame, schema: Schema, source: str) -> None:
                             f"missing from the {schema.name} table; found columns {list(df.columns)}{hint}")
 
 
-def _bad(source: str, name: str, problem: str, df_or_series, mask) -> ContractError:
-    mask = np.asarray(mask, dtype=bool)
-    frame = df_or_series.to_frame() if isinstance(df_or_series, pd.Series) else df_or_series
-    return ContractError(source, name, f"{problem} ({int(mask.sum())} rows)", frame[mask])
+_bad = ContractError.where
 
 
-def coerce(s: pd.Series, name: str, col: Column, source: str) -> pd.Series:
+def coerce(s: pd.Series, name: str, col: Column, source: str, assume_tz: str = "") -> pd.Series:
     null = s.isna()
     if null.any() and not col.nullable:
         raise _bad(source, name, "missing values", s, null)
     if col.kind == "time":
-        out = parse_utc(s, name, source)
+        out = parse_utc(s, name, source, assume_tz)
     elif col.kind in ("float", "int"):
         out = pd.to_numeric(s, errors="coerce")
         bad = out.isna() & ~null
@@ -253,35 +250,6 @@ def coerce(s: pd.Series, name: str, col: Column, source: str) -> pd.Series:
         if bad.any():
             problem = f"unknown value; known: {', '.join(col.choices)}" if col.choices is not None else "empty strings"
             raise _bad(source, name, problem, s, bad)
-    return out
-
-
-def parse_utc(s: pd.Series, name: str = "ts", source: str = "<frame>") -> pd.Series:
-    """Parse timestamps that carry a zone (offset, 'Z' or tz-aware dtype) to UTC.
-
-    Timezone-naive input is an error: an hourly series in local wall time cannot
-    be placed around DST changes without knowing its zone.
-    """
-    if pd.api.types.is_datetime64_any_dtype(s):
-        if getattr(s.dt, "tz", None) is None:
-            raise ContractError(source, name, "timezone-naive timestamps; store them tz-aware (UTC)", s.to_frame().head())
-        return s.dt.tz_convert("UTC")
-    null = s.isna()
-    if null.any():  # a nullable column: parse the values, keep the gaps as NaT (the caller decides about them)
-        out = pd.Series(pd.NaT, index=s.index, dtype="datetime64[ns, UTC]")
-        if (~null).any():
-            out[~null] = parse_utc(s[~null], name, source)
-        return out
-    txt = s.astype(str).str.strip()
-    naive = ~txt.str.contains(_TZ_SUFFIX)
-    if naive.any():
-        raise _bad(source, name, "timezone-naive timestamps; add a UTC offset, e.g. 2025-07-01T00:00:00Z or +00:00",
-                   s, naive)
-    try:
-        out = pd.to_datetime(txt, utc=True, format="ISO8601")
-    except (ValueError, TypeError):
-        parsed = pd.to_datetime(txt, utc=True, errors="coerce", format="ISO8601")
-        raise _bad(source, name, "unparseable timestamps (expected ISO 8601 with an offset)", s, parsed.isna()) from None
     return out
 
 

@@ -64,10 +64,11 @@ def load_inputs(dc: DataConfig, need_grid: bool | None = None,
     paths = {t: find_table(folder, t, required=(t != "grid" or need_grid)) for t in TABLES}
     with ThreadPoolExecutor(2) as pool:  # the hourly tables (arrow, numpy) beside sites and jobs (pandas)
         grid_path = paths["grid"]
-        hourly = pool.submit(lambda: (read_series(paths["meter"], contracts.METER, meter_window),
-                                      None if grid_path is None else read_series(grid_path, contracts.GRID)))
-        sites = contracts.load_sites(paths["sites"])
-        jobs = contracts.load_jobs(paths["jobs"], known_at=dc.known_at)
+        tz = dc.assume_tz
+        hourly = pool.submit(lambda: (read_series(paths["meter"], contracts.METER, meter_window, tz),
+                                      None if grid_path is None else read_series(grid_path, contracts.GRID, None, tz)))
+        sites = contracts.load_sites(paths["sites"], tz)
+        jobs = contracts.load_jobs(paths["jobs"], known_at=dc.known_at, assume_tz=tz)
         meter, grid = hourly.result()  # a contract error of sites or jobs is raised first, as when read in turn
     ids = pa.array(sorted(set(sites["site_id"])), pa.string())
     for name, df in (("meter", meter), ("jobs", jobs)):
@@ -105,7 +106,7 @@ def _check_fleet(sites: pd.DataFrame, jobs: pd.DataFrame, ids: pa.Array, paths: 
 
 
 def read_series(path: Path, schema: contracts.Schema,
-                window: tuple[pd.Timestamp, pd.Timestamp] | None = None) -> pd.DataFrame:
+                window: tuple[pd.Timestamp, pd.Timestamp] | None = None, assume_tz: str = "") -> pd.DataFrame:
     """An hourly table (meter, grid) checked and typed as ``contracts.validate`` does, with the same errors.
 
     A parquet file whose keys are text and whose times carry a zone is read with pyarrow; with
@@ -114,7 +115,7 @@ def read_series(path: Path, schema: contracts.Schema,
     ``window`` is not applied."""
     table = _arrow_series(Path(path), schema)
     if table is None:
-        return contracts.load(path, schema)
+        return contracts.load(path, schema, assume_tz)  # times without a zone are read in assume_tz, if given
     return _validate_arrow(table, schema, str(path), window)
 
 

@@ -57,8 +57,10 @@ def init(cfg: InitConfig) -> dict[str, Path]:
 def check_tables(dc: DataConfig) -> list[str]:
     """Every table read and validated on its own (each one's first problem), then the cross-table checks."""
     folder = Path(dc.dir)
-    loaders = {"sites": contracts.load_sites, "meter": contracts.load_meter, "grid": contracts.load_grid,
-               "jobs": lambda p: contracts.load_jobs(p, known_at=dc.known_at)}
+    tz = dc.assume_tz
+    loaders = {"sites": lambda p: contracts.load_sites(p, tz), "meter": lambda p: contracts.load_meter(p, tz),
+               "grid": lambda p: contracts.load_grid(p, tz),
+               "jobs": lambda p: contracts.load_jobs(p, known_at=dc.known_at, assume_tz=tz)}
     problems = []
     for table in TABLES:
         try:

@@ -394,3 +394,27 @@ def test_duplicated_version_error_names_both_rows(tmp_path):
     jobs["known_at"] = "2024-12-31T00:00Z"
     with pytest.raises(ContractError, match=r"duplicated \(job_id, known_at\).*\(2 rows\)"):
         c.load_jobs(write(tmp_path, jobs, "jobs.csv"))
+
+
+def test_naive_times_are_read_in_the_zone_the_user_names_and_refused_otherwise(tmp_path):
+    from forecast.data.inputs import read_series
+
+    naive = meter(["2025-03-09 00:00", "2025-03-09 01:00", "2025-03-09 03:00"])  # US spring-forward night
+    p = write(tmp_path, naive, "meter.csv")
+    with pytest.raises(ContractError, match=r"timezone-naive timestamps; .*data.assume_tz=UTC, --assume-tz UTC"):
+        c.load_meter(p)
+    utc = c.load_meter(write(tmp_path, meter(["2025-03-09 00:00", "2025-03-09 01:00", "2025-03-09 02:00"]),
+                             "m2.csv"), assume_tz="UTC")
+    assert utc["ts"].iloc[0] == pd.Timestamp("2025-03-09T00:00Z")
+    ny = c.load_meter(p, assume_tz="America/New_York")  # 01:00 -> 03:00 local is one hour: no gap
+    assert ny["ts"].tolist() == list(pd.date_range("2025-03-09T05:00Z", periods=3, freq="h"))
+    gap = write(tmp_path, meter(["2025-03-09 01:00", "2025-03-09 02:00"]), "m3.csv")
+    with pytest.raises(ContractError, match=r"wall times that do not exist or occur twice in America/New_York.*row 1"):
+        c.load_meter(gap, assume_tz="America/New_York")
+    with pytest.raises(ContractError, match=r"data.assume_tz='Nowhere/Zone' is not a time zone"):
+        c.load_meter(p, assume_tz="Nowhere/Zone")
+    pq_naive = meter(["2025-01-01T00:00", "2025-01-01T01:00"]).assign(ts=lambda d: pd.to_datetime(d["ts"]))
+    pq_path = write(tmp_path, pq_naive, "meter.parquet")
+    with pytest.raises(ContractError, match="timezone-naive timestamps"):
+        read_series(pq_path, c.METER)
+    assert read_series(pq_path, c.METER, assume_tz="UTC")["ts"].iloc[1] == pd.Timestamp("2025-01-01T01:00Z")
