@@ -40,6 +40,8 @@ STYLESHEET = (
     "table.t .num{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}"
     "table.t td.txt{overflow-wrap:break-word}"
     "table.t td.long{overflow-wrap:anywhere;min-width:16em}"
+    "table.t tr.below td{color:#444;font-size:12px;border-bottom:1px solid #ccc;padding-left:2em}"
+    "table.t tr:has(+ tr.below) td{border-bottom:none}span.bl{color:#777}"
     "img{max-width:100%;height:auto;display:block;margin:.5em 0}"
     "pre{background:#f6f6f6;padding:1em;font-size:12px;white-space:pre-wrap;overflow-wrap:anywhere}"
     "code{overflow-wrap:anywhere}"
@@ -156,13 +158,14 @@ def _best_rows(df, cols: Iterable[str]) -> dict[str, set[int]]:
 
 def table(df, *, units: Mapping[str, str] | None = None, formats: Mapping[str, Format] | None = None,
           labels: Mapping[str, str] | None = None, long: Iterable[str] = (), best_min: Iterable[str] = (),
-          index: bool = False) -> str:
+          index: bool = False, below: str | None = None) -> str:
     """An HTML table of a DataFrame, every header and cell HTML-escaped.
 
     units: column -> unit shown in the header ("MAE (MW)"); formats: column -> value formatter
     (:func:`fixed`, :func:`integer`, :func:`percent`, :func:`money`, :func:`general` or any callable);
     labels: column -> header text; long: text columns that may break anywhere (formulas, ids);
-    best_min: columns whose lowest finite value is set in bold. Numbers are right-aligned with
+    best_min: columns whose lowest finite value is set in bold; below: a text column (a formula) shown as a
+    full-width row under each row instead of a column, so wide tables fit the page. Numbers are right-aligned with
     tabular figures, missing values show as an em dash; without a format, floats get 4 significant digits.
     """
     units, formats, labels = dict(units or {}), dict(formats or {}), dict(labels or {})
@@ -170,6 +173,9 @@ def table(df, *, units: Mapping[str, str] | None = None, formats: Mapping[str, F
         df = df.reset_index()
     cols = [str(c) for c in df.columns]
     df = df.set_axis(cols, axis=1)
+    under = df[below].tolist() if below is not None else None
+    if below is not None:
+        df, cols = df.drop(columns=[below]), [c for c in cols if c != below]
     long = set(long)
     best = _best_rows(df, [c for c in best_min if c in cols])
     numeric = {c: any(_is_number(v) for v in df[c].tolist()) for c in cols}
@@ -181,6 +187,10 @@ def table(df, *, units: Mapping[str, str] | None = None, formats: Mapping[str, F
                        i in best.get(c, ()))
                  for c, v in zip(cols, row)]
         body.append("<tr>" + "".join(cells) + "</tr>")
+        if under is not None:
+            label = html.escape(labels.get(below, below))
+            body.append(f"<tr class='below'><td class='txt long' colspan='{len(cols)}'><span class='bl'>{label}:</span> "
+                        f"{html.escape(str(under[i]))}</td></tr>")
     return (f"<div class='tw'><table class='t'><thead><tr>{head}</tr></thead>"
             f"<tbody>{''.join(body)}</tbody></table></div>")
 

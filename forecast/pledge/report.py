@@ -176,7 +176,7 @@ def items_table(acc: Accounting) -> str:
     exact = ["quantity", "price", "amount_usd", "p10_usd", "p50_usd", "p90_usd"]
     df = df.assign(**{c: df[c].map(_decimal).astype(object) for c in exact})
     return kit.table(df, formats={"quantity": kit.grouped, "price": kit.grouped, **{c: MONEY for c in exact[2:]}},
-                     long=("line_id", "formula"), units={c: "USD" for c in exact[2:]},
+                     long=("line_id",), below="formula", units={c: "USD" for c in exact[2:]},
                      labels={"quantity_unit": "unit", "price_unit": "price unit", "amount_usd": "amount",
                              "p10_usd": "P10", "p50_usd": "P50", "p90_usd": "P90"})
 
@@ -189,7 +189,7 @@ def sensitivity_table(acc: Accounting) -> str:
 def curtailment_parts(plan: CurtailmentPlan) -> list[str]:
     """The plan's summary sentence and its chosen hours (first 200)."""
     s = plan.summary()
-    hours = plan.hours.assign(ts=plan.hours["ts"].astype(str)).head(200)
+    hours = plan.hours.assign(ts=pd.DatetimeIndex(plan.hours["ts"]).tz_convert("UTC").strftime("%Y-%m-%d %H:%MZ")).head(200)
     mw = {c: "MW" for c in ("system_load_mw", "draw_mw", "depth_mw")}
     mw_units = {**mw, **{c: "USD" for c in ("value_shift_usd", "value_capacity_usd", "cost_usd", "net_usd")},
                 "p_cp": "probability"}

@@ -66,7 +66,7 @@ def test_dm_p_values_in_metrics_and_report(bench):
     _, m, out = bench
     saved = json.loads((out / "metrics.json").read_text())
     sig = saved["significance"]
-    assert sig["h"] == 1 and set(sig["vs"]) == {"seasonal_naive_24h", "seasonal_naive_168h", "lightgbm"}
+    assert sig["h"] == 1 and set(sig["vs"]) == {"learned", "seasonal_naive_24h", "seasonal_naive_168h", "lightgbm"}
     for name, b in saved["baselines"].items():
         v = sig["vs"][name]
         assert b["dm_p_value"] == v["p_value"] and b["dm_vs_model"] == v["verdict"]
