@@ -44,6 +44,9 @@ COMBINATIONS = [("equal", 14, 1.0)] + [(c, w, p) for c in ("inverse_mae", "inver
                                         for p in (1.0, 2.0)]
 BAND_DAYS = (28, 91, 182, 364)
 BAND_LEVELS = (0.1, 0.5, 0.9)
+# a design within this share of the best mean rMAE and with fewer members wins (each LEAR member is a
+# daily refit: fewer members, a faster run, for a difference the validation days cannot tell apart)
+TIE_SHARE = 0.001
 
 
 @dataclass(frozen=True)
@@ -134,7 +137,8 @@ def score_point(run: dict, c: Candidate, net_weight: float = 0.5) -> tuple[float
 
 
 def choose(runs: list[dict]) -> dict:
-    """The design with the least mean validation rMAE over ``runs``, then its band by mean CRPS / naive MAE.
+    """The design with the least mean validation rMAE over ``runs`` (of those within :data:`TIE_SHARE` of it,
+    the one with the fewest members), then its band by mean CRPS / naive MAE.
 
     Returns {"settings" (PriceModelConfig fields), "point" (candidate label -> mean rMAE and per market,
     best first), "band" (band_days -> mean CRPS / naive MAE and per market), "markets"}."""
@@ -147,7 +151,9 @@ def choose(runs: list[dict]) -> dict:
         table[c] = {"mean_rmae": float(np.mean(list(per.values()))), "rmae": per}
         best_f[c] = [s[1] for s in scores]
     order = sorted(table, key=lambda c: table[c]["mean_rmae"])
-    best = order[0]
+    size = {c: len(member_names(c, runs[0]["names"], runs[0]["asinh_min_window"])) for c in order}
+    near = [c for c in order if table[c]["mean_rmae"] <= table[order[0]]["mean_rmae"] * (1 + TIE_SHARE)]
+    best = min(near, key=lambda c: (size[c], table[c]["mean_rmae"]))
     band = {}
     for days in BAND_DAYS:
         per = {}
@@ -159,7 +165,7 @@ def choose(runs: list[dict]) -> dict:
     best_band = min(band, key=lambda k: band[k]["mean_crps_rel"])
     settings = {**best.overrides(), "band_days": best_band}
     return {"settings": settings, "chosen": best.label(), "markets": [r["market"] for r in runs],
-            "point": {c.label(): table[c] for c in order},
+            "point": {c.label(): {**table[c], "members": size[c]} for c in order},
             "band": {str(k): v for k, v in band.items()}}
 
 
@@ -187,12 +193,14 @@ def load_run(folder: str | Path) -> dict:
 def report(choice: dict, top: int = 8) -> str:
     """The chosen settings and the best point designs and bands, as printed lines."""
     mk = choice["markets"]
-    lines = [f"design over {', '.join(mk)} (validation days only)", f"{'point design':<70} {'mean rMAE':>9} "
-             + " ".join(f"{m:>8}" for m in mk)]
+    lines = [f"design over {', '.join(mk)} (validation days only)", f"{'point design':<62} {'members':>7} "
+             f"{'mean rMAE':>9} " + " ".join(f"{m:>8}" for m in mk)]
     for label, v in list(choice["point"].items())[:top]:
-        lines.append(f"{label:<70} {v['mean_rmae']:9.4f} " + " ".join(f"{v['rmae'][m]:8.4f}" for m in mk))
+        lines.append(f"{label:<62} {v['members']:7d} {v['mean_rmae']:9.4f} "
+                     + " ".join(f"{v['rmae'][m]:8.4f}" for m in mk))
     lines.append(f"{'band (conformal, days of errors)':<70} {'CRPS/nMAE':>9}")
     for k, v in choice["band"].items():
         lines.append(f"{k:<70} {v['mean_crps_rel']:9.4f} " + " ".join(f"{v['crps_rel'][m]:8.4f}" for m in mk))
-    lines.append(f"chosen: {choice['chosen']}, band_days={choice['settings']['band_days']}")
+    lines.append(f"chosen: {choice['chosen']} ({choice['point'][choice['chosen']]['members']} members), "
+                 f"band_days={choice['settings']['band_days']}")
     return "\n".join(lines)

@@ -91,7 +91,11 @@ def test_choose_follows_the_validation_figures():
     s = choice["settings"]
     assert 56 in s["windows"] and "npit" in s["transforms"] and s["combine"] != "equal"
     means = [v["mean_rmae"] for v in choice["point"].values()]
-    assert means == sorted(means) and choice["chosen"] == next(iter(choice["point"]))
+    assert means == sorted(means)
+    best = choice["point"][choice["chosen"]]
+    assert best["mean_rmae"] <= means[0] * (1 + design.TIE_SHARE)  # the best, or one as good with fewer members
+    assert all(v["members"] >= best["members"] for v in choice["point"].values()
+               if v["mean_rmae"] <= means[0] * (1 + design.TIE_SHARE))
     assert s["band_days"] in design.BAND_DAYS
     PriceModelConfig(**s)  # every chosen key is a model setting
     # a different good member moves the choice: the design is read off the figures, not fixed
