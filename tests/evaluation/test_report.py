@@ -220,3 +220,15 @@ def test_backtest_report_embeds_the_pngs_it_saves_and_tables_the_scores(tmp_path
     assert f"<td class='num'><b>{mae}</b></td>" in doc  # the model is closest, so its MAE is in bold
     assert "<td class='num'>12.3</td>" in doc and "<p class='lead'>Note one.</p>" in doc
     assert "<h1>bench &lt;x&gt;</h1>" in doc
+
+
+def test_a_below_column_is_a_full_width_row_under_its_row_not_a_column():
+    import pandas as pd
+
+    from forecast.evaluation import reportkit as kit
+
+    df = pd.DataFrame({"line": ["a", "b"], "amount": [1.0, 2.0], "formula": ["x < y", "z"]})
+    out = kit.table(df, below="formula")
+    assert "<th class='txt'>formula</th>" not in out and out.count("colspan='2'") == 2
+    first, second = out.index("formula:</span> x &lt; y"), out.index("formula:</span> z")
+    assert out.index(">a<") < first < out.index(">b<") < second  # each formula right under its own row
