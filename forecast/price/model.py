@@ -1,5 +1,5 @@
 """The day-ahead price model: LEAR ensemble over calibration windows and variance-stabilising
-transforms (asinh, N-PIT) + monotone network, combined per hour with weights 1/MSE² on the last 14
+transforms (asinh, N-PIT) + monotone network, combined per hour with weights 1/MSE² on the last 28
 forecast days, first within each group (LEAR windows of one transform; networks), then between the
 groups (equal weights until 7 days exist).
 
@@ -38,7 +38,7 @@ COMBINE = ("equal", "inverse_mae", "inverse_mse")
 @dataclass
 class PriceModelConfig:
     """Defaults chosen on validation days only, the 364 days before each market's 728-day test period
-    (PJM 2015-12-29 … 2016-12-26, DE 2014-12-30 … 2015-12-28). The windows, transforms, network on/off,
+    (PJM 2015-12-29 … 2016-12-26, DE 2015-01-05 … 2016-01-03). The windows, transforms, network on/off,
     combination, its window and power and the band by the design procedure (forecast.price.design,
     ``python scripts/bench_epf.py --design``) over PJM and DE together: least mean rMAE (0.4107: PJM 0.4369,
     DE 0.3844), band by mean CRPS / naive MAE. Earlier, on PJM's validation year alone: the LASSO

@@ -122,6 +122,13 @@ def test_bench_metrics_have_pinball_and_crps():
     assert (q[..., 0] <= q[..., 1]).all() and (q[..., 1] <= q[..., 2]).all()
 
 
+def test_defaults_are_the_designs_choice():
+    """The frozen defaults: what the design procedure chose on PJM and DE validation days (README)."""
+    c = PriceModelConfig()
+    assert c.windows == design.WINDOW_SETS["all"] and c.transforms == design.TRANSFORM_SETS["both"] and c.net
+    assert (c.combine, c.weight_window, c.weight_power, c.band_days) == ("inverse_mse", 28, 2.0, 91)
+
+
 def test_val_days_error_names_the_key():
     with pytest.raises(ConfigError, match="val_days"):
         epf.EpfBenchConfig(data="x.csv", val_days=3)

@@ -190,12 +190,12 @@ def test_weights_two_levels_groups_then_members():
 
 
 def test_inverse_mse_weights_by_hand():
-    """Default weights ∝ MSE^-2 over the last 14 days (66-79). LEAR errors alternate ±1 and stay at 3 (MSE 1
+    """Default weights ∝ MSE^-2, here over the last 14 days (66-79). LEAR errors alternate ±1 and stay at 3 (MSE 1
     and 9): inner weights 81/82 and 1/82. The network's error is 2 on days 60-65, outside the window, and 0.5
     since: MSE 0.25. The LEAR group's error is the inner-weighted sum of its members' errors."""
     price, exog, dow = synthetic_market()
-    cfg = PriceModelConfig(**{**SMALL, "net": False})
-    assert (cfg.combine, cfg.weight_window, cfg.weight_power) == ("inverse_mse", 14, 2.0)
+    cfg = PriceModelConfig(**{**SMALL, "net": False}, weight_window=14)
+    assert (cfg.combine, cfg.weight_power) == ("inverse_mse", 2.0)
     m = DayAheadModel(price, exog, dow, cfg)
     for k in range(60, 80):
         sign = 1.0 if k % 2 else -1.0
