@@ -31,6 +31,7 @@ from pathlib import Path
 
 import numpy as np
 
+from forecast.config import ConfigError
 from forecast.evaluation import metrics as M
 from forecast.price.combine import conformal_quantiles, rolling_combination
 from forecast.price.protocol import naive_weekly, run_bench
@@ -112,6 +113,11 @@ def validation_run(data: EPFData, cfg, test_days: int, val_days: int = VAL_DAYS,
     Returns {"market", "names", "points" (N, M, 24) over warm-up + validation days, "y" (N, 24),
     "naive" (N, 24), "warmup", "val_start", "val_end", "runtime_s", "asinh_min_window"}."""
     cut = before_test(data, test_days)
+    if cut.n_days - val_days - warmup < 8:  # a week of lags and one day of training before the first forecast
+        room = cut.n_days - warmup - 8
+        raise ConfigError("val_days", f"{data.source}: {cut.n_days} days before the {test_days}-day test period "
+                          f"leave no history for {val_days} validation days and {warmup} warm-up days; a longer "
+                          f"CSV, a shorter test_days or fewer val_days", str(room) if room >= 28 else None)
     res = run_bench(cut, superset(cfg), test_days=val_days + warmup, warmup=0, log_every=log_every,
                     model_factory=model_factory)
     names = list(res["members"])

@@ -132,3 +132,8 @@ def test_defaults_are_the_designs_choice():
 def test_val_days_error_names_the_key():
     with pytest.raises(ConfigError, match="val_days"):
         epf.EpfBenchConfig(data="x.csv", val_days=3)
+
+
+def test_too_short_history_for_validation_names_val_days(small_space):
+    with pytest.raises(ConfigError, match="val_days"):
+        design.validation_run(market(120), small_space, test_days=60, val_days=50, warmup=7)
