@@ -104,7 +104,9 @@ def test_every_origin_gets_its_refit_and_one_batched_predict(monkeypatch):
                   lambda: TiDE(168, H, n_hist=7, n_fut=6, hidden=16, temporal_hidden=8), (0.1, 0.5, 0.9),
                   OptimizerConfig(), tc, resolve("cpu", "32-true"), baselines=("seasonal_naive_24h",))
     n = len(origins)
-    assert n == 10 and calls == [4, 4, 2]  # days 50 … 59 of 60
+    # per refit: its origins in one batched call, then its validation windows (scored for the validated choice)
+    assert n == 10 and calls[0::2] == [4, 4, 2] and len(calls) == 6  # days 50 … 59 of 60
+    assert res.refits[0].n_val == calls[1] and all(np.isfinite(r.val_mae) for r in res.refits)
     assert list(res.refit_of) == [0] * 4 + [1] * 4 + [2] * 2
     t = res.refit_table()
     assert list(t["n_origins"]) == [4, 4, 2]

@@ -144,7 +144,9 @@ def test_cli_arguments():
 def test_philly_runs_when_data_present(tmp_path):
     if not DATA.exists():
         pytest.skip("shared data not present")
-    m = run_bench(BenchConfig(str(DATA), "time", "active", out=str(tmp_path / "o"),
+    with pytest.raises(ContractError, match="timestamps without a UTC offset"):  # the raw trace's times are naive
+        run_bench(BenchConfig(str(DATA), "time", "active", out=str(tmp_path / "x"), **FAST))
+    m = run_bench(BenchConfig(str(DATA), "time", "active", out=str(tmp_path / "o"), assume_tz="UTC",
                               **{**FAST, "lightgbm": False, "refit_days": 7}))
     assert m["n_origins"] >= 10
     assert m["protocol"]["hours"] > 1700
