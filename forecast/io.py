@@ -6,10 +6,11 @@ teammate in the group can read the outputs."""
 
 from __future__ import annotations
 
+import contextlib
 import filecmp
 import os
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 
@@ -26,9 +27,10 @@ def shared_mode(path: str | os.PathLike) -> None:
     os.chmod(path, base & ~umask())
 
 
-def atomic_write(path: str | os.PathLike, write: Callable[[str], object]) -> Path:
-    """Call ``write(tmp_path)`` on a temp file beside ``path``, fsync it, then rename it over ``path``."""
-    path = Path(path)
+@contextlib.contextmanager
+def _staged(path: Path, write: Callable[[str], object]) -> Iterator[str]:
+    """A temp file beside ``path`` holding ``write``'s bytes, fsynced and with the shared modes; removed on exit
+    unless the caller renamed it into place."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=path.suffix or ".tmp", dir=path.parent)
     os.close(fd)
@@ -37,10 +39,16 @@ def atomic_write(path: str | os.PathLike, write: Callable[[str], object]) -> Pat
         with open(tmp, "rb") as fh:
             os.fsync(fh.fileno())
         shared_mode(tmp)
-        os.replace(tmp, path)
-    except BaseException:
+        yield tmp
+    finally:
         Path(tmp).unlink(missing_ok=True)
-        raise
+
+
+def atomic_write(path: str | os.PathLike, write: Callable[[str], object]) -> Path:
+    """Call ``write(tmp_path)`` on a temp file beside ``path``, fsync it, then rename it over ``path``."""
+    path = Path(path)
+    with _staged(path, write) as tmp:
+        os.replace(tmp, path)
     return path
 
 
@@ -53,14 +61,7 @@ def write_once(path: str | os.PathLike, write: Callable[[str], object]) -> tuple
     """Like :func:`atomic_write`, but never replaces a file: (path, True) when it was written; (path, False) when
     the file was there with the same bytes. Raises ``FileExistsError`` when it is there with other bytes."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=path.suffix or ".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        write(tmp)
-        with open(tmp, "rb") as fh:
-            os.fsync(fh.fileno())
-        shared_mode(tmp)
+    with _staged(path, write) as tmp:
         try:
             os.link(tmp, path)  # creates path only where none exists, atomically
             return path, True
@@ -73,5 +74,3 @@ def write_once(path: str | os.PathLike, write: Callable[[str], object]) -> tuple
         if filecmp.cmp(tmp, path, shallow=False):
             return path, False
         raise FileExistsError(f"{path} exists with other contents; it is never overwritten")
-    finally:
-        Path(tmp).unlink(missing_ok=True)
