@@ -113,13 +113,20 @@ class IndexBatches(torch.utils.data.IterableDataset):
                 yield torch.from_numpy(chunk)
 
 
+def batch_store(trainer, train: WindowStore, val: WindowStore | None) -> WindowStore:
+    """The store a transferred batch of indices refers to: ``val`` while validating (when given), else ``train``."""
+    validating = trainer is not None and (trainer.validating or trainer.sanity_checking)
+    return val if validating and val is not None else train
+
+
 class WindowData(L.LightningDataModule):
     """Index batches on the host; windows gathered on the training device after transfer."""
 
     def __init__(self, store: WindowStore, train_index: np.ndarray, val_index: np.ndarray, batch_size: int,
-                 seed: int = 0, max_train_windows: int = 0):
+                 seed: int = 0, max_train_windows: int = 0, val_store: WindowStore | None = None):
         super().__init__()
         self.store = store
+        self.val_store = val_store  # the validation windows' own store (None: ``store``)
         self.train_set = IndexBatches(train_index, batch_size, shuffle=True, seed=seed, max_windows=max_train_windows)
         self.val_set = IndexBatches(val_index, batch_size * 2, shuffle=False)
 
@@ -133,8 +140,7 @@ class WindowData(L.LightningDataModule):
         return torch.utils.data.DataLoader(self.val_set, batch_size=None, num_workers=0)
 
     def on_after_batch_transfer(self, batch, dataloader_idx):
-        self.store.to(batch.device)
-        return self.store.gather(batch)
+        return batch_store(self.trainer, self.store, self.val_store).to(batch.device).gather(batch)
 
 
 class ShardEpochs(torch.utils.data.IterableDataset):
@@ -216,10 +222,7 @@ class CorpusData(L.LightningDataModule):
         return torch.utils.data.DataLoader(self.val_set, batch_size=None, num_workers=0)
 
     def on_after_batch_transfer(self, batch, dataloader_idx):
-        trainer = self.trainer
-        validating = trainer is not None and (trainer.validating or trainer.sanity_checking)
-        store = self.val_store if validating else self.train_set.store
-        return store.to(batch.device).gather(batch)
+        return batch_store(self.trainer, self.train_set.store, self.val_store).to(batch.device).gather(batch)
 
 
 class ShardAudit(L.Callback):

@@ -123,7 +123,7 @@ def fit(cfg: PretrainConfig, train: list[SeriesArrays], val: list[SeriesArrays],
     windows before their test period."""
     store, vstore = WindowStore(train, mspec.history, mspec.horizon), WindowStore(val, mspec.history, mspec.horizon)
     data = WindowData(store, _index(store, 1, False), _index(vstore, 6, True), cfg.batch_size, seed=cfg.seed,
-                      max_train_windows=cfg.windows_per_epoch)
+                      max_train_windows=cfg.windows_per_epoch, val_store=vstore)
     model = mspec.build()
     steps = data.batches_per_epoch()
     lit = LitForecaster(model, mspec.levels, OptimizerConfig(lr=cfg.lr), steps_per_epoch=steps, max_epochs=cfg.epochs)
@@ -133,7 +133,7 @@ def fit(cfg: PretrainConfig, train: list[SeriesArrays], val: list[SeriesArrays],
         trainer = L.Trainer(accelerator=rt.accelerator, devices=1, precision=rt.precision, max_epochs=cfg.epochs,
                             gradient_clip_val=1.0, logger=False, callbacks=[best], enable_progress_bar=False,
                             enable_model_summary=False, num_sanity_val_steps=0)
-        trainer.fit(lit, datamodule=_ValOnStore(data, vstore))
+        trainer.fit(lit, datamodule=data)
         if best.best_model_path:
             lit.load_state_dict(torch.load(best.best_model_path, map_location="cpu", weights_only=False)["state_dict"])
         score = float(best.best_model_score) if best.best_model_score is not None else float("nan")
@@ -141,25 +141,6 @@ def fit(cfg: PretrainConfig, train: list[SeriesArrays], val: list[SeriesArrays],
             cfg.batch_size, "val_pinball": score, "train_windows": int(len(data.train_set.index)),
             "val_windows": int(len(data.val_set.index)), "device": str(rt.device), "precision": rt.precision}
     return lit.model.cpu().eval(), info
-
-
-class _ValOnStore(L.LightningDataModule):
-    """``data``'s batches, validation windows gathered from the validation series' own store."""
-
-    def __init__(self, data: WindowData, vstore: WindowStore):
-        super().__init__()
-        self.data, self.vstore = data, vstore
-
-    def train_dataloader(self):
-        return self.data.train_dataloader()
-
-    def val_dataloader(self):
-        return self.data.val_dataloader()
-
-    def on_after_batch_transfer(self, batch, dataloader_idx):
-        t = self.trainer
-        store = self.vstore if t is not None and (t.validating or t.sanity_checking) else self.data.store
-        return store.to(batch.device).gather(batch)
 
 
 def pretrain(cfg: PretrainConfig) -> tuple[str, dict]:
