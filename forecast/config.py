@@ -190,6 +190,7 @@ class PredictConfig:
     csv: bool = False
     batch_size: int = 4096
     data_from: str = "model"  # model: the data settings recorded with the model (data.dir …) | config: data.*
+    keep_memory: bool = True  # keep freed memory in the process for reuse (forecast/memory.py): less kernel time
 
     def __post_init__(self):
         _zoned_time("predict.reference_time", self.reference_time)

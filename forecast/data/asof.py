@@ -94,20 +94,35 @@ def assume_known_at(jobs: pd.DataFrame, assumption: str) -> pd.Series:
 
 
 def duplicated_versions(jobs: pd.DataFrame) -> np.ndarray:
-    """(n,) bool: rows whose (job_id, known_at) occurs more than once; job ids hashed once in arrow, the pairs
-    compared as integers."""
+    """(n,) bool: rows whose (job_id, known_at) occurs more than once; job ids hashed once in arrow, each pair
+    one integer (job code × distinct known_at + known_at code), hashed."""
     codes = job_codes(jobs["job_id"])
-    known = known_at_ns(jobs)
-    order = np.lexsort((known, codes))
-    same = (codes[order][1:] == codes[order][:-1]) & (known[order][1:] == known[order][:-1])
-    out = np.zeros(len(jobs), bool)
-    out[order[1:][same]] = True
-    out[order[:-1][same]] = True
-    return out
+    known = pd.factorize(known_at_ns(jobs))[0]
+    n_known = int(known.max()) + 1 if len(known) else 0
+    return pd.Index(codes * n_known + known).duplicated(keep=False)  # one int64 per pair, hashed
 
 
 def job_codes(job_id: pd.Series) -> np.ndarray:
-    """(n,) int64: one code per distinct job id, in order of first appearance (hashed in arrow, no sort)."""
-    jid = pa.array(job_id.astype(str), pa.string())
-    jid = jid.combine_chunks() if isinstance(jid, pa.ChunkedArray) else jid
-    return pc.dictionary_encode(jid).indices.to_numpy().astype(np.int64)
+    """(n,) int64: one code per distinct job id, in order of first appearance (hashed in arrow, no sort).
+
+    The codes of the last column hashed are kept with that column's arrow array: validation and the schedule
+    read the same jobs frame, and the same (immutable) text is hashed once. The kept array holds its buffers,
+    so another column can never be taken for it."""
+    jid = pa.array(job_id.astype(str))  # the column's own arrow text, uncopied
+    kept = _LAST_CODES.get("ids")
+    if kept is not None and _views(kept) == _views(jid):
+        return _LAST_CODES["codes"].copy()
+    whole = jid.combine_chunks() if isinstance(jid, pa.ChunkedArray) else jid
+    codes = pc.dictionary_encode(whole).indices.to_numpy().astype(np.int64)
+    _LAST_CODES.update(ids=jid, codes=codes)
+    return codes.copy()
+
+
+_LAST_CODES: dict = {}  # ids: the arrow text last hashed (kept alive), codes: its codes
+
+
+def _views(arr: pa.Array | pa.ChunkedArray) -> list:
+    """What an arrow array views: per chunk its type, offset, length and buffers (address, size)."""
+    chunks = arr.chunks if isinstance(arr, pa.ChunkedArray) else [arr]
+    return [(str(c.type), c.offset, len(c), [None if b is None else (b.address, b.size) for b in c.buffers()])
+            for c in chunks]

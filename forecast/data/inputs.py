@@ -7,9 +7,11 @@ checked once, the rows are checked and sorted with integer arrays (``contracts.h
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -38,6 +40,8 @@ class Inputs:
     grid: pd.DataFrame | None
     paths: dict[str, Path]
     metas: dict[str, SiteMeta] = field(default_factory=dict)
+    prepared: Any = None  # what load_inputs(prepare=) returned
+    meter_site: np.ndarray | None = None  # (rows of meter,) position of each row's site among the sorted site ids
 
 
 def find_table(folder: Path, name: str, required: bool = True) -> Path | None:
@@ -52,31 +56,34 @@ def find_table(folder: Path, name: str, required: bool = True) -> Path | None:
 
 
 def load_inputs(dc: DataConfig, need_grid: bool | None = None,
-                meter_window: tuple[pd.Timestamp, pd.Timestamp] | None = None) -> Inputs:
+                meter_window: tuple[pd.Timestamp, pd.Timestamp] | None = None,
+                prepare: Callable[[pd.DataFrame, dict[str, SiteMeta]], Any] | None = None) -> Inputs:
     """Read and validate the four tables from ``dc.dir`` (writing the scenario there first when source=simulate).
 
     ``meter_window=(start, end)``: of a parquet meter only the rows with start <= ts < end are read, validated
-    and kept (a batch forecast needs no more); see :func:`read_series`."""
+    and kept (a batch forecast needs no more); see :func:`read_series`.
+    ``prepare(jobs, metas)``: work that needs only the validated sites and jobs (the batch forecast's schedule),
+    run while the hourly tables are still being read; its result is ``Inputs.prepared``. The checks across tables
+    come after it, so the errors are the same, in the same order, with or without it."""
     folder = Path(dc.dir)
     if dc.source == "simulate":
         simulate(dc.scenario).write(folder)
     need_grid = dc.use_temperature if need_grid is None else need_grid
     paths = {t: find_table(folder, t, required=(t != "grid" or need_grid)) for t in TABLES}
-    with ThreadPoolExecutor(2) as pool:  # the hourly tables (arrow, numpy) beside sites and jobs (pandas)
-        grid_path = paths["grid"]
-        tz = dc.assume_tz
-        hourly = pool.submit(lambda: (read_series(paths["meter"], contracts.METER, meter_window, tz),
-                                      None if grid_path is None else read_series(grid_path, contracts.GRID, None, tz)))
-        sites = contracts.load_sites(paths["sites"], tz)
-        jobs = contracts.load_jobs(paths["jobs"], known_at=dc.known_at, assume_tz=tz)
-        meter, grid = hourly.result()  # a contract error of sites or jobs is raised first, as when read in turn
+    tz = dc.assume_tz
+    sites = contracts.load_sites(paths["sites"], tz)
     ids = pa.array(sorted(set(sites["site_id"])), pa.string())
-    for name, df in (("meter", meter), ("jobs", jobs)):
-        bad = positions(df["site_id"], ids) < 0
+    with ThreadPoolExecutor(1) as pool:  # the hourly tables (arrow, numpy) beside the jobs (pandas)
+        hourly = pool.submit(_read_hourly, paths, meter_window, tz, ids)
+        jobs = contracts.load_jobs(paths["jobs"], known_at=dc.known_at, assume_tz=tz)
+        metas = site_metas(sites)
+        prepared = None if prepare is None else prepare(jobs, metas)
+        meter, grid, meter_site = hourly.result()  # a contract error of sites or jobs is raised first
+    for name, df, pos in (("meter", meter, meter_site), ("jobs", jobs, positions(jobs["site_id"], ids))):
+        bad = pos < 0
         if bad.any():
             raise ContractError(str(paths[name]), "site_id", f"sites not in {paths['sites'].name}", df[bad])
     _check_fleet(sites, jobs, ids, paths)
-    metas = site_metas(sites)
     if grid is not None and dc.use_temperature:
         if "temperature_c" not in grid.columns:
             raise ContractError(str(paths["grid"]), "temperature_c",
@@ -84,7 +91,15 @@ def load_inputs(dc: DataConfig, need_grid: bool | None = None,
         zones = {m.zone for m in metas.values()} - set(grid["zone"])
         if zones:
             raise ContractError(str(paths["grid"]), "zone", f"no rows for zones {sorted(zones)} used by the sites table")
-    return Inputs(sites, jobs, meter, grid, paths, metas)
+    return Inputs(sites, jobs, meter, grid, paths, metas, prepared, meter_site)
+
+
+def _read_hourly(paths: dict[str, Path | None], meter_window, tz: str,
+                 ids: pa.Array) -> tuple[pd.DataFrame, pd.DataFrame | None, np.ndarray]:
+    """(meter, grid or None, each meter row's position in ``ids``, -1 where its site is not there)."""
+    meter = read_series(paths["meter"], contracts.METER, meter_window, tz)
+    grid = None if paths["grid"] is None else read_series(paths["grid"], contracts.GRID, None, tz)
+    return meter, grid, positions(meter["site_id"], ids)
 
 
 def _check_fleet(sites: pd.DataFrame, jobs: pd.DataFrame, ids: pa.Array, paths: dict[str, Path]) -> None:

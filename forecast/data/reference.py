@@ -12,6 +12,7 @@ hashing in pyarrow; only the job versions that can reach the window take part in
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -152,7 +153,7 @@ def _versions_in_window(jobs: pd.DataFrame, metas: list[SiteMeta], t: pd.Timesta
     ps_all, pe_all = _hours_from(ns("planned_start"), origin), _hours_from(ns("planned_end"), origin)
     known = known_at_ns(jobs)
     seen = np.flatnonzero(known <= t.value)  # a version known after t is in force at no issue hour up to t
-    jid = pa.array(jobs["job_id"].astype(str), pa.string())
+    jid = pa.array(jobs["job_id"].astype(str))  # the column's own text (ordered as the materialised path orders it)
     jcode = job_codes(jobs["job_id"])[seen]  # per job
     touches = (si_all[seen] >= 0) & (ps_all[seen] < L + H) & (pe_all[seen] >= 0)
     job_in = np.zeros(int(jcode.max()) + 1 if len(jcode) else 0, bool)
@@ -226,16 +227,25 @@ def reference_windows(metas: dict[str, SiteMeta], jobs: pd.DataFrame, meter: pd.
 
 def reference_inputs(metas: dict[str, SiteMeta], jobs: pd.DataFrame, meter: pd.DataFrame,
                      grid: pd.DataFrame | None, t: pd.Timestamp, history: int,
-                     horizon: int, use_temperature: bool = True) -> ReferenceInputs:
-    """:func:`reference_windows` before the dense arrays; uses rows before t only."""
+                     horizon: int, use_temperature: bool = True, schedule: Schedule | None = None,
+                     meter_site: np.ndarray | None = None) -> ReferenceInputs:
+    """:func:`reference_windows` before the dense arrays; uses rows before t only. Already computed, when given:
+    ``schedule``, the :func:`reference_schedule` of these metas and jobs at t; ``meter_site``, each meter row's
+    position among the sorted site ids (``Inputs.meter_site``)."""
     L, H = history, horizon
     ms = [metas[k] for k in sorted(metas)]
+    if schedule is not None and (schedule.history, schedule.horizon, len(schedule.idle)) != (L, H, len(ms)):
+        raise ValueError(f"the schedule given is for {len(schedule.idle)} sites × L={schedule.history}, "
+                         f"H={schedule.horizon}, not {len(ms)} × L={L}, H={H}")
     ids = [m.site_id for m in ms]
     S = len(ms)
     origin = t - pd.Timedelta(hours=L)
     cap = np.array([m.capacity_mw for m in ms])
     # rows at or after t fall at hour >= L and are not scattered
-    power = _scatter_hours(positions(meter["site_id"], ids), _hour_index(meter["ts"], origin),
+    if meter_site is not None and len(meter_site) != len(meter):
+        raise ValueError(f"meter_site has {len(meter_site)} rows, the meter {len(meter)}")
+    site = positions(meter["site_id"], ids) if meter_site is None else meter_site
+    power = _scatter_hours(site, _hour_index(meter["ts"], origin),
                            meter["power_mw"].to_numpy(np.float64), S, L)  # (S, L) MW
     temp = np.zeros((S, L))
     temp_have = None
@@ -249,5 +259,13 @@ def reference_inputs(metas: dict[str, SiteMeta], jobs: pd.DataFrame, meter: pd.D
         temp_have = ~np.isnan(temp)  # the caller refuses gaps: a missing reading is never a default value
         temp = np.nan_to_num((temp - TEMP_SCALE_C[0]) / TEMP_SCALE_C[1])
     cal = calendar(pd.date_range(origin, periods=L + H, freq="h"))  # (L + H, F_cal)
+    schedule = schedule_entries(jobs, ms, t, L, H) if schedule is None else schedule
     return ReferenceInputs(ids, cap, ~np.isnan(power), temp_have, np.nan_to_num(power / cap[:, None]), temp, cal,
-                           schedule_entries(jobs, ms, t, L, H))
+                           schedule)
+
+
+def reference_schedule(t: pd.Timestamp, history: int, horizon: int) -> Callable[[pd.DataFrame, dict[str, SiteMeta]],
+                                                                                  Schedule]:
+    """``(jobs, metas) -> Schedule`` of every site at t, in the order :func:`reference_inputs` uses (sorted ids):
+    for ``load_inputs(prepare=)``, which builds it while the hourly tables are read."""
+    return lambda jobs, metas: schedule_entries(jobs, [metas[k] for k in sorted(metas)], t, history, horizon)

@@ -27,9 +27,10 @@ import torch
 from forecast import tracking
 from forecast.config import Config, DataConfig
 from forecast.data.inputs import load_inputs
-from forecast.data.reference import reference_inputs
+from forecast.data.reference import reference_inputs, reference_schedule
 from forecast.errors import ContractError, UsageError
 from forecast.io import write_once
+from forecast.memory import keep_freed_memory
 from forecast.models import registry
 from forecast.models.device import resolve
 from forecast.models.inference import CPU_CALL, predict_arrays
@@ -108,18 +109,23 @@ def _reference_time(ref: str | pd.Timestamp) -> pd.Timestamp:
 def predict(cfg: Config, model_ref: str | None = None, reference_time: str | pd.Timestamp | None = None) -> PredictOutput:
     """Forecast every site from what was known at the reference time; write the forecast parquet (and CSV)."""
     pc = cfg.predict
+    if pc.keep_memory:
+        keep_freed_memory()
     lm = load_model(cfg, model_ref)
     L, H = int(lm.meta["history_h"]), int(lm.meta["horizon_h"])
     quant = Quantiles(tuple(lm.meta["model"]["quantiles"]))
     dc, data_from = model_data(cfg, lm.meta)
     ref = reference_time if reference_time is not None else pc.reference_time
     t = _reference_time(ref) if ref is not None else None
-    inp = load_inputs(dc, meter_window=None if t is None else (t - L * HOUR, t))  # the L meter hours before t
+    # the L meter hours before t; the schedule is built from sites and jobs while the hourly tables are read
+    inp = load_inputs(dc, meter_window=None if t is None else (t - L * HOUR, t),
+                      prepare=None if t is None else reference_schedule(t, L, H))
     t = issue_time(inp.meter, None) if t is None else t
     # only what was known at t: meter and weather strictly before t (the schedule is cut at t by known_at)
-    inp.meter = _before(inp.meter, t)
-    inp.grid = _before(inp.grid, t)
-    ri = reference_inputs(inp.metas, inp.jobs, inp.meter, inp.grid, t, L, H, dc.use_temperature)
+    meter = _before(inp.meter, t)
+    site = inp.meter_site if meter is inp.meter else None  # the rows' sites, unless rows were left out
+    inp.meter, inp.grid = meter, _before(inp.grid, t)
+    ri = reference_inputs(inp.metas, inp.jobs, inp.meter, inp.grid, t, L, H, dc.use_temperature, inp.prepared, site)
     _refuse_missing_hours(ri, inp, t, L)
     rt = resolve(cfg.trainer.accelerator, cfg.trainer.precision)
     S, step = len(ri.series_ids), CPU_CALL if rt.device.type == "cpu" else pc.batch_size

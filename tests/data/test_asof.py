@@ -230,3 +230,29 @@ def test_the_known_at_assumption_is_in_the_params_a_run_logs():
 
     assert flatten(to_dict(compose()))["data.known_at"] == "column"
     assert flatten(to_dict(compose(["data=files", "data.dir=/x", "data.known_at=always"])))["data.known_at"] == "always"
+
+
+def test_job_codes_hash_a_column_once_and_never_reuse_codes_of_other_text():
+    from forecast.data.asof import job_codes
+
+    ids = pd.Series([f"j{i % 7}" for i in range(40)], dtype="str")
+    first = job_codes(ids)
+    assert first.tolist() == [i % 7 for i in range(40)]
+    first[:] = -1  # the caller's copy: changing it changes nothing kept
+    assert job_codes(ids).tolist() == [i % 7 for i in range(40)]
+    changed = ids.copy()
+    changed.iloc[0] = "j3"  # new text, new buffers
+    assert job_codes(changed)[0] == job_codes(changed)[3]
+    tail = ids.iloc[5:].reset_index(drop=True)  # same buffers, another offset and length
+    assert job_codes(tail).tolist() == [((i + 5) % 7 - 5) % 7 for i in range(35)]  # j5 first: code 0
+
+
+@given(st.lists(st.tuples(st.integers(0, 5), st.integers(0, 3)), min_size=1, max_size=60))
+@settings(max_examples=60, deadline=None)
+def test_duplicated_versions_match_pandas_duplicated(pairs):
+    from forecast.data.asof import duplicated_versions
+
+    jobs = pd.DataFrame({"job_id": pd.Series([f"job-{j}" for j, _ in pairs], dtype="str"),
+                         "known_at": pd.to_datetime([k * 3600 for _, k in pairs], unit="s", utc=True)})
+    want = jobs.duplicated(["job_id", "known_at"], keep=False).to_numpy()
+    np.testing.assert_array_equal(duplicated_versions(jobs), want)

@@ -114,3 +114,26 @@ def test_half_past_revision_reference_windows_and_window_store_agree(small_scena
         np.testing.assert_allclose(rw.x_fut, b["x_fut"].numpy(), rtol=1e-5, atol=1e-6)
     s1 = rw.series_ids.index("s1")
     np.testing.assert_array_equal(base.x_fut[1 - s1], rw.x_fut[1 - s1])  # the other site is untouched
+
+
+def test_schedule_built_while_loading_gives_the_same_windows(small_scenario, tmp_path):
+    """load_inputs(prepare=reference_schedule(...)) and the meter rows' site positions it returns give exactly
+    the windows built from the tables alone."""
+    from forecast.data.inputs import load_inputs
+    from forecast.data.reference import reference_inputs, reference_schedule
+
+    _, sc = small_scenario
+    sc.write(tmp_path)
+    t = sc.meter.ts.min() + 24 * 30 * HOUR
+    dc = dataclasses.replace(DataConfig(), source="files", dir=str(tmp_path), history_h=L, horizon_h=H)
+    inp = load_inputs(dc, meter_window=(t - L * HOUR, t), prepare=reference_schedule(t, L, H))
+    assert inp.meter_site is not None and len(inp.meter_site) == len(inp.meter) and (inp.meter_site >= 0).all()
+    fast = reference_inputs(inp.metas, inp.jobs, inp.meter, inp.grid, t, L, H, True, inp.prepared, inp.meter_site)
+    plain = reference_windows(site_metas(sc.sites), sc.jobs, sc.meter, sc.grid, t, L, H)
+    x_hist, x_fut = fast.windows()
+    np.testing.assert_array_equal(x_hist, plain.x_hist)
+    np.testing.assert_array_equal(x_fut, plain.x_fut)
+    with pytest.raises(ValueError, match="H=12"):
+        reference_inputs(inp.metas, inp.jobs, inp.meter, inp.grid, t, L, 12, True, inp.prepared)
+    with pytest.raises(ValueError, match="meter_site has 3 rows"):
+        reference_inputs(inp.metas, inp.jobs, inp.meter, inp.grid, t, L, H, True, None, inp.meter_site[:3])
