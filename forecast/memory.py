@@ -3,11 +3,11 @@
 A batch forecast allocates and frees the same large arrays many times (a chunk of windows, a model call's
 activations, arrow buffers while reading). By default glibc returns large blocks to the kernel at once (mmap)
 and arrow keeps its own allocator, so each new block is fresh pages that the kernel must fault in and zero:
-a 10,000-series forecast on a 2-core machine spent 0.4–1.3 s of its CPU time in the kernel. :func:`keep_freed_memory` makes
-glibc keep freed blocks of up to 32 MiB in the heap for reuse (mmap threshold at glibc's maximum, trim threshold
-1 GiB; larger blocks are still mapped and unmapped) and gives arrow the same allocator. The cost: memory freed
-stays in the process until it exits, so resident memory stays near its peak, and the peak can grow where freed
-blocks do not fit later requests.
+a 10,000-series forecast on a 2-core machine spent 0.4–1.3 s of its CPU time in the kernel.
+:func:`keep_freed_memory` makes glibc keep freed blocks of up to 32 MiB in the heap for reuse (mmap threshold at
+glibc's maximum, trim threshold 1 GiB; larger blocks are still mapped and unmapped) and gives arrow the same
+allocator. The cost: memory freed stays in the process until it exits, so resident memory stays near its peak,
+and the peak can grow where freed blocks do not fit later requests.
 """
 
 from __future__ import annotations
