@@ -109,16 +109,16 @@ def job_codes(job_id: pd.Series) -> np.ndarray:
     read the same jobs frame, and the same (immutable) text is hashed once. The kept array holds its buffers,
     so another column can never be taken for it."""
     jid = pa.array(job_id.astype(str))  # the column's own arrow text, uncopied
-    kept = _LAST_CODES.get("ids")
-    if kept is not None and _views(kept) == _views(jid):
-        return _LAST_CODES["codes"].copy()
+    kept = _LAST_CODES.get("last")  # one read: (text, codes) of one column, even with several threads
+    if kept is not None and _views(kept[0]) == _views(jid):
+        return kept[1].copy()
     whole = jid.combine_chunks() if isinstance(jid, pa.ChunkedArray) else jid
     codes = pc.dictionary_encode(whole).indices.to_numpy().astype(np.int64)
-    _LAST_CODES.update(ids=jid, codes=codes)
+    _LAST_CODES["last"] = (jid, codes)
     return codes.copy()
 
 
-_LAST_CODES: dict = {}  # ids: the arrow text last hashed (kept alive), codes: its codes
+_LAST_CODES: dict = {}  # last: (the arrow text last hashed, kept alive; its codes)
 
 
 def _views(arr: pa.Array | pa.ChunkedArray) -> list:

@@ -153,7 +153,7 @@ def _versions_in_window(jobs: pd.DataFrame, metas: list[SiteMeta], t: pd.Timesta
     ps_all, pe_all = _hours_from(ns("planned_start"), origin), _hours_from(ns("planned_end"), origin)
     known = known_at_ns(jobs)
     seen = np.flatnonzero(known <= t.value)  # a version known after t is in force at no issue hour up to t
-    jid = pa.array(jobs["job_id"].astype(str))  # the column's own text (ordered as the materialised path orders it)
+    jid = pa.array(jobs["job_id"].astype(str))  # the column's own text, uncopied (large or not: the same order)
     jcode = job_codes(jobs["job_id"])[seen]  # per job
     touches = (si_all[seen] >= 0) & (ps_all[seen] < L + H) & (pe_all[seen] >= 0)
     job_in = np.zeros(int(jcode.max()) + 1 if len(jcode) else 0, bool)
