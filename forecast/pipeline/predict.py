@@ -2,7 +2,8 @@
 
 Loads the model by registry alias (``tracking.model_name@tracking.alias``) or
 from a checkpoint path, reads the inputs in ``data.dir`` (of a parquet meter only
-the model's history before the reference time), forecasts every site from what
+the model's history before the reference time; the schedule is built from the sites
+and jobs while the meter and grid are read), forecasts every site from what
 was known at the reference time only, a chunk of sites at a time, and writes one
 tidy parquet straight from the arrays (and CSV on request) atomically. The same
 reference time and inputs give the same file, byte for byte.
