@@ -79,11 +79,12 @@ def load_inputs(dc: DataConfig, need_grid: bool | None = None,
         metas = site_metas(sites)
         prepared = None if prepare is None else prepare(jobs, metas)
         meter, grid, meter_site = hourly.result()  # a contract error of sites or jobs is raised first
-    for name, df, pos in (("meter", meter, meter_site), ("jobs", jobs, positions(jobs["site_id"], ids))):
+    job_site = positions(jobs["site_id"], ids)
+    for name, df, pos in (("meter", meter, meter_site), ("jobs", jobs, job_site)):
         bad = pos < 0
         if bad.any():
             raise ContractError(str(paths[name]), "site_id", f"sites not in {paths['sites'].name}", df[bad])
-    _check_fleet(sites, jobs, ids, paths)
+    _check_fleet(sites, jobs, ids, paths, job_site)
     if grid is not None and dc.use_temperature:
         if "temperature_c" not in grid.columns:
             raise ContractError(str(paths["grid"]), "temperature_c",
@@ -102,13 +103,14 @@ def _read_hourly(paths: dict[str, Path | None], meter_window, tz: str,
     return meter, grid, positions(meter["site_id"], ids)
 
 
-def _check_fleet(sites: pd.DataFrame, jobs: pd.DataFrame, ids: pa.Array, paths: dict[str, Path]) -> None:
+def _check_fleet(sites: pd.DataFrame, jobs: pd.DataFrame, ids: pa.Array, paths: dict[str, Path],
+                 job_site: np.ndarray) -> None:
     """Every job asks for a GPU type its site has, and for no more GPUs of it than the site has."""
     types = pa.array(GPU_TYPES, pa.string())
     fleet = np.zeros((len(ids), len(GPU_TYPES)), np.int64)  # (site, GPU type) GPUs installed, sites table
     np.add.at(fleet, (positions(sites["site_id"], ids), positions(sites["gpu_type"], types)),
               sites["n_gpus"].to_numpy(np.int64))
-    have = fleet[positions(jobs["site_id"], ids), positions(jobs["gpu_type"], types)]
+    have = fleet[job_site, positions(jobs["gpu_type"], types)]  # job_site: each job's position in ids, all >= 0
     bad = have == 0
     if bad.any():
         raise ContractError(str(paths["jobs"]), "gpu_type", "GPU type not installed at that site (sites table)",

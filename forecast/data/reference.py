@@ -233,7 +233,7 @@ def reference_inputs(metas: dict[str, SiteMeta], jobs: pd.DataFrame, meter: pd.D
     ``schedule``, the :func:`reference_schedule` of these metas and jobs at t; ``meter_site``, each meter row's
     position among the sorted site ids (``Inputs.meter_site``)."""
     L, H = history, horizon
-    ms = [metas[k] for k in sorted(metas)]
+    ms = _by_id(metas)
     if schedule is not None and (schedule.history, schedule.horizon, len(schedule.idle)) != (L, H, len(ms)):
         raise ValueError(f"the schedule given is for {len(schedule.idle)} sites × L={schedule.history}, "
                          f"H={schedule.horizon}, not {len(ms)} × L={L}, H={H}")
@@ -268,4 +268,9 @@ def reference_schedule(t: pd.Timestamp, history: int, horizon: int) -> Callable[
                                                                                   Schedule]:
     """``(jobs, metas) -> Schedule`` of every site at t, in the order :func:`reference_inputs` uses (sorted ids):
     for ``load_inputs(prepare=)``, which builds it while the hourly tables are read."""
-    return lambda jobs, metas: schedule_entries(jobs, [metas[k] for k in sorted(metas)], t, history, horizon)
+    return lambda jobs, metas: schedule_entries(jobs, _by_id(metas), t, history, horizon)
+
+
+def _by_id(metas: dict[str, SiteMeta]) -> list[SiteMeta]:
+    """The sites in the order of every reference array: sorted by id."""
+    return [metas[k] for k in sorted(metas)]
