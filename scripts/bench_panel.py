@@ -1,7 +1,11 @@
 """series-bench with its defaults on a panel of public real series, in full and cut to their last 5 weeks.
 
     python scripts/bench_panel.py [--data ../shared/data] [--work /tmp/forecast-panel] [--cuts full,35]
-                                  [--series philly,venus,...] [--out FILE.json] [-- extra series-bench args]
+                                  [--series philly,venus,...] [--shift DAYS] [--out FILE.json]
+                                  [-- extra series-bench args]
+
+``--shift DAYS`` ends every series DAYS days before its end: development cuts, for choosing settings on data
+before the reported cuts (``--shift 35 --cuts 35`` is the 5 weeks before the reported last 5 weeks).
 
 Series (CSV files written to --work, never into the repository; times in UTC with offsets):
 - philly: Philly cluster occupancy (active / total nodes; hours whose quality is not ok left empty);
@@ -61,7 +65,9 @@ def read_series(name: str, data: Path) -> pd.DataFrame:
     return pd.DataFrame({"ts": z["ts"], "y": z["load_mw"]})
 
 
-def write_csv(df: pd.DataFrame, path: Path, last_days: int) -> Path:
+def write_csv(df: pd.DataFrame, path: Path, last_days: int, shift_days: int = 0) -> Path:
+    if shift_days:  # a development cut: the series as it stood ``shift_days`` days before its end
+        df = df[df["ts"] <= df["ts"].max() - pd.Timedelta(days=shift_days)]
     if last_days:
         df = df[df["ts"] >= df["ts"].max() - pd.Timedelta(days=last_days) + pd.Timedelta(hours=1)]
     out = df.assign(ts=pd.DatetimeIndex(df["ts"]).tz_convert("UTC").strftime("%Y-%m-%dT%H:%M:%SZ"))
@@ -92,6 +98,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--work", default="/tmp/forecast-panel")
     ap.add_argument("--cuts", default="full,35", help="full and/or a number of last days")
     ap.add_argument("--series", default=",".join(SERIES))
+    ap.add_argument("--shift", type=int, default=0,
+                    help="end every series this many days before its end (development cuts before the reported ones)")
     ap.add_argument("--out", default="")
     a = ap.parse_args(argv[: argv.index("--")] if "--" in argv else argv)
     data, work = Path(a.data), Path(a.work)
@@ -100,9 +108,12 @@ def main(argv: list[str] | None = None) -> int:
         df = read_series(name, data)
         for cut in a.cuts.split(","):
             days = 0 if cut == "full" else int(cut)
-            csv = write_csv(df, work / f"{name}_{cut}.csv", days)
-            r = {"series": name, "cut": cut, "hours": int(len(df) if not days else min(len(df), 24 * days)),
-                 **run_one(csv, work / f"{name}_{cut}", extra)}
+            tag = f"{name}_{cut}" + (f"_shift{a.shift}" if a.shift else "")
+            csv = write_csv(df, work / f"{tag}.csv", days, a.shift)
+            if len(pd.read_csv(csv)) < 24 * 21:
+                print(f"{name:<13} {cut:>4}  skipped: under 21 days left after --shift {a.shift}", flush=True)
+                continue
+            r = {"series": name, "cut": cut, "shift_days": a.shift, **run_one(csv, work / tag, extra)}
             rows.append(r)
             print(f"{name:<13} {cut:>4}  {r['origins']:>4} origins  MAE {r['mae']:.4g}  {r['best_naive']} "
                   f"{r['naive_mae']:.4g}  ratio {r['ratio']:.3f}  DM p {r['dm_p'] if r['dm_p'] is not None else 'n/a'} "

@@ -45,7 +45,8 @@ class BenchConfig:
     init: str = "pretrained"  # pretrained: the learned model starts from the shipped weights (fine-tuned) | scratch
     weights: str = ""  # pretrained weights ("" = those shipped, forecast/models/weights/power_tide_h24.pt)
     zero_shot: bool = True  # the pretrained weights as they are, as a contender
-    select: bool = True  # the headline forecast: per refit the contender with the lowest validation MAE
+    select: bool = True  # the headline forecast: per refit the validated choice among the contenders
+    select_top: int = 3  # ... the pointwise median of the select_top with the lowest validation MAE (1: the best)
     assume_tz: str = ""  # timestamps without an offset are refused unless this says their zone (e.g. UTC)
 
     def __post_init__(self):
@@ -60,7 +61,7 @@ class BenchConfig:
             fail("at_hour", f"must be 0..23, got {self.at_hour}", "0")
         choice("retrain", self.retrain, ("expanding", "never", "every_k"))
         choice("init", self.init, ("pretrained", "scratch"))
-        for name in ("refit_days", "window_days", "epochs", "ensemble", "hidden", "batch_size"):
+        for name in ("refit_days", "window_days", "epochs", "ensemble", "hidden", "batch_size", "select_top"):
             at_least(name, getattr(self, name), 1)
         at_least("val_days", self.val_days, 0)
         at_least("peer_steps", self.peer_steps, 0)

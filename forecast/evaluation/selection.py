@@ -1,10 +1,11 @@
-"""Validated model choice: at every refit the contender with the lowest validation MAE forecasts that refit's
-origins.
+"""Validated model choice: at every refit the ``top`` contenders with the lowest validation MAE forecast that
+refit's origins, combined by their pointwise median (``top=1``: the best one, its quantiles unchanged).
 
 The validation windows of a refit at t0 have targets that end before t0 (``rolling.windows_before``), so the
 choice for the origins from t0 on uses only what was known before them. Every candidate is scored on its
-median (the calibration step does not move it). The chosen forecast is the candidate's own calibrated
-quantiles, unchanged; which was chosen, and each candidate's validation MAE, are recorded per refit.
+median (the calibration step does not move it). The pointwise median of non-crossing quantile vectors is
+non-crossing (each level's median is an order statistic, monotone in the level), and of two it is their mean.
+Which were combined, and each candidate's validation MAE, are recorded per refit.
 """
 
 from __future__ import annotations
@@ -23,10 +24,18 @@ def validation_table(res: RollingResult, learned: str, others: list[dict]) -> di
     return table
 
 
+def label(names: list[str]) -> str:
+    """How a refit's choice is named: the one candidate, or ``median(a, b, c)``."""
+    return names[0] if len(names) == 1 else f"median({', '.join(names)})"
+
+
 def select(res: RollingResult, candidates: list[str], table: dict[str, dict[str, float]],
-           name: str = "model") -> list[dict]:
-    """Add ``res.quantiles[name]``: per refit, the quantiles of the candidate with the lowest validation MAE
-    (ties: the earlier in ``candidates``). Returns one record per refit: time, chosen, the scores."""
+           name: str = "model", top: int = 1) -> list[dict]:
+    """Add ``res.quantiles[name]``: per refit, the pointwise median of the quantiles of the ``top`` candidates
+    with the lowest validation MAE (ties: the earlier in ``candidates``; fewer when fewer are scored). Returns
+    one record per refit: time, ``chosen`` (:func:`label`), ``combined`` (best first), the scores."""
+    if top < 1:
+        raise ValueError(f"top must be at least 1, got {top}")
     some = res.quantiles[candidates[0]]
     out = np.full_like(some, np.nan)
     chosen = []
@@ -34,10 +43,10 @@ def select(res: RollingResult, candidates: list[str], table: dict[str, dict[str,
         scores = {c: table[r.at][c] for c in candidates if c in table[r.at] and c in res.quantiles}
         if not scores:
             raise ValueError(f"refit at {r.at}: no candidate has a validation score")
-        best = min(scores, key=lambda c: (scores[c], candidates.index(c)))
+        best = sorted(scores, key=lambda c: (scores[c], candidates.index(c)))[:top]
         seg = res.refit_of == r.refit_id
-        out[seg] = res.quantiles[best][seg]
-        chosen.append({"at": r.at, "chosen": best, "val_mae": {k: round(v, 6) for k, v in scores.items()},
-                       "n_origins": int(seg.sum())})
+        out[seg] = np.median(np.stack([res.quantiles[c][seg] for c in best]), axis=0)
+        chosen.append({"at": r.at, "chosen": label(best), "combined": best,
+                       "val_mae": {k: round(v, 6) for k, v in scores.items()}, "n_origins": int(seg.sum())})
     res.quantiles[name] = out
     return chosen

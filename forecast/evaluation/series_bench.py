@@ -195,12 +195,14 @@ def _start(cfg: BenchConfig, hours: int) -> Start:
 
 
 def choose(cfg: BenchConfig, res: RollingResult, ledger: ct.Ledger) -> list[dict]:
-    """The headline ``model``: with ``select``, per refit the contender (the learned model ``learned`` among them)
-    with the lowest validation MAE; else the learned model. ``model`` first in ``res.quantiles``."""
+    """The headline ``model``: with ``select``, per refit the pointwise median of the ``select_top`` contenders (the
+    learned model ``learned`` among them) with the lowest validation MAE; else the learned model. ``model`` first
+    in ``res.quantiles``."""
     res.quantiles = {"learned": res.quantiles.pop("model"), **res.quantiles}
     picked = []
     if cfg.select:
-        picked = select(res, list(res.quantiles), validation_table(res, "learned", ledger.validation))
+        picked = select(res, list(res.quantiles), validation_table(res, "learned", ledger.validation),
+                        top=cfg.select_top)
     else:
         res.quantiles["model"] = res.quantiles["learned"]
     res.quantiles = {"model": res.quantiles.pop("model"), **res.quantiles}
@@ -288,9 +290,10 @@ def run_bench(cfg: BenchConfig) -> dict:
     picked = choose(cfg, res, ledger)
     sc = score(res, LEVELS, mase_scales(p.store, p.test_start), [cfg.target])
     out = _metrics(cfg, sc, res, p, rep, L, ledger, low)
-    out["selection"] = {"rule": "per refit, the contender with the lowest MAE of its median on that refit's "
-                                "validation windows (targets before the refit time)" if cfg.select else "off: "
-                                "the learned model", "per_refit": picked,
+    out["selection"] = {"rule": f"per refit, the pointwise median of the {cfg.select_top} contender(s) with the lowest "
+                                "MAE of their median on that refit's validation windows (targets before the refit "
+                                "time)" if cfg.select else "off: the learned model", "top": cfg.select_top,
+                        "per_refit": picked,
                         "chosen": {c: sum(r["n_origins"] for r in picked if r["chosen"] == c)
                                    for c in dict.fromkeys(r["chosen"] for r in picked)}}
     out["protocol"]["start"] = start.record()

@@ -1,5 +1,5 @@
-"""Validated model choice: per refit the contender with the lowest validation MAE, its quantiles unchanged; the
-pretrained start is used only where the weights fit, and is a copy."""
+"""Validated model choice: per refit the contender with the lowest validation MAE, its quantiles unchanged, or the
+pointwise median of the best few; the pretrained start is used only where the weights fit, and is a copy."""
 
 from __future__ import annotations
 
@@ -35,6 +35,27 @@ def test_each_refit_takes_the_lowest_validation_mae_and_ties_go_to_the_earlier_c
     np.testing.assert_array_equal(res.quantiles["model"][:2], res.quantiles["naive"][:2])
     np.testing.assert_array_equal(res.quantiles["model"][2:4], res.quantiles["learned"][2:4])
     np.testing.assert_array_equal(res.quantiles["model"][4:], res.quantiles["gbm"][4:])
+
+
+def test_the_median_of_the_best_three_per_refit_is_pointwise_and_keeps_quantiles_ordered():
+    rng = np.random.default_rng(3)
+    res = result(2, per=3)
+    names = ["learned", "naive", "gbm", "lgb2"]
+    for k in names:  # random non-crossing quantiles per candidate
+        res.quantiles[k] = np.cumsum(rng.exponential(1.0, size=(6, 4, 3)), axis=-1) + rng.normal(0, 2, (6, 4, 1))
+    table = {res.refits[0].at: {"learned": 0.5, "naive": 0.1, "gbm": 0.3, "lgb2": 0.2},
+             res.refits[1].at: {"learned": 0.4, "naive": 0.9}}  # only two scored: their mean
+    picked = select(res, names, table, top=3)
+    assert picked[0]["combined"] == ["naive", "lgb2", "gbm"] and picked[0]["chosen"] == "median(naive, lgb2, gbm)"
+    assert picked[1]["combined"] == ["learned", "naive"]
+    q = res.quantiles
+    for i, j, lv in [(0, 1, 0), (2, 3, 2), (1, 0, 1)]:  # origin 0..2 belong to refit 0
+        want = sorted([q["naive"][i, j, lv], q["lgb2"][i, j, lv], q["gbm"][i, j, lv]])[1]
+        assert q["model"][i, j, lv] == want
+    np.testing.assert_allclose(q["model"][3:], (q["learned"][3:] + q["naive"][3:]) / 2)
+    assert (np.diff(q["model"], axis=-1) >= 0).all()
+    with pytest.raises(ValueError, match="top must be at least 1"):
+        select(res, names, table, top=0)
 
 
 def test_a_refit_without_any_score_is_an_error():
