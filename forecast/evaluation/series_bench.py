@@ -25,6 +25,9 @@ Protocol (fixed, so results compare across users):
   statsforecast autoets/mstl; skipped with the reason when not installed); each is
   fitted on the same training windows and calibrated by the same split-conformal step
   on the same validation windows as the learned model;
+- the headline forecast (``model``): per refit, the pointwise median of the quantiles of the
+  ``select_top`` (3) contenders, the learned model among them, with the lowest validation MAE
+  (forecast.evaluation.selection; ``select=false``: the learned model);
 - a series whose pre-test readings are all ≥ 0 gets no negative quantile from any
   contender (clamped at 0 after calibration; ``clamp_nonnegative``);
 - the learned model against each contender: a two-sided Diebold–Mariano test with the
