@@ -24,7 +24,7 @@ import pandas as pd
 from scipy.stats import wilcoxon
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_panel import SERIES, read_series, run_one, write_csv  # noqa: E402
+from bench_panel import SERIES, cut_series, read_series, run_one, write_csv  # noqa: E402
 
 from forecast.io import atomic_write_text  # noqa: E402
 
@@ -98,10 +98,10 @@ def main(argv: list[str] | None = None) -> int:
         df = read_series(name, Path(a.data))
         for shift in (int(s) for s in a.shifts.split(",")):
             tag = f"{name}_{a.days}_shift{shift}"
-            csv = write_csv(df, Path(a.work) / f"{tag}.csv", a.days, shift)
-            if len(pd.read_csv(csv)) < 24 * 30:
+            part = cut_series(df, a.days, shift)
+            if len(part) < 24 * 30:
                 break  # the earlier shifts leave even less
-            run_one(csv, Path(a.work) / tag, [])
+            run_one(write_csv(part, Path(a.work) / f"{tag}.csv"), Path(a.work) / tag, [])
             rows.append({"series": name, "shift_days": shift, "dir": str(Path(a.work) / tag),
                          "ratios": ratios(Path(a.work) / tag)})
             print(tag, " ".join(f"{k} {v:.3f}" for k, v in rows[-1]["ratios"].items()), flush=True)

@@ -65,11 +65,16 @@ def read_series(name: str, data: Path) -> pd.DataFrame:
     return pd.DataFrame({"ts": z["ts"], "y": z["load_mw"]})
 
 
-def write_csv(df: pd.DataFrame, path: Path, last_days: int, shift_days: int = 0) -> Path:
-    if shift_days:  # a development cut: the series as it stood ``shift_days`` days before its end
+def cut_series(df: pd.DataFrame, last_days: int, shift_days: int = 0) -> pd.DataFrame:
+    """The last ``last_days`` days (0: all) of the series as it stood ``shift_days`` days before its end."""
+    if shift_days:  # a development cut
         df = df[df["ts"] <= df["ts"].max() - pd.Timedelta(days=shift_days)]
     if last_days:
         df = df[df["ts"] >= df["ts"].max() - pd.Timedelta(days=last_days) + pd.Timedelta(hours=1)]
+    return df
+
+
+def write_csv(df: pd.DataFrame, path: Path) -> Path:
     out = df.assign(ts=pd.DatetimeIndex(df["ts"]).tz_convert("UTC").strftime("%Y-%m-%dT%H:%M:%SZ"))
     atomic_write_text(path, out.to_csv(index=False))
     return path
@@ -109,11 +114,13 @@ def main(argv: list[str] | None = None) -> int:
         for cut in a.cuts.split(","):
             days = 0 if cut == "full" else int(cut)
             tag = f"{name}_{cut}" + (f"_shift{a.shift}" if a.shift else "")
-            csv = write_csv(df, work / f"{tag}.csv", days, a.shift)
-            if len(pd.read_csv(csv)) < 24 * 21:
+            part = cut_series(df, days, a.shift)
+            if len(part) < 24 * 21:
                 print(f"{name:<13} {cut:>4}  skipped: under 21 days left after --shift {a.shift}", flush=True)
                 continue
-            r = {"series": name, "cut": cut, "shift_days": a.shift, **run_one(csv, work / tag, extra)}
+            csv = write_csv(part, work / f"{tag}.csv")
+            r = {"series": name, "cut": cut, "shift_days": a.shift, "hours": len(part),
+                 **run_one(csv, work / tag, extra)}
             rows.append(r)
             print(f"{name:<13} {cut:>4}  {r['origins']:>4} origins  MAE {r['mae']:.4g}  {r['best_naive']} "
                   f"{r['naive_mae']:.4g}  ratio {r['ratio']:.3f}  DM p {r['dm_p'] if r['dm_p'] is not None else 'n/a'} "
