@@ -75,6 +75,8 @@ EPF_BENCH_FLAGS = {
     "--warmup": Flag("warmup", metavar="N", help="days forecast before the test period (error quantiles)"),
     "--lear-every": Flag("model.lear_every", metavar="K", help="refit the LASSOs every K days"),
     "--net-every": Flag("model.net_every", metavar="K", help="refit the network every K days"),
+    "--net-tune-every": Flag("model.net_tune_every", metavar="K",
+                             help="fine-tune the network every K days between refits (0: never)"),
     "--net-seeds": Flag("model.net_seeds", metavar="N"), "--net-epochs": Flag("model.net_epochs", metavar="N"),
     "--net-members": Flag("model.net_members", metavar="N", help="members of each batched network ensemble"),
     "--windows": Flag("model.windows", "list", "DAYS,...", "LEAR calibration windows"),

@@ -8,6 +8,14 @@ design=true`, the days before its test period only), then the one design with th
 rMAE over the markets; prints the candidates' figures and writes OUT/design.json. Validation runs already
 in OUT/<market>/ are reused.
 
+--tune: the network's retraining and fine-tuning settings on the same validation days: for each setting
+(``--settings``, NET_EVERY:TUNE_EVERY:TUNE_EPOCHS:TUNE_LR[:FIELD=VALUE…] each, TUNE_EVERY 0 = never
+fine-tuned, FIELD any numeric or text PriceModelConfig field such as net_hidden) the network
+alone is run over each market's validation days (forecast.price.design.network_run; cached as
+OUT/<market>/net_<setting>.npy), put in place of the recorded run's network member with the LEAR members
+as recorded, and the design procedure's choice is made again over the markets; prints the network-alone
+rMAE and the chosen design's mean rMAE per setting. Needs the --design runs in OUT.
+
 Extra arguments are `forecast epf-bench` flags or overrides (e.g. `-- --combine equal model.net_epochs=20`).
 
 The runtime target (under 20 minutes on a 2-core CPU machine) is checked here,
@@ -37,7 +45,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", default="/tmp/epf-bench")
     ap.add_argument("--design", action="store_true")
     ap.add_argument("--markets", default="PJM,DE")
+    ap.add_argument("--tune", action="store_true")
+    ap.add_argument("--settings", default="112:0:1:3e-4,112:7:4:3e-4")
     a, extra = ap.parse_known_args(argv)
+    if a.tune:
+        return tune(a.markets.split(","), Path(a.out), a.settings.split(","))
     if a.design:
         return design(a.markets.split(","), Path(a.out), [x for x in extra if x != "--"])
     if not Path(a.data).exists():
@@ -90,6 +102,50 @@ def design(markets: list[str], out: Path, extra: list[str]) -> int:
     choice = choose(runs)
     (out / "design.json").write_text(json.dumps(choice, indent=2, default=str))
     print(report(choice, top=15))
+    return 0
+
+
+def tune(markets: list[str], out: Path, settings: list[str]) -> int:
+    """Network settings on the validation days, the LEAR members of the recorded runs fixed (see --tune)."""
+    import dataclasses
+
+    import numpy as np
+
+    from forecast.evaluation import metrics as M
+    from forecast.price.design import choose, load_run, network_run, with_network
+    from forecast.price.model import PriceModelConfig
+    from forecast.price.readers import read_epf
+
+    runs = {mk: load_run(out / mk) for mk in markets}
+    rows = []
+    for st in settings:
+        every, tune_every, epochs, lr, *more = st.split(":")
+        fields = {f.name: f.type for f in dataclasses.fields(PriceModelConfig)}
+        extra = {k: {"int": int, "float": float, "str": str}[fields[k]](v) for k, v in (m.split("=") for m in more)}
+        cfg = dataclasses.replace(PriceModelConfig(), net_every=int(every), net_tune_every=int(tune_every),
+                                  net_tune_epochs=int(epochs), net_tune_lr=float(lr), **extra)
+        spliced, row = [], {"setting": st}
+        for mk, run in runs.items():
+            cache = out / mk / f"net_{st.replace(':', '_')}.npy"
+            if not cache.exists():
+                t0 = time.perf_counter()
+                pts = network_run(read_epf(DATA / f"{mk}.csv"), cfg, 728, len(run["y"]) - run["warmup"], run["warmup"])
+                np.save(cache, pts)
+                print(f"{mk} {st}: network run {time.perf_counter() - t0:.0f} s", flush=True)
+            pts = np.load(cache)
+            s = slice(run["warmup"], None)
+            row[f"net {mk}"] = M.mae(run["y"][s], pts[s]) / M.mae(run["y"][s], run["naive"][s])
+            spliced.append(with_network(run, pts))
+        choice = choose(spliced)
+        best = choice["point"][choice["chosen"]]
+        per = {f"design {m}": v for m, v in best["rmae"].items()}
+        rows.append({**row, "design mean rMAE": best["mean_rmae"], **per,
+                     "chosen": choice["chosen"]})
+    keys = [k for k in rows[0] if k not in ("setting", "chosen")]
+    print(f"{'setting (every:tune_every:epochs:lr)':<38} " + " ".join(f"{k:>17}" for k in keys) + "  chosen design")
+    for r in rows:
+        print(f"{r['setting']:<38} " + " ".join(f"{r[k]:17.4f}" for k in keys) + f"  {r['chosen']}")
+    (out / "tune.json").write_text(json.dumps(rows, indent=2))
     return 0
 
 

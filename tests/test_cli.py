@@ -25,6 +25,7 @@ DOCUMENTED = {
     "epf-bench": {
         "--data": "data", "--out": "out", "--peer": "peer", "--test-days": "test_days", "--warmup": "warmup",
         "--lear-every": "model.lear_every", "--net-every": "model.net_every", "--net-seeds": "model.net_seeds",
+        "--net-tune-every": "model.net_tune_every",
         "--net-epochs": "model.net_epochs", "--net-members": "model.net_members", "--windows": "model.windows",
         "--exog-roles": "model.exog_roles",
         "--transforms": "model.transforms", "--asinh-min-window": "model.asinh_min_window",

@@ -6,7 +6,8 @@ groups (equal weights until 7 days exist).
 ``DayAheadModel.forecast_day(d)`` forecasts the 24 prices of day index ``d``
 using only rows < d of the price array and rows <= d of the exogenous
 (day-ahead forecast) array. It refits the LASSOs every ``lear_every`` days and
-the network every ``net_every`` days; a refit sees only days before ``d``.
+the network every ``net_every`` days, fine-tuning it every ``net_tune_every`` days in between; a
+refit or a fine-tuning sees only days before ``d``.
 Signs by role (``exog_roles``, forecast.price.roles): raising day d's load forecast of hour h never
 lowers the price forecast of hour h, raising a supply (wind, solar, generation) forecast never
 raises it. The LEAR members are non-decreasing in every hour's load and non-increasing in every
@@ -60,6 +61,12 @@ class PriceModelConfig:
     # retrain interval (days), set by the time budget, not by validation: on the shared 2-core CPU a training
     # took about 80 s in the validation runs, 28 trainings (every 28 days) alone would fill 20 minutes
     net_every: int = 112
+    # between retrainings the network is fine-tuned every net_tune_every days (0: never) for net_tune_epochs epochs
+    # at the constant rate net_tune_lr on its latest net_window days (the scale of its retraining kept);
+    # chosen on the validation days (scripts/bench_epf.py --tune; README, "Design procedure")
+    net_tune_every: int = 7
+    net_tune_epochs: int = 4
+    net_tune_lr: float = 3e-4
     net_window: int = 1456
     net_epochs: int = 40
     net_seeds: int = 1  # networks trained one after another (different seeds)
@@ -118,6 +125,10 @@ class PriceModelConfig:
                              f"{self.weight_window} and {self.weight_power}")
         if self.band_days < 7:
             raise ValueError(f"price model: band_days must be >= 7, got {self.band_days}")
+        if self.net_tune_every < 0 or self.net_tune_epochs < 1 or not 0 < self.net_tune_lr < 1:
+            raise ValueError(f"price model: net_tune_every must be >= 0 (0: never), net_tune_epochs >= 1 and "
+                             f"net_tune_lr in (0, 1), got {self.net_tune_every}, {self.net_tune_epochs} and "
+                             f"{self.net_tune_lr}")
         if not 0.0 <= self.net_weight <= 1.0:
             raise ValueError(f"price model: net_weight must be in [0, 1], got {self.net_weight}")
 
@@ -178,18 +189,36 @@ def train_net(price, exog, dow, train_days: np.ndarray, cfg: PriceModelConfig, s
     L.seed_everything(seed, workers=False, verbose=False)
     net = PriceNet(n_free=xh.shape[1], n_exog=xf.shape[2], levels=cfg.levels, hidden=cfg.net_hidden,
                    context=cfg.net_context, dropout=cfg.net_dropout, members=cfg.net_members)
-    steps = max(1, len(y) // cfg.batch_size)
-    lit = LitForecaster(net, cfg.levels, OptimizerConfig(lr=cfg.lr, weight_decay=cfg.net_weight_decay,
-                                                         scheduler="onecycle"),
-                        steps_per_epoch=steps, max_epochs=cfg.net_epochs)
-    loader = torch.utils.data.DataLoader(_Batches(xh, xf, y), batch_size=cfg.batch_size, shuffle=True,
+    opt = OptimizerConfig(lr=cfg.lr, weight_decay=cfg.net_weight_decay, scheduler="onecycle")
+    return _fit(net, (xh, xf, y), cfg, opt, cfg.net_epochs, seed), scaler
+
+
+def tune_net(net: PriceNet, scaler: lear.Scaler, price, exog, dow, train_days: np.ndarray, cfg: PriceModelConfig,
+             seed: int, roles: tuple[str, ...] | None = None) -> PriceNet:
+    """Fine-tune a trained PriceNet in place on days ``train_days`` (its latest window): ``net_tune_epochs``
+    epochs at the constant rate ``net_tune_lr``, on the scale of its last training (``scaler`` kept, so its
+    inputs mean what they meant). The structure, and so the sign of each role's response, is unchanged."""
+    xh, xf = day_tensors(price, exog, dow, train_days, scaler, roles)
+    y = torch.tensor(scaler.price(price[train_days]), dtype=torch.float32)
+    L.seed_everything(seed, workers=False, verbose=False)
+    opt = OptimizerConfig(lr=cfg.net_tune_lr, weight_decay=cfg.net_weight_decay, scheduler="none")
+    return _fit(net, (xh, xf, y), cfg, opt, cfg.net_tune_epochs, seed)
+
+
+def _fit(net: PriceNet, tensors: tuple, cfg: PriceModelConfig, opt: OptimizerConfig, epochs: int,
+         seed: int) -> PriceNet:
+    """``epochs`` epochs of the pinball loss on (x_free, x_load, y), shuffled (seeded), through LitForecaster."""
+    steps = max(1, len(tensors[2]) // cfg.batch_size)
+    lit = LitForecaster(net, cfg.levels, opt, steps_per_epoch=steps, max_epochs=epochs)
+    loader = torch.utils.data.DataLoader(_Batches(*tensors), batch_size=cfg.batch_size, shuffle=True,
                                          drop_last=True, generator=torch.Generator().manual_seed(seed))
     accel = cfg.accelerator if cfg.accelerator != "auto" else ("cuda" if torch.cuda.is_available() else "cpu")
-    trainer = L.Trainer(accelerator=accel, devices=1, max_epochs=cfg.net_epochs, logger=False,
+    trainer = L.Trainer(accelerator=accel, devices=1, max_epochs=epochs, logger=False,
                         enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False,
                         num_sanity_val_steps=0, limit_val_batches=0, gradient_clip_val=1.0)
+    net.train()  # a tuned network comes back in eval mode; Lightning keeps each module's mode as it finds it
     trainer.fit(lit, train_dataloaders=loader)
-    return net.cpu().eval(), scaler
+    return net.cpu().eval()
 
 
 @dataclass
@@ -215,6 +244,7 @@ class DayAheadModel:
         self._lear_day = -10**9
         self._nets: list = []
         self._net_day = -10**9
+        self._tune_day = -10**9  # the last fine-tuning (or training) of the networks
         self._history: dict[int, np.ndarray] = {}  # day -> member point forecasts (M, 24), for the weights
         self._member_names: list[str] = []  # names of the rows of the latest _history entry
 
@@ -222,7 +252,9 @@ class DayAheadModel:
         return np.arange(max(lear.MAX_LAG, d - window), d)
 
     def refit(self, d: int) -> None:
-        """Refit what is due for forecasting day ``d`` (uses days < d only)."""
+        """Refit what is due for forecasting day ``d`` (uses days < d only): the LASSOs every ``lear_every``
+        days, the networks every ``net_every`` days, and between those the networks fine-tuned every
+        ``net_tune_every`` days."""
         c = self.cfg
         if d - self._lear_day >= c.lear_every:
             self._lear = {name: lear.fit_window(self.price, self.exog, self.dow, self._train_days(d, w), self._lasso[name],
@@ -231,7 +263,12 @@ class DayAheadModel:
         if c.net and d - self._net_day >= c.net_every:
             tr = self._train_days(d, c.net_window)
             self._nets = [train_net(self.price, self.exog, self.dow, tr, c, c.seed + s, self.roles) for s in range(c.net_seeds)]
-            self._net_day = d
+            self._net_day = self._tune_day = d
+        elif c.net and c.net_tune_every and self._nets and d - self._tune_day >= c.net_tune_every:
+            tr = self._train_days(d, c.net_window)
+            for s, (net, sc) in enumerate(self._nets):
+                tune_net(net, sc, self.price, self.exog, self.dow, tr, c, c.seed + s + d, self.roles)
+            self._tune_day = d
 
     def members(self, d: int, exog_d: np.ndarray | None = None) -> dict[str, np.ndarray]:
         """Per-member forecasts of day d in $/MWh: LEAR windows (24,), networks (24, Q).

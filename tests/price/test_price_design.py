@@ -103,6 +103,28 @@ def test_choose_follows_the_validation_figures():
     assert other["net"] is True
 
 
+def test_network_settings_compared_with_the_lear_members_fixed(small_space):
+    """network_run: the network alone over the validation days, never reading the test period;
+    with_network puts it in place of the recorded network member and leaves every other member as it was."""
+    data = market(130)
+    cfg = dataclasses.replace(small_space, net=True, net_every=20, net_tune_every=3, net_tune_epochs=1)
+    pts = design.network_run(data, cfg, test_days=40, val_days=10, warmup=7)
+    poisoned = dataclasses.replace(data, price=data.price.copy(), exog=data.exog.copy())
+    poisoned.price[-40:] = 1e6
+    poisoned.exog[-40:] = -1e6
+    np.testing.assert_array_equal(design.network_run(poisoned, cfg, test_days=40, val_days=10, warmup=7), pts)
+    assert pts.shape == (17, 24) and np.isfinite(pts).all()
+    run = fake_run("A", "lear_56", 0)
+    new = np.full_like(run["y"], 7.0)
+    spliced = design.with_network(run, new)
+    j = run["names"].index("net_0")
+    np.testing.assert_array_equal(spliced["points"][:, j], new)
+    np.testing.assert_array_equal(np.delete(spliced["points"], j, 1), np.delete(run["points"], j, 1))
+    assert not np.array_equal(run["points"][:, j], new)  # the recorded run is not changed
+    with pytest.raises(ValueError, match="net_0"):
+        design.with_network(run, new[:5])
+
+
 def test_load_run_names_the_missing_folder(tmp_path):
     with pytest.raises(FileNotFoundError, match="design=true"):
         design.load_run(tmp_path)

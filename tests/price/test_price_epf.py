@@ -102,6 +102,43 @@ def test_refit_schedule_uses_only_past_days():
     assert sorted(m._lear) == ["lear-npit_28", "lear-npit_56", "lear_28", "lear_56"]
 
 
+def test_network_fine_tuned_between_refits_from_past_days_only():
+    """Between retrainings the network is fine-tuned every net_tune_every days, in place, on its own scale;
+    a fine-tuned forecast of day d reads no price of d or later and stays monotone in each hour's load."""
+    price, exog, dow = synthetic_market()
+    cfg = PriceModelConfig(**{**SMALL, "windows": (28,), "net_every": 20, "net_tune_every": 3, "net_tune_epochs": 1})
+
+    def weights(m):
+        return [t.detach().clone() for t in m._nets[0][0].parameters()]
+
+    m = DayAheadModel(price, exog, dow, cfg)
+    m.forecast_day(56)
+    net, scaler = m._nets[0]
+    w0 = weights(m)
+    m.forecast_day(57), m.forecast_day(58)
+    assert all(torch.equal(a, b) for a, b in zip(weights(m), w0))  # not yet due
+    m.forecast_day(59)
+    assert (m._net_day, m._tune_day) == (56, 59)
+    assert m._nets[0][0] is net and m._nets[0][1] is scaler  # tuned in place, on the scale of its training
+    assert not all(torch.equal(a, b) for a, b in zip(weights(m), w0))
+
+    def run(p, e, d=65):
+        mm = DayAheadModel(p, e, dow, cfg)
+        return mm, [mm.forecast_day(k) for k in range(56, d + 1)][-1]
+
+    m, clean = run(price, exog)
+    assert m._tune_day == 65 and m._net_day == 56
+    p2, e2 = price.copy(), exog.copy()
+    p2[65:] = 1e6
+    e2[66:] = -1e6
+    np.testing.assert_allclose(run(p2, e2)[1], clean, rtol=0, atol=1e-9)
+    base = m.members(65)["net_0"]
+    for h in (0, 12, 23):
+        e3 = exog[65].copy()
+        e3[h, 0] += 5.0
+        assert (m.members(65, e3)["net_0"][h] >= base[h] - 1e-9).all()
+
+
 # ---------------------------------------------------------------------------- monotone in load
 def test_price_net_monotone_in_each_hours_own_load():
     """Random large weights, 3 members: raising hour h's load (either input) never lowers any quantile of
