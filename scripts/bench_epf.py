@@ -126,7 +126,7 @@ def tune(markets: list[str], out: Path, settings: list[str]) -> int:
                                   net_tune_epochs=int(epochs), net_tune_lr=float(lr), **extra)
         spliced, row = [], {"setting": st}
         for mk, run in runs.items():
-            cache = out / mk / f"net_{st.replace(':', '_')}.npy"
+            cache = out / mk / f"net_{st.replace(':', '_').replace('=', '-')}.npy"
             if not cache.exists():
                 t0 = time.perf_counter()
                 pts = network_run(read_epf(DATA / f"{mk}.csv"), cfg, 728, len(run["y"]) - run["warmup"], run["warmup"])
