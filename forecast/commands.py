@@ -83,7 +83,7 @@ EPF_BENCH_FLAGS = {
     "--transforms": Flag("model.transforms", "list", "asinh,npit", "LEAR variance-stabilising transforms"),
     "--exog-roles": Flag("model.exog_roles", "list", "load,supply", "exogenous roles: load|supply|free each"),
     "--asinh-min-window": Flag("model.asinh_min_window", metavar="DAYS", help="asinh LEAR only on longer windows"),
-    "--net-transform": Flag("model.net_transform", metavar="asinh|npit"),
+    "--net-transforms": Flag("model.net_transforms", "list", "npit,asinh", "one network per transform"),
     "--combine": Flag("model.combine", metavar="equal|inverse_mae|inverse_mse", help="member weights"),
     "--weight-window": Flag("model.weight_window", metavar="DAYS", help="days of past errors behind the weights"),
     "--weight-power": Flag("model.weight_power", metavar="P", help="weights ∝ error^-P"),

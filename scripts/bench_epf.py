@@ -10,9 +10,9 @@ in OUT/<market>/ are reused.
 
 --tune: the network's retraining and fine-tuning settings on the same validation days: for each setting
 (``--settings``, NET_EVERY:TUNE_EVERY:TUNE_EPOCHS:TUNE_LR[:FIELD=VALUE…] each, TUNE_EVERY 0 = never
-fine-tuned, FIELD any numeric or text PriceModelConfig field such as net_hidden) the network
-alone is run over each market's validation days (forecast.price.design.network_run; cached as
-OUT/<market>/net_<setting>.npy), put in place of the recorded run's network member with the LEAR members
+fine-tuned, FIELD a numeric or text PriceModelConfig field such as net_hidden, or net_transforms=npit+asinh)
+the networks alone are run over each market's validation days (forecast.price.design.network_run; cached as
+OUT/<market>/net_<setting>.npz), put in place of the recorded run's network member with the LEAR members
 as recorded, and the design procedure's choice is made again over the markets; prints the network-alone
 rMAE and the chosen design's mean rMAE per setting. Needs the --design runs in OUT.
 
@@ -112,7 +112,7 @@ def tune(markets: list[str], out: Path, settings: list[str]) -> int:
     import numpy as np
 
     from forecast.evaluation import metrics as M
-    from forecast.price.design import choose, load_run, network_run, with_network
+    from forecast.price.design import choose, load_run, network_run, with_networks
     from forecast.price.model import PriceModelConfig
     from forecast.price.readers import read_epf
 
@@ -121,30 +121,34 @@ def tune(markets: list[str], out: Path, settings: list[str]) -> int:
     for st in settings:
         every, tune_every, epochs, lr, *more = st.split(":")
         fields = {f.name: f.type for f in dataclasses.fields(PriceModelConfig)}
-        extra = {k: {"int": int, "float": float, "str": str}[fields[k]](v) for k, v in (m.split("=") for m in more)}
+        parse = {"int": int, "float": float, "str": str, "tuple[str, ...]": lambda v: tuple(v.split("+"))}
+        extra = {k: parse[fields[k]](v) for k, v in (m.split("=") for m in more)}
         cfg = dataclasses.replace(PriceModelConfig(), net_every=int(every), net_tune_every=int(tune_every),
                                   net_tune_epochs=int(epochs), net_tune_lr=float(lr), **extra)
         spliced, row = [], {"setting": st}
         for mk, run in runs.items():
-            cache = out / mk / f"net_{st.replace(':', '_').replace('=', '-')}.npy"
+            cache = out / mk / f"net_{st.replace(':', '_').replace('=', '-')}.npz"
             if not cache.exists():
                 t0 = time.perf_counter()
-                pts = network_run(read_epf(DATA / f"{mk}.csv"), cfg, 728, len(run["y"]) - run["warmup"], run["warmup"])
-                np.save(cache, pts)
+                nets = network_run(read_epf(DATA / f"{mk}.csv"), cfg, 728, len(run["y"]) - run["warmup"],
+                                   run["warmup"])
+                np.savez(cache, **nets)
                 print(f"{mk} {st}: network run {time.perf_counter() - t0:.0f} s", flush=True)
-            pts = np.load(cache)
+            with np.load(cache) as z:
+                nets = {k: z[k] for k in z.files}
             s = slice(run["warmup"], None)
-            row[f"net {mk}"] = M.mae(run["y"][s], pts[s]) / M.mae(run["y"][s], run["naive"][s])
-            spliced.append(with_network(run, pts))
+            for k, pts in nets.items():
+                row[f"{k} {mk}"] = M.mae(run["y"][s], pts[s]) / M.mae(run["y"][s], run["naive"][s])
+            spliced.append(with_networks(run, nets))
         choice = choose(spliced)
         best = choice["point"][choice["chosen"]]
         per = {f"design {m}": v for m, v in best["rmae"].items()}
         rows.append({**row, "design mean rMAE": best["mean_rmae"], **per,
                      "chosen": choice["chosen"]})
-    keys = [k for k in rows[0] if k not in ("setting", "chosen")]
+    keys = list(dict.fromkeys(k for r in rows for k in r if k not in ("setting", "chosen")))
     print(f"{'setting (every:tune_every:epochs:lr)':<38} " + " ".join(f"{k:>17}" for k in keys) + "  chosen design")
     for r in rows:
-        print(f"{r['setting']:<38} " + " ".join(f"{r[k]:17.4f}" for k in keys) + f"  {r['chosen']}")
+        print(f"{r['setting']:<38} " + " ".join(f"{r[k]:17.4f}" if k in r else f"{'':>17}" for k in keys) + f"  {r['chosen']}")
     (out / "tune.json").write_text(json.dumps(rows, indent=2))
     return 0
 

@@ -29,7 +29,7 @@ DOCUMENTED = {
         "--net-epochs": "model.net_epochs", "--net-members": "model.net_members", "--windows": "model.windows",
         "--exog-roles": "model.exog_roles",
         "--transforms": "model.transforms", "--asinh-min-window": "model.asinh_min_window",
-        "--net-transform": "model.net_transform", "--combine": "model.combine",
+        "--net-transforms": "model.net_transforms", "--combine": "model.combine",
         "--weight-window": "model.weight_window", "--weight-power": "model.weight_power",
         "--accelerator": "model.accelerator", "--tracking-uri": "tracking_uri",
         "--no-net": "model.net=false", "--no-track": "track=false", "--quiet": "quiet=true",
@@ -41,7 +41,7 @@ DOCUMENTED = {
                 "--csv": "predict.csv=true", "--assume-tz": "data.assume_tz"},
     "train": {"--force-promote": "tracking.force_promote=true", "--assume-tz": "data.assume_tz"},
 }
-LIST_FLAGS = {"--exog-roles", "--known-future", "--peers", "--windows", "--transforms"}
+LIST_FLAGS = {"--exog-roles", "--known-future", "--peers", "--windows", "--transforms", "--net-transforms"}
 
 # a default each command's --help must show
 DEFAULTS_SHOWN = {"demo": "out_dir=outputs", "run": "out_dir=outputs", "train": "out_dir=outputs",

@@ -128,22 +128,24 @@ def validation_run(data: EPFData, cfg, test_days: int, val_days: int = VAL_DAYS,
             "runtime_s": m["runtime_s"], "asinh_min_window": cfg.asinh_min_window}
 
 
-def network_run(data: EPFData, cfg, test_days: int, val_days: int = VAL_DAYS, warmup: int = 28) -> np.ndarray:
-    """The network alone (no LEAR member) on the days of :func:`validation_run`: its point forecasts (N, 24),
-    to compare network settings (retraining, fine-tuning) with the LEAR members of a recorded run fixed."""
+def network_run(data: EPFData, cfg, test_days: int, val_days: int = VAL_DAYS, warmup: int = 28) -> dict[str, np.ndarray]:
+    """The networks alone (no LEAR member) on the days of :func:`validation_run`: each network member's point
+    forecasts (N, 24) by name ("net_0", "net_1", …), to compare network settings (retraining, fine-tuning,
+    transforms) with the LEAR members of a recorded run fixed."""
     cut = before_test(data, test_days)
     net_only = dataclasses.replace(cfg, windows=(), net=True, combine="equal")
-    return run_bench(cut, net_only, test_days=val_days + warmup, warmup=0)["point"]
+    return run_bench(cut, net_only, test_days=val_days + warmup, warmup=0)["members"]
 
 
-def with_network(run: dict, points: np.ndarray) -> dict:
-    """A recorded validation run with its network member ("net_0") replaced by ``points`` (N, 24)."""
-    if "net_0" not in run["names"] or points.shape != run["y"].shape:
-        raise ValueError(f"{run['market']}: a run with a net_0 member over {run['y'].shape[0]} days is needed, "
-                         f"got members {run['names']} and points of shape {points.shape}")
-    pts = run["points"].copy()
-    pts[:, run["names"].index("net_0")] = points
-    return {**run, "points": pts}
+def with_networks(run: dict, nets: dict[str, np.ndarray]) -> dict:
+    """A recorded validation run with its network members ("net…") replaced by ``nets`` (name -> (N, 24))."""
+    bad = [k for k, v in nets.items() if not k.startswith("net") or v.shape != run["y"].shape]
+    if not nets or bad:
+        raise ValueError(f"{run['market']}: network members net_0, net_1, … of shape {run['y'].shape} are needed, "
+                         f"got {', '.join(f'{k} {v.shape}' for k, v in nets.items()) or 'none'}")
+    keep = [i for i, n in enumerate(run["names"]) if not n.startswith("net")]
+    pts = np.concatenate([run["points"][:, keep], np.stack(list(nets.values()), 1)], 1)
+    return {**run, "names": [run["names"][i] for i in keep] + list(nets), "points": pts}
 
 
 def score_point(run: dict, c: Candidate, net_weight: float = 0.5) -> tuple[float, np.ndarray] | None:

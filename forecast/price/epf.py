@@ -132,7 +132,8 @@ class PriceModelSchema(PriceModelConfig):
 
     def __post_init__(self):
         _choice("model.combine", self.combine, COMBINE)
-        _choice("model.net_transform", self.net_transform, tuple(TRANSFORMS))
+        for t in self.net_transforms:
+            _choice("model.net_transforms", t, tuple(TRANSFORMS))
         self.exog_roles = check_roles(self.exog_roles)
         for t in self.transforms:
             _choice("model.transforms", t, tuple(TRANSFORMS))

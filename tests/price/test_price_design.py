@@ -104,25 +104,32 @@ def test_choose_follows_the_validation_figures():
 
 
 def test_network_settings_compared_with_the_lear_members_fixed(small_space):
-    """network_run: the network alone over the validation days, never reading the test period;
-    with_network puts it in place of the recorded network member and leaves every other member as it was."""
+    """network_run: the networks alone over the validation days, never reading the test period, one member
+    per transform; with_networks puts them in place of the recorded network members, other members as they were."""
     data = market(130)
-    cfg = dataclasses.replace(small_space, net=True, net_every=20, net_tune_every=3, net_tune_epochs=1)
-    pts = design.network_run(data, cfg, test_days=40, val_days=10, warmup=7)
+    cfg = dataclasses.replace(small_space, net=True, net_every=20, net_tune_every=3, net_tune_epochs=1,
+                              net_transforms=("npit", "asinh"))
+    nets = design.network_run(data, cfg, test_days=40, val_days=10, warmup=7)
     poisoned = dataclasses.replace(data, price=data.price.copy(), exog=data.exog.copy())
     poisoned.price[-40:] = 1e6
     poisoned.exog[-40:] = -1e6
-    np.testing.assert_array_equal(design.network_run(poisoned, cfg, test_days=40, val_days=10, warmup=7), pts)
-    assert pts.shape == (17, 24) and np.isfinite(pts).all()
+    again = design.network_run(poisoned, cfg, test_days=40, val_days=10, warmup=7)
+    assert list(nets) == list(again) == ["net_0", "net_1"]
+    for k in nets:
+        np.testing.assert_array_equal(again[k], nets[k])
+        assert nets[k].shape == (17, 24) and np.isfinite(nets[k]).all()
+    # each network's forecasts are those of a model with that transform alone (a network does not depend on the others)
+    alone = design.network_run(data, dataclasses.replace(cfg, net_transforms=("asinh",)), 40, 10, 7)
+    np.testing.assert_allclose(alone["net_0"], nets["net_1"], rtol=0, atol=1e-9)
     run = fake_run("A", "lear_56", 0)
-    new = np.full_like(run["y"], 7.0)
-    spliced = design.with_network(run, new)
-    j = run["names"].index("net_0")
-    np.testing.assert_array_equal(spliced["points"][:, j], new)
-    np.testing.assert_array_equal(np.delete(spliced["points"], j, 1), np.delete(run["points"], j, 1))
-    assert not np.array_equal(run["points"][:, j], new)  # the recorded run is not changed
+    new = {"net_0": np.full_like(run["y"], 7.0), "net_1": np.full_like(run["y"], 8.0)}
+    spliced = design.with_networks(run, new)
+    assert spliced["names"] == ["lear_364", "lear_56", "lear-npit_56", "lear-npit_1456", "net_0", "net_1"]
+    np.testing.assert_array_equal(spliced["points"][:, 4:], np.stack(list(new.values()), 1))
+    np.testing.assert_array_equal(spliced["points"][:, :4], run["points"][:, :4])
+    assert run["points"].shape[1] == 5  # the recorded run is not changed
     with pytest.raises(ValueError, match="net_0"):
-        design.with_network(run, new[:5])
+        design.with_networks(run, {"net_0": new["net_0"][:5]})
 
 
 def test_load_run_names_the_missing_folder(tmp_path):
@@ -147,8 +154,11 @@ def test_bench_metrics_have_pinball_and_crps():
 def test_defaults_are_the_designs_choice():
     """The frozen defaults: what the design procedure chose on PJM and DE validation days (README)."""
     c = PriceModelConfig()
-    assert c.windows == design.WINDOW_SETS["all"] and c.transforms == design.TRANSFORM_SETS["both"] and c.net
+    assert c.windows == design.WINDOW_SETS["all"] and c.transforms == design.TRANSFORM_SETS["npit"] and c.net
     assert (c.combine, c.weight_window, c.weight_power, c.band_days) == ("inverse_mse", 28, 2.0, 91)
+    # the networks, by the same choice over network settings (scripts/bench_epf.py --tune)
+    assert (c.net_transforms, c.net_every, c.net_tune_every, c.net_tune_epochs, c.net_tune_lr) == \
+        (("npit", "asinh"), 112, 7, 4, 3e-4)
 
 
 def test_val_days_error_names_the_key():

@@ -139,6 +139,21 @@ def test_network_fine_tuned_between_refits_from_past_days_only():
         assert (m.members(65, e3)["net_0"][h] >= base[h] - 1e-9).all()
 
 
+def test_one_network_per_transform():
+    """net_transforms: one network per transform, in that order, each on its own scale, all in the "net" group."""
+    price, exog, dow = synthetic_market()
+    m = DayAheadModel(price, exog, dow, PriceModelConfig(**{**SMALL, "windows": (28,), "net_transforms": ("npit", "asinh")}))
+    m.forecast_day(60)
+    assert [sc.p_cdf is not None for _, sc in m._nets] == [True, False]  # N-PIT, then asinh
+    members = m.members(60)
+    assert [k for k in members if k.startswith("net")] == ["net_0", "net_1"]
+    assert not np.allclose(members["net_0"], members["net_1"])
+    with pytest.raises(ValueError, match="net_transforms"):
+        PriceModelConfig(net_transforms=("log",))
+    with pytest.raises(ValueError, match="net_transforms"):
+        PriceModelConfig(net_transforms=())
+
+
 # ---------------------------------------------------------------------------- monotone in load
 def test_price_net_monotone_in_each_hours_own_load():
     """Random large weights, 3 members: raising hour h's load (either input) never lowers any quantile of
