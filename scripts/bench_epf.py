@@ -36,6 +36,13 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT.parent / "shared" / "data" / "epf"
 TARGET_S = 20 * 60
+# the network settings of the README's table (--tune): one N-PIT network retrained every 112 days, its rate, size,
+# dropout and epochs; the asinh scale; both; then each fine-tuned every 7 days (4 epochs at 3e-4)
+NPIT = "112:0:1:3e-4:net_transforms=npit"
+TUNE_SETTINGS = [NPIT, f"{NPIT}:lr=0.002", f"{NPIT}:net_context=64", f"{NPIT}:net_dropout=0.2",
+                 f"{NPIT}:net_hidden=512", f"{NPIT}:net_epochs=80", "112:0:1:3e-4:net_transforms=asinh",
+                 "112:0:1:3e-4:net_transforms=npit+asinh", "112:7:4:3e-4:net_transforms=npit",
+                 "112:7:4:3e-4:net_transforms=asinh", "112:7:4:3e-4:net_transforms=npit+asinh"]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -46,7 +53,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--design", action="store_true")
     ap.add_argument("--markets", default="PJM,DE")
     ap.add_argument("--tune", action="store_true")
-    ap.add_argument("--settings", default="112:0:1:3e-4,112:7:4:3e-4")
+    ap.add_argument("--settings", default=",".join(TUNE_SETTINGS))
     a, extra = ap.parse_known_args(argv)
     if a.tune:
         return tune(a.markets.split(","), Path(a.out), a.settings.split(","))

@@ -158,7 +158,7 @@ def test_defaults_are_the_designs_choice():
     assert (c.combine, c.weight_window, c.weight_power, c.band_days) == ("inverse_mse", 28, 2.0, 91)
     # the networks, by the same choice over network settings (scripts/bench_epf.py --tune)
     assert (c.net_transforms, c.net_every, c.net_tune_every, c.net_tune_epochs, c.net_tune_lr) == \
-        (("npit", "asinh"), 112, 7, 4, 3e-4)
+        (("asinh",), 112, 7, 4, 3e-4)
 
 
 def test_val_days_error_names_the_key():

@@ -43,7 +43,9 @@ def write_epf_csv(path: Path, price, exog) -> Path:
     return path
 
 
-SMALL = dict(windows=(28, 56), asinh_min_window=0, net_window=56, net_epochs=2, net_seeds=1, net_every=7, batch_size=16, accelerator="cpu")
+# both LEAR transforms and one network, so that every member kind is in play at a small cost
+SMALL = dict(windows=(28, 56), transforms=("asinh", "npit"), asinh_min_window=0, net_window=56, net_epochs=2,
+             net_seeds=1, net_every=7, net_transforms=("npit",), batch_size=16, accelerator="cpu")
 
 
 # ---------------------------------------------------------------------------- metrics by hand

@@ -20,8 +20,8 @@ from forecast.price.roles import infer_role, resolve_roles
 from forecast.price.significance import dm_against, dm_test
 
 DATA = Path(__file__).resolve().parents[2] / ".." / "shared" / "data"
-SMALL = dict(windows=(28, 56), asinh_min_window=0, net_window=56, net_epochs=2, net_seeds=1, net_every=7,
-             batch_size=16, accelerator="cpu")
+SMALL = dict(windows=(28, 56), transforms=("asinh", "npit"), asinh_min_window=0, net_window=56, net_epochs=2,
+             net_seeds=1, net_every=7, net_transforms=("npit",), batch_size=16, accelerator="cpu")
 
 
 def wind_market(n_days: int = 90, seed: int = 0):
