@@ -47,9 +47,8 @@ class PriceModelConfig:
     fits the 20-minute budget on the 2-core CPU: one asinh network fine-tuned weekly, with the N-PIT LEAR
     windows, 0.4086 (PJM 0.4385, DE 0.3787), against 0.4111 for the earlier defaults (one N-PIT network
     retrained every 112 days, both LEAR transforms); two networks (N-PIT and asinh) scored 0.4069 but took over
-    20 minutes a market. Earlier, on PJM's validation
-    year alone: the LASSO penalties by window length, tolerance 1e-3, the network's inputs, epochs and learning
-    rate. Nothing was chosen on a test period."""
+    20 minutes a market. Earlier, on PJM's validation year alone: the LASSO penalties by window length,
+    tolerance 1e-3, the network's inputs, epochs and learning rate. Nothing was chosen on a test period."""
 
     windows: tuple[int, ...] = (56, 84, 182, 364, 728, 1092, 1456)
     alpha_long: float = 0.01  # LASSO penalty for windows >= 364 days (transformed scale)
