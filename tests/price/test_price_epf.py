@@ -381,13 +381,16 @@ def test_npit_scaler_round_trip_and_monotone_per_hour():
     assert z.shape == exog.shape and abs(z.mean()) < 0.05 and 0.9 < z.std() < 1.05  # about standard normal
     with pytest.raises(ValueError, match="transform must be one of asinh, npit, got 'log'"):
         lear.Scaler.fit(price, exog, "log")
-    with pytest.raises(ValueError, match="transforms must be a non-empty subset of asinh, npit"):
+    with pytest.raises(ValueError, match="transforms and net_transforms must be non-empty subsets of asinh, npit"):
         PriceModelConfig(transforms=("asinh", "boxcox"))
 
 
 def test_default_lear_members_and_penalties():
-    """asinh on the long windows only, N-PIT on every window; N-PIT penalties fall as 364/window."""
-    cfg = PriceModelConfig()
+    """N-PIT on every window by default; with both transforms asinh on the long windows only; N-PIT penalties
+    fall as 364/window."""
+    assert list(PriceModelConfig().lear_members()) == ["lear-npit_56", "lear-npit_84", "lear-npit_182", "lear-npit_364",
+                                                       "lear-npit_728", "lear-npit_1092", "lear-npit_1456"]
+    cfg = PriceModelConfig(transforms=("asinh", "npit"))
     assert list(cfg.lear_members()) == ["lear_364", "lear_728", "lear_1092", "lear_1456", "lear-npit_56", "lear-npit_84",
                                         "lear-npit_182", "lear-npit_364", "lear-npit_728", "lear-npit_1092",
                                         "lear-npit_1456"]
