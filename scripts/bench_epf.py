@@ -124,12 +124,19 @@ def tune(markets: list[str], out: Path, settings: list[str]) -> int:
     from forecast.price.readers import read_epf
 
     runs = {mk: load_run(out / mk) for mk in markets}
+    data = {}  # market -> EPFData, read once when a setting is not cached
+    parse = {"int": int, "float": float, "str": str, "tuple[str, ...]": lambda v: tuple(v.split("+"))}
+    fields = {f.name: f.type for f in dataclasses.fields(PriceModelConfig) if f.type in parse}
     rows = []
     for st in settings:
         every, tune_every, epochs, lr, *more = st.split(":")
-        fields = {f.name: f.type for f in dataclasses.fields(PriceModelConfig)}
-        parse = {"int": int, "float": float, "str": str, "tuple[str, ...]": lambda v: tuple(v.split("+"))}
-        extra = {k: parse[fields[k]](v) for k, v in (m.split("=") for m in more)}
+        pairs = [m.split("=", 1) for m in more]
+        bad = [m for m, kv in zip(more, pairs) if len(kv) != 2 or kv[0] not in fields]
+        if bad:
+            print(f"--settings {st}: {bad[0]!r} is not FIELD=VALUE of a PriceModelConfig field "
+                  f"({', '.join(sorted(fields))})", file=sys.stderr)
+            return 2
+        extra = {k: parse[fields[k]](v) for k, v in pairs}
         cfg = dataclasses.replace(PriceModelConfig(), net_every=int(every), net_tune_every=int(tune_every),
                                   net_tune_epochs=int(epochs), net_tune_lr=float(lr), **extra)
         spliced, row = [], {"setting": st}
@@ -137,8 +144,9 @@ def tune(markets: list[str], out: Path, settings: list[str]) -> int:
             cache = out / mk / f"net_{st.replace(':', '_').replace('=', '-')}.npz"
             if not cache.exists():
                 t0 = time.perf_counter()
-                nets = network_run(read_epf(DATA / f"{mk}.csv"), cfg, 728, len(run["y"]) - run["warmup"],
-                                   run["warmup"])
+                if mk not in data:
+                    data[mk] = read_epf(DATA / f"{mk}.csv")
+                nets = network_run(data[mk], cfg, 728, len(run["y"]) - run["warmup"], run["warmup"])
                 np.savez(cache, **nets)
                 print(f"{mk} {st}: network run {time.perf_counter() - t0:.0f} s", flush=True)
             with np.load(cache) as z:
@@ -155,7 +163,8 @@ def tune(markets: list[str], out: Path, settings: list[str]) -> int:
     keys = list(dict.fromkeys(k for r in rows for k in r if k not in ("setting", "chosen")))
     print(f"{'setting (every:tune_every:epochs:lr)':<38} " + " ".join(f"{k:>17}" for k in keys) + "  chosen design")
     for r in rows:
-        print(f"{r['setting']:<38} " + " ".join(f"{r[k]:17.4f}" if k in r else f"{'':>17}" for k in keys) + f"  {r['chosen']}")
+        cells = " ".join(f"{r[k]:17.4f}" if k in r else f"{'':>17}" for k in keys)
+        print(f"{r['setting']:<38} {cells}  {r['chosen']}")
     (out / "tune.json").write_text(json.dumps(rows, indent=2))
     return 0
 

@@ -195,8 +195,7 @@ def train_net(price, exog, dow, train_days: np.ndarray, cfg: PriceModelConfig, s
     lo = int(train_days.min()) - lear.MAX_LAG
     hi = int(train_days.max()) + 1
     scaler = lear.Scaler.fit(price[lo:hi], exog[lo:hi], transform or cfg.net_transforms[0])
-    xh, xf = day_tensors(price, exog, dow, train_days, scaler, roles)
-    y = torch.tensor(scaler.price(price[train_days]), dtype=torch.float32)  # (N, 24)
+    xh, xf, y = _training_tensors(price, exog, dow, train_days, scaler, roles)
     L.seed_everything(seed, workers=False, verbose=False)
     net = PriceNet(n_free=xh.shape[1], n_exog=xf.shape[2], levels=cfg.levels, hidden=cfg.net_hidden,
                    context=cfg.net_context, dropout=cfg.net_dropout, members=cfg.net_members)
@@ -204,16 +203,21 @@ def train_net(price, exog, dow, train_days: np.ndarray, cfg: PriceModelConfig, s
     return _fit(net, (xh, xf, y), cfg, opt, cfg.net_epochs, seed), scaler
 
 
+def _training_tensors(price, exog, dow, days: np.ndarray, scaler: lear.Scaler, roles):
+    """(x_free, x_load, y) of ``days`` on ``scaler``'s scale: the network's inputs and transformed prices (N, 24)."""
+    xh, xf = day_tensors(price, exog, dow, days, scaler, roles)
+    return xh, xf, torch.tensor(scaler.price(price[days]), dtype=torch.float32)
+
+
 def tune_net(net: PriceNet, scaler: lear.Scaler, price, exog, dow, train_days: np.ndarray, cfg: PriceModelConfig,
              seed: int, roles: tuple[str, ...] | None = None) -> PriceNet:
     """Fine-tune a trained PriceNet in place on days ``train_days`` (its latest window): ``net_tune_epochs``
     epochs at the constant rate ``net_tune_lr``, on the scale of its last training (``scaler`` kept, so its
     inputs mean what they meant). The structure, and so the sign of each role's response, is unchanged."""
-    xh, xf = day_tensors(price, exog, dow, train_days, scaler, roles)
-    y = torch.tensor(scaler.price(price[train_days]), dtype=torch.float32)
+    tensors = _training_tensors(price, exog, dow, train_days, scaler, roles)
     L.seed_everything(seed, workers=False, verbose=False)
     opt = OptimizerConfig(lr=cfg.net_tune_lr, weight_decay=cfg.net_weight_decay, scheduler="none")
-    return _fit(net, (xh, xf, y), cfg, opt, cfg.net_tune_epochs, seed)
+    return _fit(net, tensors, cfg, opt, cfg.net_tune_epochs, seed)
 
 
 def _fit(net: PriceNet, tensors: tuple, cfg: PriceModelConfig, opt: OptimizerConfig, epochs: int,
@@ -254,7 +258,6 @@ class DayAheadModel:
         self._lear: dict[str, lear.LinearFit] = {}
         self._lear_day = -10**9
         self._nets: list = []
-        self._net_seeds: list[int] = []  # the seed each network was trained with (its fine-tunings follow from it)
         self._net_day = -10**9
         self._tune_day = -10**9  # the last fine-tuning (or training) of the networks
         self._history: dict[int, np.ndarray] = {}  # day -> member point forecasts (M, 24), for the weights
@@ -274,15 +277,19 @@ class DayAheadModel:
             self._lear_day = d
         if c.net and d - self._net_day >= c.net_every:
             tr = self._train_days(d, c.net_window)
-            seeds = [(t, c.seed + s) for t in c.net_transforms for s in range(c.net_seeds)]
-            self._nets = [train_net(self.price, self.exog, self.dow, tr, c, seed, self.roles, t) for t, seed in seeds]
-            self._net_seeds = [seed for _, seed in seeds]
+            self._nets = [train_net(self.price, self.exog, self.dow, tr, c, seed, self.roles, t)
+                          for t, seed in self._net_specs()]
             self._net_day = self._tune_day = d
         elif c.net and c.net_tune_every and self._nets and d - self._tune_day >= c.net_tune_every:
             tr = self._train_days(d, c.net_window)
-            for (net, sc), seed in zip(self._nets, self._net_seeds):  # a network's run does not depend on the others
+            for (net, sc), (_, seed) in zip(self._nets, self._net_specs()):  # each network on its own seed
                 tune_net(net, sc, self.price, self.exog, self.dow, tr, c, seed + d, self.roles)
             self._tune_day = d
+
+    def _net_specs(self) -> list[tuple[str, int]]:
+        """(transform, seed) of each network, in member order: every transform with net_seeds seeds each. A
+        network's training and fine-tunings follow from its own seed, so it does not depend on the others."""
+        return [(t, self.cfg.seed + s) for t in self.cfg.net_transforms for s in range(self.cfg.net_seeds)]
 
     def members(self, d: int, exog_d: np.ndarray | None = None) -> dict[str, np.ndarray]:
         """Per-member forecasts of day d in $/MWh: LEAR windows (24,), networks (24, Q).
