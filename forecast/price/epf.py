@@ -141,8 +141,9 @@ class PriceModelSchema(PriceModelConfig):
             super().__post_init__()
         except ValueError as e:
             msg = str(e).removeprefix("price model: ")
-            named = [(msg.find(f), f) for f in PriceModelConfig.__dataclass_fields__ if f in msg]
-            raise ConfigError(f"model.{min(named)[1]}" if named else "model", msg) from None
+            # the field named first; of names starting there the longest ("net_tune_every", not "net")
+            named = [(msg.find(f), -len(f), f) for f in PriceModelConfig.__dataclass_fields__ if f in msg]
+            raise ConfigError(f"model.{min(named)[2]}" if named else "model", msg) from None
 
 
 @dataclass
