@@ -124,7 +124,7 @@ def _cornell_table(src: str) -> tuple[list[str], list[list[str]], int | None]:
             footer_seen = True
             continue
         if footer_seen:
-            raise ContractError(src, None, f"data after the 'Completion time:' footer", [i])
+            raise ContractError(src, None, "data after the 'Completion time:' footer", [i])
         body.append(line.split("\t"))
     bad = [i for i, r in enumerate(body) if len(r) != len(header)]
     if bad:

@@ -46,7 +46,9 @@ def first_fit(free: np.ndarray, n: int, start: int, dur: int) -> int:
 # --------------------------------------------------------------------------- plan
 def arrivals(cap: int, occupancy: float, jc: JobStreamConfig, TT: int,
              rng: np.random.Generator) -> list[tuple[int, int, int, int]]:
-    """Poisson arrivals on [0, TT − 1) asking ``occupancy`` of ``cap`` GPUs on average.
+    """Poisson arrivals on [0, TT − 1) asking ``occupancy`` of ``cap`` GPUs on average (with
+    ``jc.quiet_spells_h``: in the busy spells; the arrivals of quiet spells are left out, but for the first
+    arrival when no other is left).
 
     Returns (submit h, GPUs, planned duration h, lead h) per job; sizes are multiples of 8 GPUs, ≥ 8.
     """
@@ -65,7 +67,28 @@ def arrivals(cap: int, occupancy: float, jc: JobStreamConfig, TT: int,
         dur = int(np.clip(round(rng.lognormal(math.log(jc.duration_median_h), jc.duration_sigma)), 2, jc.duration_max_h))
         lead = int(rng.uniform(0, jc.lead_max_h))
         out.append((int(t), n, dur, lead))
+    if jc.quiet_spells_h is None:
+        return out
+    busy = busy_hours(jc.quiet_spells_h, TT, rng)
+    kept = [job for job in out if busy[job[0]]]
+    return kept or out[:1]  # a stream keeps at least its first job (the simulator plans a site with jobs)
+
+
+def busy_hours(spells_h: tuple[float, float], TT: int, rng: np.random.Generator) -> np.ndarray:
+    """(TT,) bool: alternating busy and quiet spells of exponential lengths with means ``spells_h`` (h),
+    starting in either as often as the means give."""
+    b, q = (max(1.0, float(x)) for x in spells_h)
+    out = np.zeros(TT, bool)
+    busy, t = bool(rng.random() < b / (b + q)), 0
+    while t < TT:
+        n = max(1, int(round(rng.exponential(b if busy else q))))
+        out[t:t + n] = busy
+        busy, t = not busy, t + n
     return out
+
+
+PLAN_COLUMNS = ["job_id", "site_id", "known_at", "planned_start", "planned_end", "n_gpus", "gpu_type", "flop_budget",
+                "precision", "curtailable", "_mfu", "_dur"]  # a plan row of plan_fleet
 
 
 def plan_fleet(site_id: str, fleet: FleetConfig, jc: JobStreamConfig, jobs: list[tuple[int, int, int, int]],
@@ -224,5 +247,5 @@ def plan_and_run(site: SiteConfig, jc: JobStreamConfig, T: int, rng: np.random.G
         rows.extend(revisions)
         gpu_power_w[fleet.gpu_type] = power_w
         alloc[fleet.gpu_type] = occ
-    jobs = pd.DataFrame(rows).drop(columns=["_mfu", "_dur"])
+    jobs = pd.DataFrame(rows, columns=PLAN_COLUMNS).drop(columns=["_mfu", "_dur"])  # columns even with no job
     return jobs, pd.DataFrame(runs), gpu_power_w, alloc

@@ -111,7 +111,7 @@ def schedule_entries(jobs: pd.DataFrame, metas: list[SiteMeta], t: pd.Timestamp,
                      horizon: int) -> Schedule:
     """The :class:`Schedule` of ``metas`` issued at t. The versions in force come from ``asof.version_intervals``
     (as in ``features.schedule_covariates``), vectorised over sites."""
-    L, H, C = history, horizon, len(SCHEDULE_CHANNELS)
+    L, H = history, horizon
     h_parts, f_parts = [], []
     if len(jobs):
         rows, si, k, k_end, ps, pe = _versions_in_window(jobs, metas, t, L, H)

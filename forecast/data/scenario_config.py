@@ -64,6 +64,9 @@ class JobStreamConfig:
     checkpoint_dip: float = 0.08  # share of an hour at idle while writing a checkpoint
     train_frac_sd: float = 0.04  # job-to-job spread of training power around the GPU's train_frac
     curtailable_share: float = 0.3
+    # (mean busy, mean quiet) spell in hours, each spell's length exponential: no job arrives in a quiet spell (a
+    # cluster drained, a team between projects); None: a steady stream
+    quiet_spells_h: tuple[float, float] | None = None
 
 
 @dataclass

@@ -8,6 +8,8 @@ any GPU type, occupancy 0.3–0.9, 14–120 days from a random start. Every site
 - ``occupancy``: the share of the fleet's GPUs allocated to jobs (a cluster's utilisation trace);
 - ``server``: the average power per GPU (W) with the host's idle power added, as a server's PDU reads it.
 
+In some scenarios (``p_quiet_spells``) the jobs come in busy spells separated by quiet ones without arrivals
+(mean lengths of a day to a week), so a series can idle for days after days of jobs.
 Then, each with its own probability: a level shift (the idle power of a server, a hall coming on line) at a
 random hour, extra meter noise, and dropouts (runs of 1–48 missing hours). Series are plain ``pd.Series``
 (UTC hourly index, NaN where missing), so any reader's rule (``evaluation.series_bench.prepare``) turns them
@@ -23,7 +25,7 @@ import numpy as np
 import pandas as pd
 
 from forecast.data.gpus import GPU_TYPES, gpu_spec
-from forecast.data.scenario_config import FleetConfig, ScenarioConfig, SiteConfig, ZoneConfig
+from forecast.data.scenario_config import FleetConfig, JobStreamConfig, ScenarioConfig, SiteConfig, ZoneConfig
 from forecast.data.simulate import simulate
 
 KINDS = ("facility", "occupancy", "server")
@@ -39,6 +41,8 @@ class SeriesSpec:
     p_level_shift: float = 0.3
     p_dropout: float = 0.3
     p_noise: float = 0.3
+    p_quiet_spells: float = 0.0  # scenarios whose jobs come in busy and quiet spells (JobStreamConfig); 0: none
+    quiet_spells_h: tuple[float, float] = (24.0, 168.0)  # each spell's mean length is drawn in this range (h)
     seed: int = 0
 
 
@@ -58,8 +62,12 @@ def _scenario(rng: np.random.Generator, spec: SeriesSpec) -> ScenarioConfig:
     zone = ZoneConfig("Z", temp_mean_c=float(rng.uniform(-2, 26)), temp_season_c=float(rng.uniform(3, 15)),
                       temp_day_c=float(rng.uniform(2, 8)), utc_offset_h=float(rng.choice([-8, -5, 0, 1, 8])))
     sites = [_site(rng, i, spec.fleet) for i in range(int(rng.integers(1, 5)))]
+    jobs = JobStreamConfig()
+    if spec.p_quiet_spells > 0 and rng.random() < spec.p_quiet_spells:  # days of jobs, then days without any
+        # (no draw at 0: the corpus is then the one drawn before spells existed)
+        jobs = JobStreamConfig(quiet_spells_h=tuple(float(rng.uniform(*spec.quiet_spells_h)) for _ in range(2)))
     return ScenarioConfig(seed=int(rng.integers(2**31)), start=start.strftime("%Y-%m-%dT%H:%M:%SZ"), days=days,
-                          meter_noise=float(rng.uniform(0.001, 0.01)), sites=sites, zones=[zone])
+                          meter_noise=float(rng.uniform(0.001, 0.01)), sites=sites, zones=[zone], jobs=jobs)
 
 
 def _augment(rng: np.random.Generator, y: np.ndarray, spec: SeriesSpec, high: float = np.inf) -> np.ndarray:

@@ -50,6 +50,7 @@ class PretrainConfig:
     val_scenarios: int = 20  # scenarios of another seed: checkpoint choice and the card's figures
     days_min: int = 14
     days_max: int = 120
+    quiet_spells: float = 0.0  # share of scenarios whose jobs come in busy and quiet spells (data.synthetic_series)
     seed: int = 0
     epochs: int = 6
     windows_per_epoch: int = 100_000  # a seeded random subset of the training windows each epoch
@@ -62,6 +63,9 @@ class PretrainConfig:
     def __post_init__(self):
         lows = {"scenarios": 1, "val_scenarios": 1, "epochs": 1, "windows_per_epoch": 1, "batch_size": 1, "hidden": 1,
                 "days_min": 14, "days_max": self.days_min}
+        if not 0.0 <= self.quiet_spells <= 1.0:
+            raise ConfigError("quiet_spells", f"quiet_spells is a share of scenarios in [0, 1], got {self.quiet_spells}",
+                              "0.3")
         for key, low in lows.items():
             if getattr(self, key) < low:
                 raise ConfigError(key, f"{key} must be >= {low}, got {getattr(self, key)}", str(low))
@@ -151,8 +155,9 @@ def pretrain(cfg: PretrainConfig) -> tuple[str, dict]:
     seed_everything(cfg.seed)
     mspec = pretrained.Spec(hidden=cfg.hidden)
     days = (cfg.days_min, cfg.days_max)
-    tspec = SeriesSpec(cfg.scenarios, days=days, seed=cfg.seed)
-    vspec = SeriesSpec(cfg.val_scenarios, days=days, seed=cfg.seed + 1_000_003)  # scenarios never trained on
+    tspec = SeriesSpec(cfg.scenarios, days=days, p_quiet_spells=cfg.quiet_spells, seed=cfg.seed)
+    vspec = SeriesSpec(cfg.val_scenarios, days=days, p_quiet_spells=cfg.quiet_spells,
+                       seed=cfg.seed + 1_000_003)  # scenarios never trained on
     train, tcount = corpus(tspec, mspec)
     val, vcount = corpus(vspec, mspec)
     log.info("corpus: %d training series (%d h), %d validation series", tcount["series"], tcount["hours"], len(val))
@@ -167,7 +172,8 @@ def pretrain(cfg: PretrainConfig) -> tuple[str, dict]:
             "validation_zero_shot": figures, "commit": git_commit(), "torch": torch.__version__,
             "python": platform.python_version(), "created": pd.Timestamp.now(tz="UTC").isoformat(timespec="seconds"),
             "command": f"forecast pretrain scenarios={cfg.scenarios} val_scenarios={cfg.val_scenarios} "
-                       f"epochs={cfg.epochs} windows_per_epoch={cfg.windows_per_epoch} seed={cfg.seed}"}
+                       f"epochs={cfg.epochs} windows_per_epoch={cfg.windows_per_epoch} seed={cfg.seed}"
+                       + (f" quiet_spells={cfg.quiet_spells}" if cfg.quiet_spells else "")}
     path = pretrained.save(cfg.out, model, mspec, card)
     return str(path), card
 

@@ -120,3 +120,46 @@ def test_grid_price_rises_with_load(small_scenario):
     hi = g["load_mw"] > g["load_mw"].quantile(0.9)
     lo = g["load_mw"] < g["load_mw"].quantile(0.1)
     assert g.loc[hi, "price"].mean() > g.loc[lo, "price"].mean()
+
+
+def test_quiet_spells_leave_out_the_arrivals_of_quiet_hours():
+    """Busy and quiet spells alternate with the given mean lengths; no job of a stream with spells arrives in a
+    quiet hour, and a steady stream (None) draws exactly the arrivals it drew before spells existed."""
+    from forecast.data.job_stream import arrivals, busy_hours
+    from forecast.data.scenario_config import JobStreamConfig
+
+    busy = busy_hours((48.0, 120.0), 200_000, np.random.default_rng(3))
+    edges = np.flatnonzero(np.diff(busy.astype(np.int8))) + 1
+    runs = np.diff(np.concatenate([[0], edges, [len(busy)]]))
+    first = busy[np.concatenate([[0], edges])]  # the state of each run
+    assert runs.min() >= 1 and (first[1:] != first[:-1]).all()  # runs alternate
+    assert abs(runs[1:-1][first[1:-1]].mean() - 48) < 5 and abs(runs[1:-1][~first[1:-1]].mean() - 120) < 12
+    assert abs(busy.mean() - 48 / 168) < 0.03
+
+    steady = arrivals(4096, 0.6, JobStreamConfig(), 5000, np.random.default_rng(9))
+    again = arrivals(4096, 0.6, JobStreamConfig(quiet_spells_h=None), 5000, np.random.default_rng(9))
+    assert steady == again and len(steady) > 50
+    rng = np.random.default_rng(9)
+    spelled = arrivals(4096, 0.6, JobStreamConfig(quiet_spells_h=(48.0, 120.0)), 5000, rng)
+    assert 0 < len(spelled) < len(steady) and set(spelled) <= set(steady)  # the same draws, thinned
+    rng = np.random.default_rng(9)
+    arrivals(4096, 0.6, JobStreamConfig(), 5000, rng)
+    quiet = ~busy_hours((48.0, 120.0), 5000, rng)  # the spells that stream drew after its arrivals
+    assert not any(quiet[t] for t, *_ in spelled)
+    # a stream whose arrivals all fall in quiet spells keeps its first job (a site is planned with jobs)
+    lone = arrivals(8, 0.3, JobStreamConfig(quiet_spells_h=(1.0, 1e9)), 5000, np.random.default_rng(9))
+    assert lone == arrivals(8, 0.3, JobStreamConfig(), 5000, np.random.default_rng(9))[:1]
+
+
+def test_a_scenario_with_quiet_spells_idles_for_days():
+    """Jobs in spells: an 8-GPU server's allocation drops to zero for whole days between its busy spells."""
+    from forecast.data.scenario_config import FleetConfig, JobStreamConfig, ScenarioConfig, SiteConfig, ZoneConfig
+
+    site = SiteConfig("s0", "Z", [FleetConfig("H100", 64)], occupancy=0.8, base_load_mw=0.0)
+    cfg = ScenarioConfig(seed=4, days=60, sites=[site], zones=[ZoneConfig("Z")])
+    steady = simulate(cfg).truth["allocated_gpus"].to_numpy()
+    spelled = simulate(dataclasses.replace(cfg, jobs=JobStreamConfig(quiet_spells_h=(48.0, 120.0)))).truth
+    idle = spelled["allocated_gpus"].to_numpy() == 0
+    longest = max((len(r) for r in np.split(idle, np.flatnonzero(np.diff(idle.astype(np.int8))) + 1) if r[0]),
+                  default=0)
+    assert longest >= 48 and idle.mean() > (steady == 0).mean() + 0.1

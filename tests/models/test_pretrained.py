@@ -57,3 +57,19 @@ def test_layout_mismatch_is_named():
     assert why == "the pretrained weights have horizon 24 (not 48), n_known 0 (not 1)"
     with pytest.raises(FileNotFoundError, match="forecast pretrain"):
         pretrained.load("/nonexistent/w.pt")
+
+
+def test_quiet_spells_in_the_corpus_are_optional_and_checked():
+    """p_quiet_spells=0 (the default) draws the corpus drawn before spells existed; 1 gives every scenario
+    spells (other series); the pretrain key is a share in [0, 1]."""
+    from forecast.config import ConfigError
+    from forecast.pipeline.pretrain import PretrainConfig
+
+    base = list(synthetic_series(SeriesSpec(scenarios=1, seed=5)))
+    zero = list(synthetic_series(SeriesSpec(scenarios=1, seed=5, p_quiet_spells=0.0)))
+    spells = list(synthetic_series(SeriesSpec(scenarios=1, seed=5, p_quiet_spells=1.0)))
+    for (_, s), (_, t) in zip(base, zero):
+        np.testing.assert_array_equal(s.to_numpy(), t.to_numpy())
+    assert not all(np.array_equal(s.to_numpy(), t.to_numpy(), equal_nan=True) for (_, s), (_, t) in zip(base, spells))
+    with pytest.raises(ConfigError, match="quiet_spells"):
+        PretrainConfig(quiet_spells=1.5)
