@@ -41,8 +41,9 @@ VAL_DAYS = 364
 WINDOWS = (56, 84, 182, 364, 728, 1092, 1456)
 WINDOW_SETS = {"all": WINDOWS, "epftoolbox": (56, 84, 1092, 1456), "long": (364, 728, 1092, 1456)}
 TRANSFORM_SETS = {"both": ("asinh", "npit"), "npit": ("npit",), "asinh": ("asinh",)}
-COMBINATIONS = [("equal", 14, 1.0)] + [(c, w, p) for c in ("inverse_mae", "inverse_mse") for w in (7, 14, 28)
-                                        for p in (1.0, 2.0)]
+# weights over 7 … 91 days, error^-1 … error^-6 (an earlier grid stopped at 28 days and ^2, and its best was there)
+COMBINATIONS = [("equal", 14, 1.0)] + [(c, w, p) for c in ("inverse_mae", "inverse_mse") for w in (7, 14, 28, 42, 56, 91)
+                                        for p in (1.0, 2.0, 3.0, 4.0, 6.0)]
 BAND_DAYS = (28, 91, 182, 364)
 BAND_LEVELS = (0.1, 0.5, 0.9)
 # a design within this share of the best mean rMAE and with fewer members wins (each LEAR member is a

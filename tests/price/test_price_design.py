@@ -155,7 +155,8 @@ def test_defaults_are_the_designs_choice():
     """The frozen defaults: what the design procedure chose on PJM and DE validation days (README)."""
     c = PriceModelConfig()
     assert c.windows == design.WINDOW_SETS["all"] and c.transforms == design.TRANSFORM_SETS["npit"] and c.net
-    assert (c.combine, c.weight_window, c.weight_power, c.band_days) == ("inverse_mse", 28, 2.0, 91)
+    assert (c.combine, c.weight_window, c.weight_power, c.band_days) == ("inverse_mae", 42, 6.0, 91)
+    assert ("inverse_mae", 42, 6.0) in design.COMBINATIONS
     # the networks, by the same choice over network settings (scripts/bench_epf.py --tune)
     assert (c.net_transforms, c.net_every, c.net_tune_every, c.net_tune_epochs, c.net_tune_lr) == \
         (("asinh",), 112, 7, 4, 3e-4)

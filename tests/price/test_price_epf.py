@@ -244,12 +244,12 @@ def test_weights_two_levels_groups_then_members():
 
 
 def test_inverse_mse_weights_by_hand():
-    """Default weights ∝ MSE^-2, here over the last 14 days (66-79). LEAR errors alternate ±1 and stay at 3 (MSE 1
+    """Weights ∝ MSE^-2, here over the last 14 days (66-79). LEAR errors alternate ±1 and stay at 3 (MSE 1
     and 9): inner weights 81/82 and 1/82. The network's error is 2 on days 60-65, outside the window, and 0.5
-    since: MSE 0.25. The LEAR group's error is the inner-weighted sum of its members' errors."""
+    since: MSE 0.25. The LEAR group's error is the inner-weighted sum of its members' errors. Then the
+    default, MAE^-6: inner weights ∝ 1 and 3^-6."""
     price, exog, dow = synthetic_market()
-    cfg = PriceModelConfig(**{**SMALL, "net": False}, weight_window=14)
-    assert (cfg.combine, cfg.weight_power) == ("inverse_mse", 2.0)
+    cfg = PriceModelConfig(**{**SMALL, "net": False}, combine="inverse_mse", weight_window=14, weight_power=2.0)
     m = DayAheadModel(price, exog, dow, cfg)
     for k in range(60, 80):
         sign = 1.0 if k % 2 else -1.0
@@ -261,6 +261,16 @@ def test_inverse_mse_weights_by_hand():
     outer = np.array([mse_lear ** -2, mse_net ** -2]) / (mse_lear ** -2 + mse_net ** -2)
     np.testing.assert_allclose(w[:, 3], [outer[0] * inner[0], outer[0] * inner[1], outer[1]])
     np.testing.assert_allclose(w.sum(0), 1.0)
+    default = PriceModelConfig(**{**SMALL, "net": False}, weight_window=14)
+    assert (default.combine, default.weight_power) == ("inverse_mae", 6.0)
+    m2 = DayAheadModel(price, exog, dow, default)
+    m2._history = m._history
+    w = m2.weights(80, ["lear", "lear", "net"])
+    inner = np.array([1.0, 3.0 ** -6]) / (1 + 3.0 ** -6)  # MAE 1 and 3, power 6
+    resid = np.array([inner[0] * (1.0 if k % 2 else -1.0) + inner[1] * 3.0 for k in range(66, 80)])
+    mae_lear, mae_net = np.abs(resid).mean(), 0.5
+    outer = np.array([mae_lear ** -6, mae_net ** -6]) / (mae_lear ** -6 + mae_net ** -6)
+    np.testing.assert_allclose(w[:, 3], [outer[0] * inner[0], outer[0] * inner[1], outer[1]])
     with pytest.raises(ValueError, match="weight_power > 0"):
         PriceModelConfig(weight_power=0.0)
     with pytest.raises(ValueError, match="combine must be one of equal, inverse_mae, inverse_mse"):
