@@ -1,6 +1,6 @@
 """The day-ahead price model: LEAR ensemble over calibration windows and variance-stabilising
 transforms (N-PIT by default, asinh on request) + monotone networks (one per transform; asinh by
-default), combined per hour with weights 1/MSE² on the last 28 forecast days, first within each group
+default), combined per hour with weights 1/MAE⁶ on the last 42 forecast days, first within each group
 (LEAR windows of one transform; networks), then between the groups (equal weights until 7 days exist).
 
 ``DayAheadModel.forecast_day(d)`` forecasts the 24 prices of day index ``d``

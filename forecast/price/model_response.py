@@ -44,7 +44,7 @@ hour, a partial day) take the input linearly interpolated between the day's give
 at the ends). These weights are non-negative, so monotonicity carries over.
 
 Draws: the members are the draws (``n_draws`` = number of members, ``draw=i`` member i); the
-central curve is their equal-weight mean (the 1/MSE² weights of DayAheadModel need a history of
+central curve is their equal-weight mean (the error weights of DayAheadModel need a history of
 daily refits, which this response does not run).
 """
 
