@@ -87,10 +87,6 @@ def busy_hours(spells_h: tuple[float, float], TT: int, rng: np.random.Generator)
     return out
 
 
-PLAN_COLUMNS = ["job_id", "site_id", "known_at", "planned_start", "planned_end", "n_gpus", "gpu_type", "flop_budget",
-                "precision", "curtailable", "_mfu", "_dur"]  # a plan row of plan_fleet
-
-
 def plan_fleet(site_id: str, fleet: FleetConfig, jc: JobStreamConfig, jobs: list[tuple[int, int, int, int]],
                TT: int, rng: np.random.Generator, rows: list[dict], job_no: int) -> int:
     """Place ``jobs`` (from :func:`arrivals`) first-fit on the fleet's planned occupancy; append their plan rows
@@ -247,5 +243,5 @@ def plan_and_run(site: SiteConfig, jc: JobStreamConfig, T: int, rng: np.random.G
         rows.extend(revisions)
         gpu_power_w[fleet.gpu_type] = power_w
         alloc[fleet.gpu_type] = occ
-    jobs = pd.DataFrame(rows, columns=PLAN_COLUMNS).drop(columns=["_mfu", "_dur"])  # columns even with no job
+    jobs = pd.DataFrame(rows).drop(columns=["_mfu", "_dur"])
     return jobs, pd.DataFrame(runs), gpu_power_w, alloc
