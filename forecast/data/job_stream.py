@@ -77,7 +77,7 @@ def arrivals(cap: int, occupancy: float, jc: JobStreamConfig, TT: int,
 def busy_hours(spells_h: tuple[float, float], TT: int, rng: np.random.Generator) -> np.ndarray:
     """(TT,) bool: alternating busy and quiet spells of exponential lengths with means ``spells_h`` (h),
     starting in either as often as the means give."""
-    b, q = (max(1.0, float(x)) for x in spells_h)
+    b, q = (float(x) for x in spells_h)
     out = np.zeros(TT, bool)
     busy, t = bool(rng.random() < b / (b + q)), 0
     while t < TT:

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from forecast.errors import UsageError
+
 
 @dataclass
 class FleetConfig:
@@ -67,6 +69,13 @@ class JobStreamConfig:
     # (mean busy, mean quiet) spell in hours, each spell's length exponential: no job arrives in a quiet spell (a
     # cluster drained, a team between projects); None: a steady stream
     quiet_spells_h: tuple[float, float] | None = None
+
+    def __post_init__(self):
+        q = self.quiet_spells_h
+        if q is not None and not (len(q) == 2 and all(float(x) > 0 for x in q)):
+            raise UsageError("jobs.quiet_spells_h", f"two positive mean spell lengths in hours are needed, got {list(q)}",
+                             "scenario.jobs.quiet_spells_h=[48,120] (busy, quiet; data.scenario.… in train), or "
+                             "null for a steady stream")
 
 
 @dataclass

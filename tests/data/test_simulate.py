@@ -149,6 +149,11 @@ def test_quiet_spells_leave_out_the_arrivals_of_quiet_hours():
     # a stream whose arrivals all fall in quiet spells keeps its first job (a site is planned with jobs)
     lone = arrivals(8, 0.3, JobStreamConfig(quiet_spells_h=(1.0, 1e9)), 5000, np.random.default_rng(9))
     assert lone == arrivals(8, 0.3, JobStreamConfig(), 5000, np.random.default_rng(9))[:1]
+    from forecast.errors import UsageError
+
+    for bad in ((48.0, 0.0), (-1.0, 5.0), (48.0,)):
+        with pytest.raises(UsageError, match="jobs.quiet_spells_h"):
+            JobStreamConfig(quiet_spells_h=bad)
 
 
 def test_a_scenario_with_quiet_spells_idles_for_days():
